@@ -1,0 +1,1 @@
+"""Amazon Pay API v2: request signing, HTTP client and shared wire-format helpers."""

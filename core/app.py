@@ -1,0 +1,120 @@
+"""Composition root of the core: store, settings, gateway and services for one database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock, clock_from_env
+from core.db.engine import make_engine, make_sessionmaker, migrate, sqlite_path
+from core.gateway import SANDBOX_URL_ENV, Gateway, open_gateway
+from core.journal import Journal
+from core.services.orders import OrderService
+from core.services.payments import PaymentService
+from core.services.sync import SyncService
+from core.settings import SettingsStore
+
+DATA_DIR_ENV = "KANJO_HOME"
+DB_FILE = "kanjo.sqlite3"
+
+
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Per-user data directory (``KANJO_HOME`` overrides it, e.g. for tests)."""
+    env = os.environ if environ is None else environ
+    if env.get(DATA_DIR_ENV):
+        return Path(env[DATA_DIR_ENV]).expanduser()
+    return platformdirs.user_data_path("kanjo", appauthor=False)
+
+
+def default_db_url(environ: Mapping[str, str] | None = None) -> str:
+    return f"sqlite:///{data_dir(environ) / DB_FILE}"
+
+
+def sandbox_db_path(db_url: str, environ: Mapping[str, str] | None = None) -> Path:
+    """Beside the store's file for a SQLite store, else in the data directory."""
+    path = sqlite_path(db_url)
+    if path is not None:
+        return path.with_name(f"{path.stem}.sandbox.sqlite3")
+    return data_dir(environ) / "sandbox.sqlite3"
+
+
+@dataclass
+class Kanjo:
+    """Everything one running product needs; build with :func:`open_app`, close when done."""
+
+    db_url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    settings: SettingsStore
+    orders: OrderService
+    payments: PaymentService
+    sync: SyncService
+    sandbox_db: Path
+    sandbox_url: str | None
+    gateway_options: dict[str, object] = field(default_factory=dict)
+    _gateway: Gateway | None = None
+
+    def gateway(self) -> Gateway:
+        if self._gateway is None:
+            self._gateway = open_gateway(
+                self.settings.load(), clock=self.clock, sandbox_db=self.sandbox_db, sandbox_url=self.sandbox_url,
+                **self.gateway_options,  # type: ignore[arg-type]
+            )
+        return self._gateway
+
+    def close(self) -> None:
+        if self._gateway is not None:
+            self._gateway.close()
+            self._gateway = None
+        self.engine.dispose()
+
+    def __enter__(self) -> Kanjo:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def open_app(
+    db_url: str | None = None,
+    *,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+    gateway_options: dict[str, object] | None = None,
+) -> Kanjo:
+    env = os.environ if environ is None else environ
+    url = db_url or default_db_url(env)
+    clock = clock or clock_from_env(dict(env))
+    engine = make_engine(url)
+    migrate(engine, now=clock.now())
+    sessions = make_sessionmaker(engine)
+    settings = SettingsStore(sessions)
+    journal = Journal()
+    holder: dict[str, Kanjo] = {}
+
+    def gateway() -> Gateway:
+        return holder["app"].gateway()
+
+    payments = PaymentService(sessions, clock, gateway, settings, journal)
+    app = Kanjo(
+        db_url=url,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        settings=settings,
+        orders=OrderService(sessions, clock, gateway, journal),
+        payments=payments,
+        sync=SyncService(sessions, clock, gateway, payments, settings, journal),
+        sandbox_db=sandbox_db_path(url, env),
+        sandbox_url=env.get(SANDBOX_URL_ENV) or None,
+        gateway_options=dict(gateway_options or {}),
+    )
+    holder["app"] = app
+    return app

@@ -1,0 +1,342 @@
+"""The ``kanjo`` command line, over the same services as the window.
+
+Errors print one Japanese line on stderr and exit non-zero; ``--json`` (before or after the
+subcommand's own arguments) prints machine-readable results on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from core import __version__
+from core.app import Kanjo, data_dir, open_app
+from core.clock import format_jst, parse_iso
+from core.domain import OrderKind
+from core.errors import BadInput, UserError
+from core.money import format_yen, parse_yen
+from core.services.orders import LineItem
+from core.settings import AppSettings, SettingsStore, coerce
+
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_BUG = 70
+log = logging.getLogger("kanjo")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"kanjo: 引数が正しくありません: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kanjo", description="勘定 — Amazon Pay 受注デスク")
+    parser.add_argument("--version", action="version", version=f"kanjo {__version__}")
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemyのデータベースURL(既定: データフォルダのSQLiteファイル)")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    sub.add_parser("init", help="データフォルダとデータベースを作成します")
+    demo = sub.add_parser("demo", help="サンドボックスにデモ注文を作成します")
+    demo.add_argument("--orders", type=int, default=26)
+    demo.add_argument("--seed", type=int, default=1)
+
+    orders = sub.add_parser("orders", help="受注の一覧と詳細").add_subparsers(dest="orders_command", parser_class=_Parser)
+    listing = orders.add_parser("list", help="受注一覧")
+    listing.add_argument("--status", metavar="LABEL", help="与信ステータスで絞り込み(例: 承認済)")
+    listing.add_argument("--limit", type=int)
+    show = orders.add_parser("show", help="受注の詳細")
+    show.add_argument("number")
+
+    sub.add_parser("capture", help="入金処理(売上確定)").add_argument("number")
+    sub.add_parser("reauth", help="再与信").add_argument("number")
+    sub.add_parser("sync", help="Amazon Payの状態を取得").add_argument("number", nargs="?")
+    sub.add_parser("recover", help="中断した決済処理を完了または報告します")
+
+    settings = sub.add_parser("settings", help="設定").add_subparsers(dest="settings_command", parser_class=_Parser)
+    settings.add_parser("show")
+    setter = settings.add_parser("set")
+    setter.add_argument("key")
+    setter.add_argument("value")
+
+    sandbox = sub.add_parser("sandbox", help="ローカルのサンドボックス").add_subparsers(
+        dest="sandbox_command", parser_class=_Parser
+    )
+    serve = sandbox.add_parser("serve", help="サンドボックスのサーバーを起動します")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0)
+    place = sandbox.add_parser("place-order", help="購入者としてAmazon Payで注文します")
+    place.add_argument("--number", required=True)
+    place.add_argument("--total", required=True)
+    place.add_argument("--kind", choices=[k.value for k in OrderKind], default="normal")
+    place.add_argument("--instrument", choices=["card", "gift", "gift+card"], default="card")
+    place.add_argument("--ordered-at", metavar="ISO")
+    place.add_argument("--pending", action="store_true", help="承認中のまま受け付けます")
+    place.add_argument("--member", action="store_true")
+    buyer = sandbox.add_parser("buyer", help="購入者の操作").add_subparsers(dest="buyer_command", parser_class=_Parser)
+    decline = buyer.add_parser("decline-next", help="次の与信(または売上・返金)を失敗させます")
+    decline.add_argument("number")
+    group = decline.add_mutually_exclusive_group(required=True)
+    group.add_argument("--soft", action="store_const", const="soft", dest="decline_kind")
+    group.add_argument("--hard", action="store_const", const="hard", dest="decline_kind")
+    decline.add_argument("--on", choices=["auth", "capture", "refund"], default="auth")
+    buyer.add_parser("fix-payment", help="購入者が支払い設定を修正します").add_argument("number")
+    seller = sandbox.add_parser("seller-central", help="Seller Centralでの操作")
+    seller.add_argument("action", choices=["refund", "increase", "capture"])
+    seller.add_argument("number")
+    seller.add_argument("--charge", metavar="ID")
+    seller.add_argument("--amount")
+    fault = sandbox.add_parser("fault", help="障害を注入します").add_subparsers(dest="fault_command", parser_class=_Parser)
+    add = fault.add_parser("add")
+    add.add_argument("kind", choices=["429", "500", "503", "timeout"])
+    add.add_argument("--count", type=int, default=1)
+    add.add_argument("--rate", type=float)
+    add.add_argument("--path", default="")
+    fault.add_parser("clear")
+    return parser
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _emit(as_json: bool, data: Any, text: str) -> None:
+    if as_json:
+        _print_json(data)
+    else:
+        sys.stdout.write(text + "\n")
+
+
+def main(argv: Sequence[str] | None = None, *, open_window: Callable[[str | None], int] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args_list
+    args_list = [a for a in args_list if a != "--json"]
+    args = build_parser().parse_args(args_list)
+    if args.command is None:
+        if open_window is None:
+            build_parser().print_help()
+            return EXIT_USAGE
+        return open_window(args.db)
+    try:
+        return _run(args, as_json)
+    except UserError as exc:
+        sys.stderr.write(f"kanjo: {exc.message}\n")
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        sys.stderr.write("kanjo: 中断しました。\n")
+        return 130
+    except Exception as exc:  # a bug: say so in one line, keep the details in the log
+        log_path = data_dir() / "kanjo-error.log"
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with log_path.open("a", encoding="utf-8") as handle:
+                handle.write(traceback.format_exc() + "\n")
+        except OSError:
+            pass
+        sys.stderr.write(f"kanjo: 予期しないエラーが発生しました({type(exc).__name__})。詳細: {log_path}\n")
+        return EXIT_BUG
+
+
+def _run(args: argparse.Namespace, as_json: bool) -> int:
+    if args.command == "sandbox" and args.sandbox_command == "serve":
+        return _serve(args, as_json)
+    with open_app(args.db) as app:
+        handler = _HANDLERS[args.command]
+        return handler(app, args, as_json)
+
+
+def _cmd_init(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    _emit(as_json, {"db": app.db_url, "data_dir": str(data_dir())}, f"データベースを用意しました: {app.db_url}")
+    return 0
+
+
+def _cmd_demo(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    from core.demo import seed_demo
+
+    if args.orders < 0:
+        raise BadInput("--orders には0以上の数を指定してください。")
+    made = seed_demo(app, orders=args.orders, seed=args.seed)
+    app.settings.save(demo_seeded=True)
+    data = [{"number": o.number, "payment_status": o.payment_status} for o in made]
+    _emit(as_json, data, f"デモ注文を{len(made)}件作成しました。")
+    return 0
+
+
+def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    if args.orders_command == "list":
+        rows = app.orders.list(status=args.status, limit=args.limit)
+        if as_json:
+            _print_json([r.to_json() for r in rows])
+            return 0
+        lines = [f"{'受注番号':<12}{'受注日時(JST)':<18}{'合計':>12}  {'与信ステータス':<12}{'受注ステータス':<8}  購入者"]
+        for r in rows:
+            lines.append(
+                f"{r.number:<12}{format_jst(r.ordered_at):<18}{format_yen(r.total):>12}  "
+                f"{(r.payment_status or '決済なし'):<12}{r.order_status:<8}  {r.customer_name} {r.auth_expiry}"
+            )
+        lines.append(f"{len(rows)}件")
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 0
+    if args.orders_command == "show":
+        detail = app.orders.detail(args.number)
+        if as_json:
+            _print_json(detail.to_json())
+            return 0
+        out = [
+            f"受注番号: {detail.number}  ({detail.kind_label})",
+            f"受注日時: {format_jst(detail.ordered_at)}",
+            f"与信ステータス: {detail.payment_status or '決済なし'}   受注ステータス: {detail.order_status}",
+            f"購入者: {detail.customer_name} <{detail.customer_email}>",
+            f"お届け先: 〒{detail.ship_postal_code} {detail.ship_prefecture}{detail.ship_address}",
+            f"合計: {format_yen(detail.total)}  与信: {format_yen(detail.authorized)}  "
+            f"売上: {format_yen(detail.captured)}  返金: {format_yen(detail.refunded)}",
+        ]
+        for c in detail.charges:
+            out.append(f"  与信 {c.id}  {format_yen(c.amount)}  {c.label}")
+        for r in detail.refunds:
+            out.append(f"  返金 {r.id}  {format_yen(r.amount)}  {r.label}")
+        if detail.reauth_message:
+            out.append(f"再与信エラー: {detail.reauth_message}")
+        if detail.sync_error:
+            out.append(f"同期エラー: {detail.sync_error}")
+        if not detail.can_capture:
+            out.append(f"入金処理不可: {detail.capture_blocked_reason}")
+        sys.stdout.write("\n".join(out) + "\n")
+        return 0
+    raise BadInput("orders の後に list または show を指定してください。")
+
+
+def _operation(result: Any, as_json: bool) -> int:
+    _emit(as_json, result.to_json(), result.message)
+    return 0 if result.ok else EXIT_USER_ERROR if result.outcome != "unknown" else 3
+
+
+def _cmd_capture(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    return _operation(app.payments.capture(args.number), as_json)
+
+
+def _cmd_reauth(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    return _operation(app.payments.reauthorize(args.number), as_json)
+
+
+def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    results = [app.sync.sync_order(args.number)] if args.number else app.sync.sync_all()
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        _print_json([r.to_json() for r in results] if not args.number else results[0].to_json())
+    else:
+        for r in failed:
+            sys.stderr.write(f"kanjo: {r.order_number}: {r.message}\n")
+        sys.stdout.write(f"{len(results) - len(failed)}件の状態を取得しました。" + (f" {len(failed)}件失敗" if failed else "") + "\n")
+    return EXIT_USER_ERROR if failed else 0
+
+
+def _cmd_recover(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    results = app.payments.recover()
+    unsettled = [r for r in results if r.outcome in ("unknown", "not_sent")]
+    if as_json:
+        _print_json([r.to_json() for r in results])
+    elif not results:
+        sys.stdout.write("中断した決済処理はありません。\n")
+    else:
+        for r in results:
+            sys.stdout.write(f"{r.order_number} {r.action}: {r.message or r.outcome}\n")
+    return EXIT_USER_ERROR if unsettled else 0
+
+
+def _cmd_settings(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    if args.settings_command == "set":
+        app.settings.save(**{args.key: coerce(args.key, args.value)})
+    values = SettingsStore.as_dict(app.settings.load())
+    _emit(as_json, values, "\n".join(f"{k} = {v}" for k, v in values.items()))
+    return 0
+
+
+def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    control = app.gateway().control
+    if control is None:
+        raise UserError("Amazon Payの認証情報が設定されているため、サンドボックスの操作はできません。")
+    command = args.sandbox_command
+    if command == "place-order":
+        total = parse_yen(args.total, field="--total", allow_zero=False)
+        ordered_at = parse_iso(args.ordered_at) if args.ordered_at else None
+        placed = control.checkout(number=args.number.strip(), total=total, kind=args.kind, instrument=args.instrument,
+                                  ordered_at=ordered_at, pending=args.pending)
+        detail = app.orders.receive_checkout(
+            number=args.number, kind=OrderKind(args.kind), charge_permission_id=placed["chargePermissionId"],
+            charge_id=placed["chargeId"], items=[LineItem("ご注文商品", total, 1, 0)], ordered_at=ordered_at,
+            member=args.member,
+        )
+        _emit(as_json, detail.to_json(), f"受注 {detail.number} を受け付けました({detail.payment_status})。")
+        return 0
+    if command == "buyer":
+        app.orders.detail(args.number)  # unknown order → clear message
+        if args.buyer_command == "decline-next":
+            control.decline_next(args.number, args.decline_kind, args.on)
+            _emit(as_json, {"ok": True}, f"{args.number}: 次の処理を{args.decline_kind}で失敗させます。")
+        elif args.buyer_command == "fix-payment":
+            control.fix_payment(args.number)
+            _emit(as_json, {"ok": True}, f"{args.number}: 購入者が支払い設定を修正しました。")
+        else:
+            raise BadInput("buyer の後に decline-next または fix-payment を指定してください。")
+        return 0
+    if command == "seller-central":
+        app.orders.detail(args.number)
+        amount = parse_yen(args.amount, field="--amount", allow_zero=False) if args.amount is not None else None
+        if amount is None and args.action != "capture":
+            raise BadInput("--amount を指定してください。")
+        result = control.seller_central(args.action, args.number, amount, args.charge)
+        _emit(as_json, result, f"Seller Centralで{args.action}を行いました。")
+        return 0
+    if command == "fault":
+        if args.fault_command == "add":
+            control.add_fault(args.kind, count=args.count, rate=args.rate, path=args.path)
+        elif args.fault_command == "clear":
+            control.clear_faults()
+        else:
+            raise BadInput("fault の後に add または clear を指定してください。")
+        _emit(as_json, {"ok": True}, "障害設定を更新しました。")
+        return 0
+    raise BadInput("sandbox の後に serve, place-order, buyer, seller-central, fault のいずれかを指定してください。")
+
+
+def _serve(args: argparse.Namespace, as_json: bool) -> int:
+    """Run the sandbox in the foreground; the state file is the one the app would use."""
+    from core.app import default_db_url, sandbox_db_path
+    from core.clock import clock_from_env
+    from core.gateway import SANDBOX_PUBLIC_KEY_ID, ensure_sandbox_key
+    from core.sandbox.backend import SandboxBackend
+    from core.sandbox.server import SandboxServer
+
+    path = sandbox_db_path(args.db or default_db_url())
+    backend = SandboxBackend(path, clock_from_env())
+    _private, public = ensure_sandbox_key(path.with_name("sandbox-key.pem"))
+    backend.register_public_key(SANDBOX_PUBLIC_KEY_ID, public.decode("ascii"))
+    server = SandboxServer(backend, host=args.host, port=args.port)
+    _emit(as_json, {"url": server.url, "state": str(path)}, f"サンドボックス: {server.url}  (状態: {path})")
+    sys.stdout.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+_HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
+    "init": _cmd_init,
+    "demo": _cmd_demo,
+    "orders": _cmd_orders,
+    "capture": _cmd_capture,
+    "reauth": _cmd_reauth,
+    "sync": _cmd_sync,
+    "recover": _cmd_recover,
+    "settings": _cmd_settings,
+    "sandbox": _cmd_sandbox,
+}
+
+__all__ = ["main", "build_parser", "AppSettings"]

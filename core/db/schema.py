@@ -1,0 +1,225 @@
+"""Tables of the store. Money columns are Integer yen; times are stored as UTC.
+
+The journal is append-only: triggers refuse UPDATE and DELETE (see the first migration).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores aware datetimes as naive UTC; returns aware UTC (SQLite keeps no offset)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    phone: Mapped[str] = mapped_column(String(32))
+    is_member: Mapped[bool] = mapped_column(Boolean, default=False)
+    # R7: guests record no consent: NULL, never False.
+    newsletter_consent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    amazon_linked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    orders: Mapped[list[Order]] = relationship(back_populates="customer")
+
+
+class ChargePermission(Base):
+    __tablename__ = "charge_permissions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    instrument: Mapped[str] = mapped_column(String(16))
+    amount_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    ordered_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    # R3: exactly one shipping address per order.
+    ship_name: Mapped[str] = mapped_column(String(200))
+    ship_postal_code: Mapped[str] = mapped_column(String(16))
+    ship_prefecture: Mapped[str] = mapped_column(String(16))
+    ship_address: Mapped[str] = mapped_column(String(400))
+    ship_phone: Mapped[str] = mapped_column(String(32))
+    shipping_fee: Mapped[int] = mapped_column(Integer, default=0)
+    fees: Mapped[int] = mapped_column(Integer, default=0)
+    discount: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, index=True)
+    original_total: Mapped[int] = mapped_column(Integer)
+    order_status: Mapped[str] = mapped_column(String(16), index=True)
+    tracking_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    shop_memo: Mapped[str] = mapped_column(Text, default="")
+    payment_method: Mapped[str] = mapped_column(String(32), default="amazon_pay")
+    charge_permission_id: Mapped[str | None] = mapped_column(
+        ForeignKey("charge_permissions.id"), nullable=True, index=True
+    )
+    payment_date: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # R41: the message shown after the last (re-)authorization failed; cleared on success.
+    reauth_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reauth_reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # R32: the amount was changed in Seller Central; capture is no longer sent from here.
+    amount_changed_externally: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sync_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Denormalised summary for the order list (filtered and sorted in SQL), refreshed on every write.
+    payment_status: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    auth_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    authorized_amount: Mapped[int] = mapped_column(Integer, default=0)
+    captured_amount: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    customer: Mapped[Customer] = relationship(back_populates="orders")
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", order_by="OrderItem.position", cascade="all, delete-orphan"
+    )
+    charge_permission: Mapped[ChargePermission | None] = relationship()
+    charges: Mapped[list[Charge]] = relationship(
+        back_populates="order", order_by="(Charge.created_at, Charge.id)", cascade="all, delete-orphan"
+    )
+    refunds: Mapped[list[Refund]] = relationship(
+        back_populates="order", order_by="(Refund.created_at, Refund.id)", cascade="all, delete-orphan"
+    )
+
+
+class OrderItem(Base):
+    __tablename__ = "order_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    unit_price: Mapped[int] = mapped_column(Integer)
+    cost_price: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    order: Mapped[Order] = relationship(back_populates="items")
+
+
+class Charge(Base):
+    __tablename__ = "charges"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    charge_permission_id: Mapped[str] = mapped_column(ForeignKey("charge_permissions.id"))
+    purpose: Mapped[str] = mapped_column(String(16))
+    origin: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(Integer)
+    captured_amount: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    capture_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    capture_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    order: Mapped[Order] = relationship(back_populates="charges")
+    refunds: Mapped[list[Refund]] = relationship(back_populates="charge", viewonly=True)
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    charge_id: Mapped[str] = mapped_column(ForeignKey("charges.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    origin: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    charge: Mapped[Charge] = relationship(back_populates="refunds", viewonly=True)
+
+
+class JournalEntry(Base):
+    """Append-only audit journal and write-ahead log of every money call.
+
+    ``phase`` is ``intent`` (written and committed before the gateway call), ``outcome``
+    (after it, pointing at its intent) or ``event`` (something noticed, e.g. a Seller Central
+    refund found by a sync, or a local-only record).
+    """
+
+    __tablename__ = "journal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    phase: Mapped[str] = mapped_column(String(16))
+    intent_id: Mapped[int | None] = mapped_column(ForeignKey("journal.id"), nullable=True, index=True)
+    order_number: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    charge_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    refund_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(32), nullable=True, unique=True)
+    request_method: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    request_path: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    gateway_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+Index("ix_orders_status_ordered", Order.payment_status, Order.ordered_at)

@@ -1,0 +1,95 @@
+"""Which Amazon Pay the product talks to: the live/sandbox API with the shop's keys, or the
+built-in local sandbox (started in-process on loopback) when no credentials are configured."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.amazonpay.client import AmazonPayClient, Credentials
+from core.amazonpay.signing import generate_key_pair, load_private_key
+from core.clock import Clock
+from core.errors import BadInput
+from core.sandbox.backend import SandboxBackend
+from core.sandbox.control import SandboxControl
+from core.sandbox.server import SandboxServer
+from core.settings import AppSettings
+
+SANDBOX_PUBLIC_KEY_ID = "SANDBOX-KANJO-LOCAL"
+SANDBOX_URL_ENV = "KANJO_SANDBOX_URL"
+
+
+@dataclass
+class Gateway:
+    client: AmazonPayClient
+    control: SandboxControl | None  # the buyer and Seller Central, only on the sandbox
+    server: SandboxServer | None  # the in-process sandbox, when we started one
+    url: str
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.control is not None
+
+    def close(self) -> None:
+        self.client.close()
+        if self.control is not None:
+            self.control.close()
+        if self.server is not None:
+            self.server.stop()
+
+
+def ensure_sandbox_key(key_path: Path) -> tuple[bytes, bytes]:
+    """The local sandbox's key pair, made once and kept beside its state file."""
+    public_path = key_path.with_suffix(".pub.pem")
+    if not key_path.exists() or not public_path.exists():
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        private_pem, public_pem = generate_key_pair()
+        tmp = key_path.with_suffix(".tmp")
+        tmp.write_bytes(private_pem)
+        os.chmod(tmp, 0o600)
+        public_path.write_bytes(public_pem)
+        tmp.replace(key_path)
+    return key_path.read_bytes(), public_path.read_bytes()
+
+
+def open_gateway(
+    settings: AppSettings,
+    *,
+    clock: Clock,
+    sandbox_db: Path,
+    sandbox_url: str | None = None,
+    timeout: float = 15.0,
+    retry_delays: tuple[float, ...] | None = None,
+) -> Gateway:
+    options: dict[str, object] = {"clock": clock, "timeout": timeout}
+    if retry_delays is not None:
+        options["retry_delays"] = retry_delays
+    if settings.has_amazon_credentials:
+        try:
+            key = load_private_key(Path(settings.amazon_private_key_path).expanduser().read_bytes())
+        except (OSError, ValueError) as exc:
+            raise BadInput(f"秘密鍵ファイルを読み込めません: {settings.amazon_private_key_path}") from exc
+        credentials = Credentials(
+            public_key_id=settings.amazon_public_key_id,
+            private_key=key,
+            environment=settings.amazon_environment,
+            merchant_id=settings.amazon_merchant_id,
+        )
+        client = AmazonPayClient(credentials, **options)  # type: ignore[arg-type]
+        return Gateway(client=client, control=None, server=None, url="https://pay-api.amazon.jp")
+    private_pem, public_pem = ensure_sandbox_key(sandbox_db.with_name("sandbox-key.pem"))
+    server: SandboxServer | None = None
+    if sandbox_url is None:
+        backend = SandboxBackend(sandbox_db, clock)
+        backend.register_public_key(SANDBOX_PUBLIC_KEY_ID, public_pem.decode("ascii"))
+        server = SandboxServer(backend).start()
+        sandbox_url = server.url
+    control = SandboxControl(sandbox_url)
+    if server is None:
+        control.register_key(SANDBOX_PUBLIC_KEY_ID, public_pem.decode("ascii"))
+    credentials = Credentials(
+        public_key_id=SANDBOX_PUBLIC_KEY_ID, private_key=load_private_key(private_pem), environment="sandbox"
+    )
+    client = AmazonPayClient(credentials, base_url=sandbox_url, **options)  # type: ignore[arg-type]
+    return Gateway(client=client, control=control, server=server, url=sandbox_url)

@@ -1,0 +1,206 @@
+"""Write-ahead journal of every money call, and the audit trail of everything else.
+
+A money operation (capture, authorize, refund, cancel, close) is recorded as an ``intent``
+with its idempotency key and exact request, committed *before* the request is sent; its
+``outcome`` is appended after. An intent with no settled outcome is an operation that was
+interrupted (a crash, a timeout): ``kanjo recover`` and app start send the same request
+with the same key again, which Amazon answers from its idempotency store if the first one
+went through, so money never moves twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.amazonpay.client import ApiRequest
+from core.db.schema import JournalEntry
+
+CRASHPOINT_ENV = "KANJO_CRASHPOINT"
+
+# Outcomes
+SUCCEEDED = "succeeded"
+FAILED = "failed"  # Amazon answered no: nothing moved
+NOT_SENT = "not_sent"  # never reached Amazon
+UNKNOWN = "unknown"  # 結果不明: may or may not have happened
+LOCAL_ONLY = "local_only"  # automatic sync off (R11): to be done in Seller Central
+SETTLED_OUTCOMES = frozenset({SUCCEEDED, FAILED, NOT_SENT, LOCAL_ONLY})
+
+OUTCOME_LABELS = {
+    SUCCEEDED: "成功",
+    FAILED: "失敗",
+    NOT_SENT: "未送信",
+    UNKNOWN: "結果不明",
+    LOCAL_ONLY: "Seller Centralで実施が必要",
+}
+
+
+def crashpoint(name: str) -> None:
+    """Die here, at once and without cleanup, when ``KANJO_CRASHPOINT`` names this point.
+
+    Used by the crash tests to kill the process between "sent" and "recorded".
+    """
+    wanted = os.environ.get(CRASHPOINT_ENV, "")
+    if wanted and wanted == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class PendingOperation:
+    intent_id: int
+    action: str
+    order_number: str | None
+    charge_id: str | None
+    amount: int | None
+    idempotency_key: str | None
+    request: ApiRequest
+    detail: Mapping[str, Any]
+    last_outcome: str | None
+    at: datetime
+
+
+class Journal:
+    def __init__(self, actor: str = "operator") -> None:
+        self.actor = actor
+
+    def intent(
+        self,
+        session: Session,
+        *,
+        action: str,
+        request: ApiRequest,
+        now: datetime,
+        order_number: str | None,
+        charge_id: str | None = None,
+        amount: int | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> JournalEntry:
+        entry = JournalEntry(
+            at=now,
+            actor=self.actor,
+            action=action,
+            phase="intent",
+            order_number=order_number,
+            charge_id=charge_id,
+            amount=amount,
+            idempotency_key=request.idempotency_key,
+            request_method=request.method,
+            request_path=request.path,
+            request_body=request.body_text(),
+            detail=json.dumps(dict(detail or {}), ensure_ascii=False),
+        )
+        session.add(entry)
+        session.flush()
+        return entry
+
+    def outcome(
+        self,
+        session: Session,
+        intent: JournalEntry | PendingOperation,
+        outcome: str,
+        *,
+        now: datetime,
+        message: str = "",
+        request_id: str | None = None,
+        charge_id: str | None = None,
+        refund_id: str | None = None,
+    ) -> JournalEntry:
+        intent_id = intent.id if isinstance(intent, JournalEntry) else intent.intent_id
+        entry = JournalEntry(
+            at=now,
+            actor=self.actor,
+            action=intent.action,
+            phase="outcome",
+            intent_id=intent_id,
+            order_number=intent.order_number,
+            charge_id=charge_id or intent.charge_id,
+            refund_id=refund_id,
+            amount=intent.amount,
+            outcome=outcome,
+            gateway_request_id=request_id,
+            detail=message,
+        )
+        session.add(entry)
+        session.flush()
+        return entry
+
+    def event(
+        self,
+        session: Session,
+        *,
+        action: str,
+        now: datetime,
+        order_number: str | None,
+        message: str,
+        amount: int | None = None,
+        charge_id: str | None = None,
+        refund_id: str | None = None,
+        actor: str | None = None,
+        outcome: str | None = None,
+    ) -> JournalEntry:
+        entry = JournalEntry(
+            at=now,
+            actor=actor or self.actor,
+            action=action,
+            phase="event",
+            order_number=order_number,
+            charge_id=charge_id,
+            refund_id=refund_id,
+            amount=amount,
+            outcome=outcome,
+            detail=message,
+        )
+        session.add(entry)
+        session.flush()
+        return entry
+
+    @staticmethod
+    def pending(session: Session, order_number: str | None = None) -> list[PendingOperation]:
+        """Intents whose last outcome is missing or 結果不明, oldest first."""
+        query = select(JournalEntry).where(JournalEntry.phase == "intent")
+        if order_number is not None:
+            query = query.where(JournalEntry.order_number == order_number)
+        intents = session.scalars(query.order_by(JournalEntry.id)).all()
+        if not intents:
+            return []
+        outcomes: dict[int, str | None] = {}
+        for row in session.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.phase == "outcome", JournalEntry.intent_id.in_([i.id for i in intents]))
+            .order_by(JournalEntry.id)
+        ):
+            assert row.intent_id is not None
+            outcomes[row.intent_id] = row.outcome
+        pending = []
+        for intent in intents:
+            last = outcomes.get(intent.id)
+            if last in SETTLED_OUTCOMES:
+                continue
+            pending.append(
+                PendingOperation(
+                    intent_id=intent.id,
+                    action=intent.action,
+                    order_number=intent.order_number,
+                    charge_id=intent.charge_id,
+                    amount=intent.amount,
+                    idempotency_key=intent.idempotency_key,
+                    request=ApiRequest(
+                        method=intent.request_method or "POST",
+                        path=intent.request_path or "",
+                        body=json.loads(intent.request_body) if intent.request_body else None,
+                        idempotency_key=intent.idempotency_key,
+                    ),
+                    detail=json.loads(intent.detail) if intent.detail else {},
+                    last_outcome=last,
+                    at=intent.at,
+                )
+            )
+        return pending

@@ -1,0 +1,146 @@
+"""What the rules allow, decided from facts and a moment (pure; cites domain.md).
+
+Each decision says yes with a plan, or no with the Japanese reason the window shows as a
+tooltip and the command line prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.domain import (
+    ChargeFacts,
+    ChargePermissionFacts,
+    ChargePermissionState,
+    ChargePurpose,
+    ChargeState,
+    OrderKind,
+    OrderStatus,
+    PaymentStatus,
+    RefundFacts,
+)
+from core.status import is_authorization_lapsed, is_charge_permission_expired, order_label
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    number: str
+    kind: OrderKind
+    order_status: OrderStatus
+    total: int
+    payment_method: str
+    charges: Sequence[ChargeFacts]
+    refunds: Sequence[RefundFacts]
+    charge_permission: ChargePermissionFacts | None
+    amount_changed_externally: bool = False
+    sync_failed: bool = False
+    unsettled_operation: bool = False  # a money call of this order is 結果不明
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: str = ""
+    rule: str = ""
+    # For capture: (charge id, yen) per charge; for re-authorization: the amount and purpose.
+    captures: tuple[tuple[str, int], ...] = field(default=())
+    amount: int = 0
+    purpose: ChargePurpose | None = None
+
+    @staticmethod
+    def no(reason: str, rule: str) -> Decision:
+        return Decision(False, reason, rule)
+
+
+def _common_refusal(order: OrderFacts) -> Decision | None:
+    if order.payment_method != "amazon_pay":
+        return Decision.no("この受注の決済方法はAmazon Payではありません。", "R33")
+    if order.order_status is OrderStatus.CANCELED:
+        return Decision.no("キャンセル済みの受注です。", "R35")
+    if order.unsettled_operation:
+        return Decision.no(
+            "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。", "exactly-once"
+        )
+    return None
+
+
+def capture_decision(order: OrderFacts, now: datetime) -> Decision:
+    """入金処理 (R24): only an 承認済 order, within 30 days (R9), not changed in Seller Central (R32)."""
+    refusal = _common_refusal(order)
+    if refusal:
+        return refusal
+    if order.amount_changed_externally:
+        return Decision.no(
+            "Seller Centralで金額が変更されたため、この受注の売上はSeller Centralで確定してください。", "R32"
+        )
+    label = order_label(order.charges, order.refunds, now, sync_failed=order.sync_failed)
+    if label is PaymentStatus.AUTH_LAPSED:
+        return Decision.no("与信の有効期限(30日)が切れています。先に再与信してください。", "R9")
+    if label is not PaymentStatus.AUTHORIZED:
+        shown = label.value if label else "決済なし"
+        return Decision.no(f"与信ステータスが「承認済」ではないため入金処理できません(現在: {shown})。", "R24")
+    captured = sum(c.captured_amount for c in order.charges if c.state is ChargeState.CAPTURED)
+    pending = sum(c.amount for c in order.charges if c.state is ChargeState.CAPTURE_INITIATED)
+    remaining = order.total - captured - pending
+    open_charges = [
+        c for c in order.charges if c.state is ChargeState.AUTHORIZED and not is_authorization_lapsed(c, now)
+    ]
+    authorized = sum(c.amount for c in open_charges)
+    if remaining <= 0:
+        return Decision.no("この受注はすでに全額の売上が確定しています。", "R24")
+    if remaining > authorized:
+        return Decision.no(
+            f"受注金額が与信額を{remaining - authorized:,}円上回っています。先に再与信してください。", "R28/R40"
+        )
+    plan: list[tuple[str, int]] = []
+    left = remaining
+    for charge in sorted(open_charges, key=lambda c: (c.created_at, c.id)):
+        if left <= 0:
+            break
+        take = min(charge.amount, left)
+        plan.append((charge.id, take))
+        left -= take
+    return Decision(True, captures=tuple(plan), amount=remaining)
+
+
+def reauthorize_decision(order: OrderFacts, now: datetime) -> Decision:
+    """再与信 (R40–R42), impossible after capture or refund (R16) or once the permission is gone (R13, R15)."""
+    refusal = _common_refusal(order)
+    if refusal:
+        return refusal
+    if any(c.state in (ChargeState.CAPTURED, ChargeState.CAPTURE_INITIATED) for c in order.charges) or any(
+        c.capture_requested for c in order.charges
+    ):
+        return Decision.no("売上(入金処理)の後は再与信できません。", "R16")
+    if order.refunds:
+        return Decision.no("返金の後は再与信できません。", "R16")
+    cp = order.charge_permission
+    if cp is None:
+        return Decision.no("Charge Permissionがないため再与信できません。", "R13")
+    if is_charge_permission_expired(cp, now):
+        return Decision.no("Charge Permissionの有効期限(13か月)が切れているため再与信できません。", "R13")
+    if cp.state is ChargePermissionState.CLOSED:
+        return Decision.no("Charge Permissionが終了しているため再与信できません。", "R15")
+    live = [
+        c
+        for c in order.charges
+        if c.state in (ChargeState.AUTHORIZED, ChargeState.AUTHORIZATION_INITIATED) and not is_authorization_lapsed(c, now)
+    ]
+    if any(c.state is ChargeState.AUTHORIZATION_INITIATED for c in live):
+        return Decision.no("承認処理中の与信があります。結果が出るまでお待ちください。", "R10")
+    authorized = sum(c.amount for c in live)
+    label = order_label(order.charges, order.refunds, now, sync_failed=False)
+    if live and order.total <= authorized:
+        return Decision.no("有効な与信があるため、再与信は不要です。", "R40")
+    if live:
+        # The amount rose above what is authorized (R28, R40): authorize the difference.
+        return Decision(True, amount=order.total - authorized, purpose=ChargePurpose.INCREASE)
+    if label in (PaymentStatus.AUTH_LAPSED, PaymentStatus.AUTH_FAILED, PaymentStatus.AUTH_CANCELED, None):
+        if order.amount_changed_externally:
+            return Decision.no(
+                "Seller Centralで金額が変更された受注です。与信はSeller Centralで行ってください。", "R32"
+            )
+        return Decision(True, amount=order.total, purpose=ChargePurpose.REAUTH)
+    return Decision.no(f"現在の与信ステータス({label.value})では再与信できません。", "R40")

@@ -1,0 +1,104 @@
+"""Client for the sandbox's ``/_sandbox`` control API: the buyer, Seller Central, faults."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from core.errors import BadInput, GatewayUnreachable, NotFound, UserError
+
+
+class SandboxControl:
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None, **params: Any) -> Any:
+        try:
+            response = self._http.request(method, f"{self.base_url}/_sandbox/{path}", json=payload, params=params or None)
+        except httpx.TransportError as exc:
+            raise GatewayUnreachable(f"サンドボックス({self.base_url})に接続できませんでした。") from exc
+        data = response.json() if response.content else {}
+        if response.status_code >= 400:
+            message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            if response.status_code == 404:
+                raise NotFound(f"サンドボックスに対象が見つかりません: {message}")
+            if response.status_code == 400:
+                raise BadInput(f"サンドボックスが受け付けませんでした: {message}")
+            raise UserError(f"サンドボックスでエラーになりました({data.get('reasonCode', response.status_code)}): {message}")
+        return data
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "health")
+        return result
+
+    def register_key(self, public_key_id: str, pem: str) -> None:
+        self._call("POST", "keys", {"id": public_key_id, "pem": pem})
+
+    def checkout(
+        self,
+        *,
+        number: str,
+        total: int,
+        kind: str = "normal",
+        instrument: str = "card",
+        ordered_at: datetime | None = None,
+        pending: bool = False,
+        allow_overcharge: bool = True,
+        phone: str | None = None,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "number": number, "total": total, "kind": kind, "instrument": instrument,
+            "pending": pending, "allowOvercharge": allow_overcharge,
+        }
+        if ordered_at is not None:
+            payload["orderedAt"] = ordered_at.isoformat()
+        if phone is not None:
+            payload["phone"] = phone
+        result: dict[str, Any] = self._call("POST", "checkout", payload)
+        return result
+
+    def decline_next(self, number: str, kind: str, operation: str = "auth") -> None:
+        self._call("POST", "buyer/decline-next", {"number": number, "kind": kind, "operation": operation})
+
+    def fix_payment(self, number: str) -> None:
+        self._call("POST", "buyer/fix-payment", {"number": number})
+
+    def seller_central(self, action: str, number: str, amount: int | None, charge_id: str | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {"number": number}
+        if amount is not None:
+            payload["amount"] = amount
+        if charge_id:
+            payload["chargeId"] = charge_id
+        result: dict[str, Any] = self._call("POST", f"seller-central/{action}", payload)
+        return result
+
+    def add_fault(self, kind: str, *, count: int = 1, rate: float | None = None, path: str = "", seed: int = 0) -> None:
+        payload: dict[str, Any] = {"kind": kind, "count": count, "path": path, "seed": seed}
+        if rate is not None:
+            payload["rate"] = rate
+        self._call("POST", "faults", payload)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "faults")
+
+    def settings(self, **changes: float) -> dict[str, float]:
+        result: dict[str, float] = self._call("POST", "settings", changes) if changes else self._call("GET", "settings")
+        return result
+
+    def notifications(self, after: int) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "notifications", after=after)["notifications"]
+        return result
+
+    def snapshot(self, number: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "snapshot", number=number)
+        return result
+
+    def calls(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "calls")["calls"]
+        return result

@@ -1,0 +1,1 @@
+"""Use cases: one method per operator action, each a unit of work."""

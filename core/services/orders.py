@@ -1,0 +1,156 @@
+"""Orders arriving from the shop, and read access for the window and the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock
+from core.db.schema import ChargePermission, Customer, Order, OrderItem
+from core.domain import ChargePurpose, Instrument, OrderKind, OrderStatus
+from core.errors import BadInput, RuleViolation
+from core.gateway import Gateway
+from core.journal import Journal
+from core.ledger import apply_charge_permission_info, instrument_from_descriptor, new_charge_row, refresh_order
+from core.queries import OrderDetail, OrderSummary, count_orders, list_orders, order_detail
+from core.status import charge_permission_expiry
+
+MAX_ORDER_TOTAL = 10_000_000  # R5
+R4_ADDRESS_MESSAGE = "ご指定のお届け先は利用できません。別のお届け先を選択してください"
+PAYMENT_STATUS_LABELS = (
+    "承認中", "承認済", "承認完了", "承認失敗", "承認取消済", "請求中", "請求済", "請求完了", "請求却下",
+    "返金中", "返金済", "返金却下", "(Amazonのステータスが取得できませんでした)",
+)
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    unit_price: int
+    quantity: int
+    cost_price: int = 0
+
+
+def validate_address(phone: str, postal_code: str) -> None:
+    """R4: Amazon rejects unusable address data; we refuse it the same way."""
+    digits = sum(ch.isdigit() for ch in phone)
+    postal_digits = sum(ch.isdigit() for ch in postal_code)
+    if digits < 10 or digits > 11 or postal_digits != 7:
+        raise BadInput(R4_ADDRESS_MESSAGE)
+
+
+class OrderService:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, gateway: Callable[[], Gateway], journal: Journal | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._gateway = gateway
+        self._journal = journal or Journal()
+
+    def list(self, *, status: str | None = None, limit: int | None = None) -> list[OrderSummary]:
+        if status is not None and status not in PAYMENT_STATUS_LABELS:
+            raise BadInput(f"与信ステータス「{status}」はありません。指定できるのは: {'、'.join(PAYMENT_STATUS_LABELS)}")
+        with self._sessions() as session:
+            return list_orders(session, self._clock.now(), status=status, limit=limit)
+
+    def count(self) -> int:
+        with self._sessions() as session:
+            return count_orders(session)
+
+    def detail(self, number: str) -> OrderDetail:
+        with self._sessions() as session:
+            return order_detail(session, number, self._clock.now())
+
+    def receive_checkout(
+        self,
+        *,
+        number: str,
+        kind: OrderKind,
+        charge_permission_id: str,
+        charge_id: str,
+        items: Sequence[LineItem],
+        shipping_fee: int = 0,
+        fees: int = 0,
+        discount: int = 0,
+        ordered_at: datetime | None = None,
+        member: bool = False,
+    ) -> OrderDetail:
+        """An order placed with Amazon Pay arrives: read its permission and authorization from Amazon.
+
+        Refuses a total over 10,000,000 yen (R5) or one that does not match what the buyer
+        authorized, and an address Amazon would reject (R4). Appends the payment-method line to
+        the shop memo (R22), except for subscriptions (R20, R23).
+        """
+        number = number.strip()
+        if not number:
+            raise BadInput("受注番号を入力してください。")
+        total = sum(i.unit_price * i.quantity for i in items) + shipping_fee + fees - discount
+        if total <= 0 or total > MAX_ORDER_TOTAL:
+            raise RuleViolation("Amazon Payで決済できる金額は1円から10,000,000円までです。", code="R5")
+        with self._sessions() as session:
+            if session.scalar(select(Order.id).where(Order.number == number)) is not None:
+                raise BadInput(f"受注番号 {number} はすでに登録されています。")
+        client = self._gateway().client
+        cp_info = client.get_charge_permission(charge_permission_id)
+        charge_info = client.get_charge(charge_id)
+        if charge_info.amount != total:
+            raise RuleViolation(
+                f"与信額({charge_info.amount:,}円)と受注金額({total:,}円)が一致しません。", code="R24"
+            )
+        buyer = cp_info.buyer
+        address = cp_info.shipping_address
+        if buyer is None or address is None:
+            raise BadInput("Amazonから購入者情報を取得できませんでした。")
+        validate_address(address.phone, address.postal_code)
+        now = self._clock.now()
+        placed = ordered_at or charge_info.created_at or now
+        instrument = instrument_from_descriptor(cp_info.payment_descriptor)
+        with self._sessions.begin() as session:
+            customer = session.scalar(select(Customer).where(Customer.email == buyer.email)) if member else None
+            if customer is None:
+                customer = Customer(
+                    name=buyer.name, email=buyer.email, phone=buyer.phone, is_member=member,
+                    # R7: a guest records no consent (NULL); a member registering at purchase
+                    # is linked to Amazon at that moment.
+                    newsletter_consent=False if member else None,
+                    registered_at=placed if member else None,
+                    amazon_linked_at=placed if member else None,
+                )
+                session.add(customer)
+            cp = session.get(ChargePermission, cp_info.id)
+            if cp is None:
+                created = cp_info.created_at or placed
+                cp = ChargePermission(
+                    id=cp_info.id, type=cp_info.type, state=cp_info.status.state, instrument=instrument.value,
+                    created_at=created, expires_at=cp_info.expires_at or charge_permission_expiry(created),
+                )
+                session.add(cp)
+            apply_charge_permission_info(cp, cp_info, now)
+            memo = "" if kind is OrderKind.SUBSCRIPTION else instrument.memo_line  # R22, R23
+            status = OrderStatus.RESERVED if kind is OrderKind.RESERVATION else OrderStatus.NEW
+            order = Order(
+                number=number, kind=kind.value, ordered_at=placed, customer=customer,
+                ship_name=address.name, ship_postal_code=address.postal_code, ship_prefecture=address.prefecture,
+                ship_address=address.address, ship_phone=address.phone,
+                shipping_fee=shipping_fee, fees=fees, discount=discount, total=total, original_total=total,
+                order_status=status.value, shop_memo=memo, payment_method="amazon_pay",
+                charge_permission=cp, created_at=now, updated_at=now,
+            )
+            session.add(order)
+            for position, item in enumerate(items):
+                session.add(OrderItem(order=order, position=position, name=item.name, unit_price=item.unit_price,
+                                      cost_price=item.cost_price, quantity=item.quantity))
+            charge = new_charge_row(order, charge_info, purpose=ChargePurpose.ORIGINAL, origin="buyer", now=now)
+            session.add(charge)
+            session.flush()
+            refresh_order(order, now)
+            self._journal.event(
+                session, action="order_received", now=now, order_number=number, amount=total, charge_id=charge.id,
+                actor="buyer", message=f"Amazon Payで注文を受け付けました({Instrument(instrument).memo_line})。",
+            )
+        return self.detail(number)
