@@ -64,7 +64,10 @@ class Kanjo:
     def gateway(self) -> Gateway:
         if self._gateway is None:
             self._gateway = open_gateway(
-                self.settings.load(), clock=self.clock, sandbox_db=self.sandbox_db, sandbox_url=self.sandbox_url,
+                self.settings.load(),
+                clock=self.clock,
+                sandbox_db=self.sandbox_db,
+                sandbox_url=self.sandbox_url,
                 **self.gateway_options,  # type: ignore[arg-type]
             )
         return self._gateway

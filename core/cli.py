@@ -7,6 +7,7 @@ subcommand's own arguments) prints machine-readable results on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -46,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=26)
     demo.add_argument("--seed", type=int, default=1)
 
-    orders = sub.add_parser("orders", help="受注の一覧と詳細").add_subparsers(dest="orders_command", parser_class=_Parser)
+    orders = sub.add_parser("orders", help="受注の一覧と詳細").add_subparsers(
+        dest="orders_command", parser_class=_Parser
+    )
     listing = orders.add_parser("list", help="受注一覧")
     listing.add_argument("--status", metavar="LABEL", help="与信ステータスで絞り込み(例: 承認済)")
     listing.add_argument("--limit", type=int)
@@ -91,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     seller.add_argument("number")
     seller.add_argument("--charge", metavar="ID")
     seller.add_argument("--amount")
-    fault = sandbox.add_parser("fault", help="障害を注入します").add_subparsers(dest="fault_command", parser_class=_Parser)
+    fault = sandbox.add_parser("fault", help="障害を注入します").add_subparsers(
+        dest="fault_command", parser_class=_Parser
+    )
     add = fault.add_parser("add")
     add.add_argument("kind", choices=["429", "500", "503", "timeout"])
     add.add_argument("--count", type=int, default=1)
@@ -173,11 +178,13 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         if as_json:
             _print_json([r.to_json() for r in rows])
             return 0
-        lines = [f"{'受注番号':<12}{'受注日時(JST)':<18}{'合計':>12}  {'与信ステータス':<12}{'受注ステータス':<8}  購入者"]
-        for r in rows:
+        lines = [
+            f"{'受注番号':<12}{'受注日時(JST)':<18}{'合計':>12}  {'与信ステータス':<12}{'受注ステータス':<8}  購入者"
+        ]
+        for row in rows:
             lines.append(
-                f"{r.number:<12}{format_jst(r.ordered_at):<18}{format_yen(r.total):>12}  "
-                f"{(r.payment_status or '決済なし'):<12}{r.order_status:<8}  {r.customer_name} {r.auth_expiry}"
+                f"{row.number:<12}{format_jst(row.ordered_at):<18}{format_yen(row.total):>12}  "
+                f"{(row.payment_status or '決済なし'):<12}{row.order_status:<8}  {row.customer_name} {row.auth_expiry}"
             )
         lines.append(f"{len(rows)}件")
         sys.stdout.write("\n".join(lines) + "\n")
@@ -196,10 +203,8 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"合計: {format_yen(detail.total)}  与信: {format_yen(detail.authorized)}  "
             f"売上: {format_yen(detail.captured)}  返金: {format_yen(detail.refunded)}",
         ]
-        for c in detail.charges:
-            out.append(f"  与信 {c.id}  {format_yen(c.amount)}  {c.label}")
-        for r in detail.refunds:
-            out.append(f"  返金 {r.id}  {format_yen(r.amount)}  {r.label}")
+        out.extend(f"  与信 {c.id}  {format_yen(c.amount)}  {c.label}" for c in detail.charges)
+        out.extend(f"  返金 {f.id}  {format_yen(f.amount)}  {f.label}" for f in detail.refunds)
         if detail.reauth_message:
             out.append(f"再与信エラー: {detail.reauth_message}")
         if detail.sync_error:
@@ -232,7 +237,9 @@ def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     else:
         for r in failed:
             sys.stderr.write(f"kanjo: {r.order_number}: {r.message}\n")
-        sys.stdout.write(f"{len(results) - len(failed)}件の状態を取得しました。" + (f" {len(failed)}件失敗" if failed else "") + "\n")
+        sys.stdout.write(
+            f"{len(results) - len(failed)}件の状態を取得しました。" + (f" {len(failed)}件失敗" if failed else "") + "\n"
+        )
     return EXIT_USER_ERROR if failed else 0
 
 
@@ -265,11 +272,21 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     if command == "place-order":
         total = parse_yen(args.total, field="--total", allow_zero=False)
         ordered_at = parse_iso(args.ordered_at) if args.ordered_at else None
-        placed = control.checkout(number=args.number.strip(), total=total, kind=args.kind, instrument=args.instrument,
-                                  ordered_at=ordered_at, pending=args.pending)
+        placed = control.checkout(
+            number=args.number.strip(),
+            total=total,
+            kind=args.kind,
+            instrument=args.instrument,
+            ordered_at=ordered_at,
+            pending=args.pending,
+        )
         detail = app.orders.receive_checkout(
-            number=args.number, kind=OrderKind(args.kind), charge_permission_id=placed["chargePermissionId"],
-            charge_id=placed["chargeId"], items=[LineItem("ご注文商品", total, 1, 0)], ordered_at=ordered_at,
+            number=args.number,
+            kind=OrderKind(args.kind),
+            charge_permission_id=placed["chargePermissionId"],
+            charge_id=placed["chargeId"],
+            items=[LineItem("ご注文商品", total, 1, 0)],
+            ordered_at=ordered_at,
             member=args.member,
         )
         _emit(as_json, detail.to_json(), f"受注 {detail.number} を受け付けました({detail.payment_status})。")
@@ -320,10 +337,8 @@ def _serve(args: argparse.Namespace, as_json: bool) -> int:
     server = SandboxServer(backend, host=args.host, port=args.port)
     _emit(as_json, {"url": server.url, "state": str(path)}, f"サンドボックス: {server.url}  (状態: {path})")
     sys.stdout.flush()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -339,4 +354,4 @@ _HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
     "sandbox": _cmd_sandbox,
 }
 
-__all__ = ["main", "build_parser", "AppSettings"]
+__all__ = ["AppSettings", "build_parser", "main"]

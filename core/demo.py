@@ -89,15 +89,23 @@ def seed_demo(
         ordered_at = now - timedelta(days=days_ago, hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
         try:
             placed = control.checkout(
-                number=number, total=total, kind=kind.value, ordered_at=ordered_at,
+                number=number,
+                total=total,
+                kind=kind.value,
+                ordered_at=ordered_at,
                 instrument=rng.choice(("card", "card", "card", "gift+card")),
                 pending=target is PaymentStatus.AUTH_PENDING,
             )
         except UserError:
             continue  # already placed by an earlier run with the same seed
         app.orders.receive_checkout(
-            number=number, kind=kind, charge_permission_id=placed["chargePermissionId"],
-            charge_id=placed["chargeId"], items=items, shipping_fee=shipping, ordered_at=ordered_at,
+            number=number,
+            kind=kind,
+            charge_permission_id=placed["chargePermissionId"],
+            charge_id=placed["chargeId"],
+            items=items,
+            shipping_fee=shipping,
+            ordered_at=ordered_at,
             member=rng.random() < 0.6,
         )
         _drive(app, number, target)

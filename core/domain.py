@@ -168,6 +168,7 @@ class ChargeFacts:
     capture_requested: bool
     capture_confirmed: bool
     purpose: ChargePurpose = ChargePurpose.ORIGINAL
+    seq: int = 0  # creation order within the order, for charges created in the same instant
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class RefundFacts:
     amount: int
     created_at: datetime
     reason_code: str | None = None
+    seq: int = 0
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def charge_facts(charge: Charge) -> ChargeFacts:
         capture_requested=charge.capture_requested_at is not None,
         capture_confirmed=charge.capture_confirmed,
         purpose=ChargePurpose(charge.purpose),
+        seq=charge.seq,
     )
 
 
@@ -52,6 +53,7 @@ def refund_facts(refund: Refund) -> RefundFacts:
         amount=refund.amount,
         created_at=refund.created_at,
         reason_code=refund.reason_code,
+        seq=refund.seq,
     )
 
 
@@ -102,7 +104,7 @@ def pending_capture_total(order: Order) -> int:
 def refresh_order(order: Order, now: datetime) -> None:
     status = order_payment_status(order, now)
     order.payment_status = status.value if status else None
-    order.auth_expires_at = auth_expiry_of([charge_facts(c) for c in order.charges])
+    order.auth_expires_at = auth_expiry_of([charge_facts(c) for c in order.charges], now)
     order.authorized_amount = authorized_total(order)
     order.captured_amount = captured_total(order)
     order.refunded_amount = refunded_total(order)
@@ -131,12 +133,11 @@ def apply_charge_info(charge: Charge, info: ChargeInfo, now: datetime, *, confir
     charge.last_synced_at = now if confirmed_by_read else charge.last_synced_at
 
 
-def new_charge_row(
-    order: Order, info: ChargeInfo, *, purpose: ChargePurpose, origin: str, now: datetime
-) -> Charge:
+def new_charge_row(order: Order, info: ChargeInfo, *, purpose: ChargePurpose, origin: str, now: datetime) -> Charge:
     created = info.created_at or now
     charge = Charge(
         id=info.id,
+        seq=next_seq(order.charges),
         order=order,
         charge_permission_id=info.charge_permission_id or (order.charge_permission_id or ""),
         purpose=purpose.value,
@@ -151,6 +152,11 @@ def new_charge_row(
     )
     apply_charge_info(charge, info, now, confirmed_by_read=False)
     return charge
+
+
+def next_seq(rows: list[Charge] | list[Refund]) -> int:
+    """The next creation sequence number among an order's charges or refunds."""
+    return max((row.seq for row in rows), default=0) + 1
 
 
 def apply_refund_info(refund: Refund, info: RefundInfo, now: datetime) -> None:

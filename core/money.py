@@ -89,13 +89,9 @@ def parse_yen(text: str, *, field: str = "金額", allow_zero: bool = True) -> i
 
     number = match["number"]
     if "." in number:
-        raise BadInput(
-            f"円には小数点以下の単位がないため、{field}は1円単位の整数で入力してください。"
-        )
+        raise BadInput(f"円には小数点以下の単位がないため、{field}は1円単位の整数で入力してください。")
     if "," in number and _GROUPED_RE.fullmatch(number) is None:
-        raise BadInput(
-            f"{field}のカンマの位置が正しくないため、3桁ごとに区切るか、カンマなしで入力してください。"
-        )
+        raise BadInput(f"{field}のカンマの位置が正しくないため、3桁ごとに区切るか、カンマなしで入力してください。")
 
     digits = number.replace(",", "").lstrip("0") or "0"
     # Checked on the digit count first: int() refuses strings of more than 4,300 digits.

@@ -21,6 +21,7 @@ from core.domain import (
     PaymentStatus,
     RefundFacts,
 )
+from core.clock import to_utc
 from core.status import is_authorization_lapsed, is_charge_permission_expired, order_label
 
 
@@ -96,7 +97,7 @@ def capture_decision(order: OrderFacts, now: datetime) -> Decision:
         )
     plan: list[tuple[str, int]] = []
     left = remaining
-    for charge in sorted(open_charges, key=lambda c: (c.created_at, c.id)):
+    for charge in sorted(open_charges, key=lambda c: (to_utc(c.created_at), c.seq, c.id)):
         if left <= 0:
             break
         take = min(charge.amount, left)
@@ -116,6 +117,10 @@ def reauthorize_decision(order: OrderFacts, now: datetime) -> Decision:
         return Decision.no("売上(入金処理)の後は再与信できません。", "R16")
     if order.refunds:
         return Decision.no("返金の後は再与信できません。", "R16")
+    if order.total <= 0:
+        return Decision.no("受注金額が0円のため与信は不要です(決済不要)。", "R34")
+    if order.amount_changed_externally:
+        return Decision.no("Seller Centralで金額が変更された受注です。与信はSeller Centralで行ってください。", "R32")
     cp = order.charge_permission
     if cp is None:
         return Decision.no("Charge Permissionがないため再与信できません。", "R13")
@@ -126,7 +131,8 @@ def reauthorize_decision(order: OrderFacts, now: datetime) -> Decision:
     live = [
         c
         for c in order.charges
-        if c.state in (ChargeState.AUTHORIZED, ChargeState.AUTHORIZATION_INITIATED) and not is_authorization_lapsed(c, now)
+        if c.state in (ChargeState.AUTHORIZED, ChargeState.AUTHORIZATION_INITIATED)
+        and not is_authorization_lapsed(c, now)
     ]
     if any(c.state is ChargeState.AUTHORIZATION_INITIATED for c in live):
         return Decision.no("承認処理中の与信があります。結果が出るまでお待ちください。", "R10")
@@ -138,9 +144,5 @@ def reauthorize_decision(order: OrderFacts, now: datetime) -> Decision:
         # The amount rose above what is authorized (R28, R40): authorize the difference.
         return Decision(True, amount=order.total - authorized, purpose=ChargePurpose.INCREASE)
     if label in (PaymentStatus.AUTH_LAPSED, PaymentStatus.AUTH_FAILED, PaymentStatus.AUTH_CANCELED, None):
-        if order.amount_changed_externally:
-            return Decision.no(
-                "Seller Centralで金額が変更された受注です。与信はSeller Centralで行ってください。", "R32"
-            )
         return Decision(True, amount=order.total, purpose=ChargePurpose.REAUTH)
     return Decision.no(f"現在の与信ステータス({label.value})では再与信できません。", "R40")

@@ -147,11 +147,11 @@ def order_label(
     if refunds:
         if any(r.state is RefundState.REFUND_INITIATED for r in refunds):
             return PaymentStatus.REFUND_PENDING
-        latest_refund = max(refunds, key=lambda r: (to_utc(r.created_at), r.id))
+        latest_refund = max(refunds, key=lambda r: (to_utc(r.created_at), r.seq, r.id))
         return refund_label(latest_refund)
     if not charges:
         return None
-    ordered = sorted(charges, key=lambda c: (to_utc(c.created_at), c.id))
+    ordered = sorted(charges, key=lambda c: (to_utc(c.created_at), c.seq, c.id))
     labels = [charge_label(c, now) for c in ordered]
     if labels[-1] in _DEAD:
         return labels[-1]
@@ -162,11 +162,15 @@ def order_label(
     raise AssertionError("a live charge has a live label")
 
 
-def auth_expiry_of(charges: Sequence[ChargeFacts]) -> datetime | None:
-    """The earliest expiry among authorizations still waiting for capture (shown as 残りN日)."""
+def auth_expiry_of(charges: Sequence[ChargeFacts], now: datetime) -> datetime | None:
+    """The earliest expiry among authorizations still capturable (shown as 残りN日).
+
+    Authorizations that already lapsed (R9) are left out: after a re-authorization the old
+    one must not make a capturable order read 承認完了.
+    """
     expiries = [
         to_utc(c.expires_at or authorization_expiry(c.created_at))
         for c in charges
-        if c.state is ChargeState.AUTHORIZED
+        if c.state is ChargeState.AUTHORIZED and not is_authorization_lapsed(c, now)
     ]
     return min(expiries) if expiries else None

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from core.amazonpay.errors import RETRYABLE_HTTP_STATUSES, AmazonPayError, error_from_response
+from core.amazonpay.errors import RETRYABLE_HTTP_STATUSES, error_from_response
 from core.amazonpay.models import (
     ChargeInfo,
     ChargePermissionInfo,
@@ -159,10 +159,16 @@ class AmazonPayClient:
     # --- operations ------------------------------------------------------------------------
 
     def get_charge_permission(self, charge_permission_id: str) -> ChargePermissionInfo:
-        return ChargePermissionInfo.from_json(self.send(ApiRequest("GET", f"/chargePermissions/{charge_permission_id}")).data)
+        return ChargePermissionInfo.from_json(
+            self.send(ApiRequest("GET", f"/chargePermissions/{charge_permission_id}")).data
+        )
 
-    def update_charge_permission(self, charge_permission_id: str, merchant_metadata: Mapping[str, str]) -> ChargePermissionInfo:
-        request = ApiRequest("PATCH", f"/chargePermissions/{charge_permission_id}", {"merchantMetadata": dict(merchant_metadata)})
+    def update_charge_permission(
+        self, charge_permission_id: str, merchant_metadata: Mapping[str, str]
+    ) -> ChargePermissionInfo:
+        request = ApiRequest(
+            "PATCH", f"/chargePermissions/{charge_permission_id}", {"merchantMetadata": dict(merchant_metadata)}
+        )
         return ChargePermissionInfo.from_json(self.send(request).data)
 
     def close_charge_permission(
@@ -173,7 +179,9 @@ class AmazonPayClient:
         )
         return ChargePermissionInfo.from_json(self.send(request).data)
 
-    def create_charge(self, charge_permission_id: str, amount: int, *, idempotency_key: str, **options: Any) -> ChargeInfo:
+    def create_charge(
+        self, charge_permission_id: str, amount: int, *, idempotency_key: str, **options: Any
+    ) -> ChargeInfo:
         request = self.create_charge_request(charge_permission_id, amount, idempotency_key=idempotency_key, **options)
         return ChargeInfo.from_json(self.send(request).data)
 
@@ -181,7 +189,9 @@ class AmazonPayClient:
         return ChargeInfo.from_json(self.send(ApiRequest("GET", f"/charges/{charge_id}")).data)
 
     def capture_charge(self, charge_id: str, amount: int, *, idempotency_key: str) -> ChargeInfo:
-        return ChargeInfo.from_json(self.send(self.capture_request(charge_id, amount, idempotency_key=idempotency_key)).data)
+        return ChargeInfo.from_json(
+            self.send(self.capture_request(charge_id, amount, idempotency_key=idempotency_key)).data
+        )
 
     def cancel_charge(self, charge_id: str, reason: str) -> ChargeInfo:
         return ChargeInfo.from_json(self.send(self.cancel_charge_request(charge_id, reason)).data)
@@ -217,7 +227,9 @@ class AmazonPayClient:
                 self._sleep(delay)
                 attempt += 1
                 continue
-            raise error_from_response(response.status_code, response.content, response.headers.get("x-amz-pay-request-id"))
+            raise error_from_response(
+                response.status_code, response.content, response.headers.get("x-amz-pay-request-id")
+            )
 
     def _send_once(self, request: ApiRequest) -> httpx.Response:
         path = self._prefix + request.path

@@ -30,8 +30,7 @@ The union of the official SDKs' retry sets (PHP, Java: 408, 425, 429, 500, 502, 
 
 # R41, quoted verbatim from the source manual [004]: the operator knows these texts.
 R41_CHANGE_METHOD_MESSAGE: Final = (
-    "オーソリ処理に失敗しました。"
-    "この支払方法では、販売を継続できないため、決済方法を変更してください。"
+    "オーソリ処理に失敗しました。この支払方法では、販売を継続できないため、決済方法を変更してください。"
 )
 R41_PAYMENT_SETTINGS_MESSAGE: Final = (
     "オーソリ処理に失敗しました。ご注文いただいたAmazon Payアカウントの支払い設定に問題があります。"
@@ -240,8 +239,7 @@ _MESSAGES: Final[Mapping[str, str]] = {
         "失敗が続く場合はご注文者にお支払い設定の確認をご依頼ください。"
     ),
     "HardDeclined": (
-        "Amazon Payで決済が拒否され、この支払方法では今後も承認されないため、"
-        "ご注文者に支払方法の変更をご依頼ください。"
+        "Amazon Payで決済が拒否され、この支払方法では今後も承認されないため、ご注文者に支払方法の変更をご依頼ください。"
     ),
     "AmazonRejected": (
         "Amazon Payがこの取引を承認せず、注文の支払い許可も取り消されたため、"
@@ -259,8 +257,7 @@ _MESSAGES: Final[Mapping[str, str]] = {
         "ご注文者の支払方法はこの取引では使えないため、ご注文者に支払方法の変更をご依頼ください。"
     ),
     "MFANotCompleted": (
-        "ご注文者の本人認証が完了していないため、"
-        "ご注文者にAmazon Payで認証を済ませていただくようご依頼ください。"
+        "ご注文者の本人認証が完了していないため、ご注文者にAmazon Payで認証を済ませていただくようご依頼ください。"
     ),
     # Limits of the Charge Permission (R29, R52, R53).
     "TransactionAmountExceeded": (
@@ -288,10 +285,7 @@ _MESSAGES: Final[Mapping[str, str]] = {
         "Amazon Payが送信内容の一部（ヘッダー）を受け付けなかったため、"
         "パソコンの日時が正しいか確認し、解決しない場合は" + _ASK_SUPPORT
     ),
-    "InvalidRequest": (
-        "Amazon Payがこの依頼を受け付けなかったため、入力内容を確認し、解決しない場合は"
-        + _ASK_SUPPORT
-    ),
+    "InvalidRequest": ("Amazon Payがこの依頼を受け付けなかったため、入力内容を確認し、解決しない場合は" + _ASK_SUPPORT),
     "InvalidParameterValue": (
         "送信した値の一部をAmazon Payが受け付けなかったため、金額などの入力内容を確認し、"
         "解決しない場合は" + _ASK_SUPPORT
@@ -299,25 +293,19 @@ _MESSAGES: Final[Mapping[str, str]] = {
     "InvalidRequestFormat": "アプリが送信した依頼の形式に誤りがあったため、" + _ASK_SUPPORT,
     "MissingHeader": "アプリが送信した依頼に必要な情報が欠けていたため、" + _ASK_SUPPORT,
     "MissingHeaderValue": "アプリが送信した依頼に必要な情報が欠けていたため、" + _ASK_SUPPORT,
-    "MissingParameterValue": (
-        "必要な項目が送信されなかったため、入力内容を確認し、解決しない場合は" + _ASK_SUPPORT
-    ),
+    "MissingParameterValue": ("必要な項目が送信されなかったため、入力内容を確認し、解決しない場合は" + _ASK_SUPPORT),
     "UnrecognizedField": "Amazon Payが認識できない項目をアプリが送信したため、" + _ASK_SUPPORT,
     "InvalidSandboxSimulationSpecified": (
         "指定したテスト用のシミュレーションが無効なため、サンドボックスの設定を確認してください。"
     ),
     "DuplicateIdempotencyKey": (
-        "アプリ内部の整合性の問題（再送した操作の内容が前回と一致しない）が見つかり"
-        "処理を中止したため、" + _ASK_SUPPORT
+        "アプリ内部の整合性の問題（再送した操作の内容が前回と一致しない）が見つかり処理を中止したため、" + _ASK_SUPPORT
     ),
-    "InvalidParameterCombination": (
-        "同時には指定できない項目の組み合わせをアプリが送信したため、" + _ASK_SUPPORT
-    ),
+    "InvalidParameterCombination": ("同時には指定できない項目の組み合わせをアプリが送信したため、" + _ASK_SUPPORT),
     "CurrencyMismatch": ("請求の通貨がこの注文の支払い許可の通貨と一致しないため、" + _ASK_SUPPORT),
     # Authentication and account (HTTP 401/403).
     "InvalidRequestSignature": (
-        "Amazon Payが署名を確認できなかったため、設定画面で公開鍵IDと秘密鍵の組み合わせが"
-        "正しいか確認してください。"
+        "Amazon Payが署名を確認できなかったため、設定画面で公開鍵IDと秘密鍵の組み合わせが正しいか確認してください。"
     ),
     "UnauthorizedAccess": (
         "Amazon Payでこの操作が許可されなかったため、設定画面で公開鍵IDと本番・テスト環境の"
@@ -328,29 +316,22 @@ _MESSAGES: Final[Mapping[str, str]] = {
         "Amazon Payセラーセントラルでアカウントの状態を確認してください。"
     ),
     "ResourceNotFound": (
-        "対象の決済がAmazon Payで見つからなかったため、注文の決済IDと"
-        "本番・テスト環境の設定が正しいか確認してください。"
+        "対象の決済がAmazon Payで見つからなかったため、注文の決済IDと本番・テスト環境の設定が正しいか確認してください。"
     ),
     "TooManyRequests": "Amazon Payが混み合っているため、少し時間をおいてから再度お試しください。",
     "InternalServerError": (
         "Amazon Pay側で一時的なエラーが起きたため、少し時間をおいてから注文の状態を確認し、"
         "必要に応じて再度お試しください。"
     ),
-    "ServiceUnavailable": (
-        "Amazon Payが一時的に利用できないため、しばらく時間をおいてから再度お試しください。"
-    ),
+    "ServiceUnavailable": ("Amazon Payが一時的に利用できないため、しばらく時間をおいてから再度お試しください。"),
     # Charge Permission NonChargeable reasons (buyer side unless noted).
-    "PaymentMethodInvalid": "ご注文者の支払方法が無効になっているため、"
-    + _ASK_BUYER_TO_FIX_SETTINGS,
+    "PaymentMethodInvalid": "ご注文者の支払方法が無効になっているため、" + _ASK_BUYER_TO_FIX_SETTINGS,
     "PaymentMethodDeleted": "ご注文者が支払方法を削除したため、" + _ASK_BUYER_TO_FIX_SETTINGS,
     "BillingAddressDeleted": "ご注文者が請求先住所を削除したため、" + _ASK_BUYER_TO_FIX_SETTINGS,
-    "PaymentMethodExpired": (
-        "ご注文者の支払方法の有効期限が切れているため、" + _ASK_BUYER_TO_FIX_SETTINGS
-    ),
+    "PaymentMethodExpired": ("ご注文者の支払方法の有効期限が切れているため、" + _ASK_BUYER_TO_FIX_SETTINGS),
     "PaymentMethodNotSet": "ご注文者の支払方法が未設定のため、" + _ASK_BUYER_TO_FIX_SETTINGS,
     "ChargeInProgress": (
-        "この注文では別の請求が処理中のため、その請求の完了を待つか、"
-        "取り消してから操作してください。"
+        "この注文では別の請求が処理中のため、その請求の完了を待つか、取り消してから操作してください。"
     ),
     "MFAFailed": (
         "ご注文者の本人認証に失敗したため、ご注文者にAmazon Payで認証をやり直していただくか、"
@@ -362,31 +343,21 @@ _MESSAGES: Final[Mapping[str, str]] = {
         "ご注文者に新しい注文をご依頼ください。"
     ),
     "MerchantCanceled": (
-        "この決済はショップ側の操作で取り消し済みのため、追加の請求が必要な場合は"
-        "ご注文者に新しい注文をご依頼ください。"
+        "この決済はショップ側の操作で取り消し済みのため、追加の請求が必要な場合はご注文者に新しい注文をご依頼ください。"
     ),
     "BuyerClosed": (
-        "ご注文者がAmazon Payで支払い許可を取り消したため、"
-        "請求を続ける場合はご注文者に別の決済方法をご依頼ください。"
+        "ご注文者がAmazon Payで支払い許可を取り消したため、請求を続ける場合はご注文者に別の決済方法をご依頼ください。"
     ),
-    "BuyerCanceled": (
-        "この決済はご注文者が取り消したため、請求を続ける場合はご注文者に別の決済方法をご依頼ください。"
-    ),
+    "BuyerCanceled": ("この決済はご注文者が取り消したため、請求を続ける場合はご注文者に別の決済方法をご依頼ください。"),
     "AmazonCanceled": (
-        "この決済はAmazon Payによって取り消されたため、請求を続ける場合は"
-        "ご注文者に別の決済方法をご依頼ください。"
+        "この決済はAmazon Payによって取り消されたため、請求を続ける場合はご注文者に別の決済方法をご依頼ください。"
     ),
     "AmazonClosed": (
-        "請求がすべて完了したためAmazon Payが支払い許可を終了しており、"
-        "この注文への追加の請求はできません。"
+        "請求がすべて完了したためAmazon Payが支払い許可を終了しており、この注文への追加の請求はできません。"
     ),
-    "Expired": (
-        "支払い許可の有効期限が切れたため、追加の請求が必要な場合は"
-        "ご注文者に新しい注文をご依頼ください。"
-    ),
+    "Expired": ("支払い許可の有効期限が切れたため、追加の請求が必要な場合はご注文者に新しい注文をご依頼ください。"),
     "ExpiredUnused": (
-        "オーソリ後30日以内に売上が確定されず有効期限が切れたため、"
-        "売上を確定するには再与信を行ってください。"
+        "オーソリ後30日以内に売上が確定されず有効期限が切れたため、売上を確定するには再与信を行ってください。"
     ),
     "ChargePermissionCanceled": (
         "支払い許可の終了とともにこの決済も取り消されたため、この決済にはこれ以上操作できません。"
@@ -394,9 +365,7 @@ _MESSAGES: Final[Mapping[str, str]] = {
 }
 
 # R56 (decision): which R41 message an order shows after a failed (re-)authorization.
-_R41_CHANGE_METHOD_CODES: Final = frozenset(
-    {"HardDeclined", "PaymentMethodNotAllowed", "AmazonRejected"}
-)
+_R41_CHANGE_METHOD_CODES: Final = frozenset({"HardDeclined", "PaymentMethodNotAllowed", "AmazonRejected"})
 _R41_PAYMENT_SETTINGS_CODES: Final = frozenset(
     {
         # NonChargeable for a buyer-side reason.
@@ -427,10 +396,7 @@ def japanese_message(reason_code: str) -> str:
     if message is not None:
         return message
     if not reason_code:
-        return (
-            "Amazon Payから理由の分からないエラーが返されたため、"
-            "注文の状態を確認し、解決しない場合は" + _ASK_SUPPORT
-        )
+        return "Amazon Payから理由の分からないエラーが返されたため、注文の状態を確認し、解決しない場合は" + _ASK_SUPPORT
     return (
         f"Amazon Payから想定外の理由コード（{_safe_code(reason_code)}）が返されたため、"
         "注文の状態を確認し、解決しない場合は" + _ASK_SUPPORT
@@ -505,9 +471,7 @@ def _generic_message(cls: type[AmazonPayError], reason_code: str, http_status: i
     if reason_code:
         detail = f"理由コード: {reason_code}、{detail}"
     if cls is ThrottledError:
-        return (
-            f"Amazon Payが混み合っているため（{detail}）、少し時間をおいてから再度お試しください。"
-        )
+        return f"Amazon Payが混み合っているため（{detail}）、少し時間をおいてから再度お試しください。"
     if cls is ServiceError:
         return (
             f"Amazon Pay側でエラーが起きたため（{detail}）、少し時間をおいてから"
@@ -523,10 +487,7 @@ def _generic_message(cls: type[AmazonPayError], reason_code: str, http_status: i
             f"対象の決済がAmazon Payで見つからなかったため（{detail}）、注文の決済IDと"
             "本番・テスト環境の設定が正しいか確認してください。"
         )
-    return (
-        f"Amazon Payが依頼を受け付けなかったため（{detail}）、入力内容を確認し、"
-        "解決しない場合は" + _ASK_SUPPORT
-    )
+    return f"Amazon Payが依頼を受け付けなかったため（{detail}）、入力内容を確認し、解決しない場合は" + _ASK_SUPPORT
 
 
 def _parse_body(body: bytes | str | Mapping[str, object] | None) -> tuple[str, str]:
@@ -559,9 +520,7 @@ def _text_field(obj: Mapping[Any, object], name: str) -> str:
     value = obj.get(name)
     if value is None:
         wanted = name.lower()
-        value = next(
-            (v for k, v in obj.items() if isinstance(k, str) and k.lower() == wanted), None
-        )
+        value = next((v for k, v in obj.items() if isinstance(k, str) and k.lower() == wanted), None)
     return _truncate(value.strip()) if isinstance(value, str) else ""
 
 

@@ -74,17 +74,13 @@ DEFAULT_ALGORITHM: Final = ALGORITHM_V2
 SUPPORTED_ALGORITHMS: Final[tuple[str, ...]] = (ALGORITHM_V1, ALGORITHM_V2)
 """Every algorithm name this module can sign and verify with."""
 
-EMPTY_BODY_SHA256: Final = (
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-)
+EMPTY_BODY_SHA256: Final = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 """Lower-case hex SHA-256 of an empty body (the payload hash of a body-less request)."""
 
 _SALT_LENGTHS: Final[Mapping[str, int]] = {ALGORITHM_V1: 20, ALGORITHM_V2: 32}
 
 # Bytes kept as they are by RFC 3986 encoding ("unreserved" characters).
-_UNRESERVED: Final = frozenset(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
-)
+_UNRESERVED: Final = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~")
 # In a path '/' is kept too, so that it keeps separating segments.
 _UNRESERVED_PATH: Final = _UNRESERVED | frozenset(b"/")
 
@@ -129,9 +125,7 @@ class MissingHeaderError(ValueError, KeyError):
         Args:
             header: The lower-case name of the missing header.
         """
-        super().__init__(
-            f"signed header {header!r} is missing from the request headers"
-        )
+        super().__init__(f"signed header {header!r} is missing from the request headers")
         self.header = header
 
     def __str__(self) -> str:
@@ -160,9 +154,7 @@ def salt_length(algorithm: str) -> int:
         return _SALT_LENGTHS[algorithm]
     except KeyError:
         expected = ", ".join(SUPPORTED_ALGORITHMS)
-        raise ValueError(
-            f"unknown signing algorithm {algorithm!r}; expected one of: {expected}"
-        ) from None
+        raise ValueError(f"unknown signing algorithm {algorithm!r}; expected one of: {expected}") from None
 
 
 def format_amz_date(moment: datetime) -> str:
@@ -183,10 +175,7 @@ def format_amz_date(moment: datetime) -> str:
         raise ValueError("x-amz-pay-date needs a timezone-aware datetime")
     utc = moment.astimezone(UTC)
     # Explicit zero padding: strftime('%Y') does not pad years below 1000 everywhere.
-    return (
-        f"{utc.year:04d}{utc.month:02d}{utc.day:02d}"
-        f"T{utc.hour:02d}{utc.minute:02d}{utc.second:02d}Z"
-    )
+    return f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T{utc.hour:02d}{utc.minute:02d}{utc.second:02d}Z"
 
 
 def parse_amz_date(value: str) -> datetime:
@@ -212,8 +201,7 @@ def parse_amz_date(value: str) -> datetime:
     match = _AMZ_DATE_BASIC.fullmatch(text) or _AMZ_DATE_EXTENDED.fullmatch(text)
     if match is None:
         raise ValueError(
-            f"invalid x-amz-pay-date {value!r}; expected e.g. '20190923T231908Z' "
-            "or '2019-09-23T23:19:08Z'"
+            f"invalid x-amz-pay-date {value!r}; expected e.g. '20190923T231908Z' or '2019-09-23T23:19:08Z'"
         )
     fraction = match.groupdict().get("f") or ""
     microsecond = int(fraction[:6].ljust(6, "0")) if fraction else 0
@@ -250,9 +238,7 @@ def _percent_encode(value: str, safe: frozenset[int]) -> str:
     Raises:
         ValueError: If the text cannot be encoded as UTF-8 (lone surrogates).
     """
-    return "".join(
-        chr(byte) if byte in safe else f"%{byte:02X}" for byte in value.encode()
-    )
+    return "".join(chr(byte) if byte in safe else f"%{byte:02X}" for byte in value.encode())
 
 
 def canonical_uri(path: str) -> str:
@@ -299,10 +285,7 @@ def canonical_query(params: Sequence[tuple[str, str]]) -> str:
     Raises:
         ValueError: If a name or value cannot be encoded as UTF-8.
     """
-    pairs = sorted(
-        (_percent_encode(name, _UNRESERVED), _percent_encode(value, _UNRESERVED))
-        for name, value in params
-    )
+    pairs = sorted((_percent_encode(name, _UNRESERVED), _percent_encode(value, _UNRESERVED)) for name, value in params)
     return "&".join(f"{name}={value}" for name, value in pairs)
 
 
@@ -372,9 +355,7 @@ def canonical_headers(headers: Mapping[str, str], signed_headers: Sequence[str])
         if name not in wanted:
             continue
         if name in values:
-            raise ValueError(
-                f"header {name!r} is given more than once; cannot tell which is signed"
-            )
+            raise ValueError(f"header {name!r} is given more than once; cannot tell which is signed")
         values[name] = value
     lines: list[str] = []
     for name in names:
@@ -459,9 +440,7 @@ def string_to_sign(algorithm: str, canonical_request_text: str) -> str:
 
 def _pss(algorithm: str) -> padding.PSS:
     """Return the PSS padding (MGF1 SHA-256, exact salt length) of an algorithm."""
-    return padding.PSS(
-        mgf=padding.MGF1(hashes.SHA256()), salt_length=salt_length(algorithm)
-    )
+    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=salt_length(algorithm))
 
 
 def sign(private_key: RSAPrivateKey, algorithm: str, text: str) -> str:
@@ -484,9 +463,7 @@ def sign(private_key: RSAPrivateKey, algorithm: str, text: str) -> str:
     return base64.b64encode(signature).decode("ascii")
 
 
-def verify(
-    public_key: RSAPublicKey, algorithm: str, text: str, signature_b64: str
-) -> bool:
+def verify(public_key: RSAPublicKey, algorithm: str, text: str, signature_b64: str) -> bool:
     """Check a Base64 RSASSA-PSS/SHA-256 signature of a string to sign.
 
     The salt length must be exactly the algorithm's (a salt-20 signature does not verify
@@ -554,9 +531,7 @@ def _check_auth_value(field: str, value: str) -> str:
         ValueError: If the value is empty or contains whitespace or a comma.
     """
     if not _AUTH_VALUE.fullmatch(value):
-        raise ValueError(
-            f"invalid {field} {value!r}: must be non-empty, without spaces or ','"
-        )
+        raise ValueError(f"invalid {field} {value!r}: must be non-empty, without spaces or ','")
     return value
 
 
@@ -613,9 +588,7 @@ def parse_authorization_header(value: str) -> AuthorizationHeader:
     """
     parts = value.strip().split(None, 1)
     if len(parts) != 2:
-        raise ValueError(
-            "malformed Authorization header: expected '<algorithm> <fields>'"
-        )
+        raise ValueError("malformed Authorization header: expected '<algorithm> <fields>'")
     algorithm, rest = parts
     try:
         salt_length(algorithm)
@@ -629,9 +602,7 @@ def parse_authorization_header(value: str) -> AuthorizationHeader:
         if field not in _AUTH_FIELDS:
             raise ValueError(f"unknown Authorization header field {field!r}")
         if field in fields:
-            raise ValueError(
-                f"Authorization header field {field!r} given more than once"
-            )
+            raise ValueError(f"Authorization header field {field!r} given more than once")
         fields[field] = _check_auth_value(field, field_value)
     missing = [field for field in _AUTH_FIELDS if field not in fields]
     if missing:
@@ -689,9 +660,7 @@ def sign_request(
     if not names:
         raise ValueError("at least one header must be signed")
     if "authorization" in names:
-        raise ValueError(
-            "the Authorization header cannot sign itself; leave it out of headers"
-        )
+        raise ValueError("the Authorization header cannot sign itself; leave it out of headers")
     text = canonical_request(method, path, query, headers, names, body)
     signature = sign(private_key, algorithm, string_to_sign(algorithm, text))
     return build_authorization_header(algorithm, public_key_id, names, signature)
@@ -763,9 +732,7 @@ def load_private_key(pem: bytes) -> RSAPrivateKey:
         key = serialization.load_pem_private_key(pem, password=None)
     except TypeError as exc:
         # cryptography raises TypeError for an encrypted key when no password is given.
-        raise ValueError(
-            f"the private key is encrypted; an unencrypted PEM key is needed ({exc})"
-        ) from exc
+        raise ValueError(f"the private key is encrypted; an unencrypted PEM key is needed ({exc})") from exc
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise ValueError(f"not a valid PEM private key: {exc}") from exc
     if isinstance(key, RSAPrivateKey):

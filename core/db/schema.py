@@ -131,10 +131,10 @@ class Order(Base):
     )
     charge_permission: Mapped[ChargePermission | None] = relationship()
     charges: Mapped[list[Charge]] = relationship(
-        back_populates="order", order_by="(Charge.created_at, Charge.id)", cascade="all, delete-orphan"
+        back_populates="order", order_by="(Charge.created_at, Charge.seq)", cascade="all, delete-orphan"
     )
     refunds: Mapped[list[Refund]] = relationship(
-        back_populates="order", order_by="(Refund.created_at, Refund.id)", cascade="all, delete-orphan"
+        back_populates="order", order_by="(Refund.created_at, Refund.seq)", cascade="all, delete-orphan"
     )
 
 
@@ -156,6 +156,8 @@ class Charge(Base):
     __tablename__ = "charges"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Order of creation within the order: ties on created_at (same second) keep their sequence.
+    seq: Mapped[int] = mapped_column(Integer)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     charge_permission_id: Mapped[str] = mapped_column(ForeignKey("charge_permissions.id"))
     purpose: Mapped[str] = mapped_column(String(16))
@@ -179,6 +181,7 @@ class Refund(Base):
     __tablename__ = "refunds"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
     charge_id: Mapped[str] = mapped_column(ForeignKey("charges.id"), index=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     origin: Mapped[str] = mapped_column(String(16))

@@ -123,7 +123,9 @@ def _amount(body: Mapping[str, Any], field: str) -> int:
         raise ApiFailure(400, "InvalidParameterValue", f"The value {text!r} provided for {field}.amount is invalid.")
     amount = int(whole)
     if amount <= 0 or amount > MAX_CHARGE:
-        raise ApiFailure(400, "InvalidParameterValue", f"The value {text!r} provided for {field}.amount is out of range.")
+        raise ApiFailure(
+            400, "InvalidParameterValue", f"The value {text!r} provided for {field}.amount is out of range."
+        )
     return amount
 
 
@@ -173,9 +175,12 @@ class SandboxBackend:
         db.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (name,))
         return int(db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0])
 
-    def _notify(self, db: sqlite3.Connection, object_type: str, object_id: str, cp_id: str, kind: str = "STATE_CHANGE") -> None:
+    def _notify(
+        self, db: sqlite3.Connection, object_type: str, object_id: str, cp_id: str, kind: str = "STATE_CHANGE"
+    ) -> None:
         db.execute(
-            "INSERT INTO notifications(object_type, object_id, cp_id, notification_type, created_at) VALUES (?,?,?,?,?)",
+            "INSERT INTO notifications(object_type, object_id, cp_id, notification_type, created_at)"
+            " VALUES (?,?,?,?,?)",
             (object_type, object_id, cp_id, kind, _iso(self.now())),
         )
 
@@ -197,7 +202,8 @@ class SandboxBackend:
                 if key not in DEFAULT_SETTINGS:
                     raise ApiFailure(400, "InvalidParameterValue", f"unknown sandbox setting {key}")
                 db.execute(
-                    "INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    "INSERT INTO settings(key, value)"
+                    " VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (key, str(float(value))),
                 )
             return self._settings(db)
@@ -214,7 +220,9 @@ class SandboxBackend:
             row = db.execute("SELECT pem FROM public_keys WHERE id = ?", (public_key_id,)).fetchone()
             return None if row is None else str(row["pem"])
 
-    def add_fault(self, kind: str, *, count: int | None = 1, rate: float | None = None, path: str = "", seed: int = 0) -> int:
+    def add_fault(
+        self, kind: str, *, count: int | None = 1, rate: float | None = None, path: str = "", seed: int = 0
+    ) -> int:
         if kind not in ("429", "500", "503", "timeout"):
             raise ApiFailure(400, "InvalidParameterValue", f"unknown fault kind {kind}")
         if rate is not None and not 0.0 <= rate <= 1.0:
@@ -234,7 +242,7 @@ class SandboxBackend:
         """The fault to inject into this call, if any: next-call faults first, then by rate."""
         with self._tx() as db:
             hang = self._settings(db)["hang_seconds"]
-            for row in db.execute("SELECT * FROM faults ORDER BY id").fetchall():
+            for row in db.execute("SELECT * FROM faults ORDER BY remaining IS NULL, id").fetchall():
                 if row["path"] and row["path"] not in path:
                     continue
                 if row["remaining"] is not None:
@@ -267,7 +275,8 @@ class SandboxBackend:
             if row is not None:
                 if row["fingerprint"] != fingerprint:
                     failure = ApiFailure(
-                        400, "DuplicateIdempotencyKey",
+                        400,
+                        "DuplicateIdempotencyKey",
                         "The idempotency key was already used with a different request.",
                     )
                     return failure.status, failure.body(), False
@@ -302,16 +311,16 @@ class SandboxBackend:
             else:
                 changes = {"state": "Declined", "reason": outcome}
             changes.update(settle_at=None, settle_outcome=None)
-        if state == "Authorized" or changes.get("state") == "Authorized":
-            if now >= _dt(row["expires_at"]):
-                changes.update(state="Canceled", reason="ExpiredUnused")
+        now_authorized = state == "Authorized" or changes.get("state") == "Authorized"
+        if now_authorized and now >= _dt(row["expires_at"]):
+            changes.update(state="Canceled", reason="ExpiredUnused")
         if not changes:
             return row
         changes["updated_at"] = _iso(now)
         assignments = ", ".join(f"{k} = ?" for k in changes)
         db.execute(f"UPDATE charges SET {assignments} WHERE id = ?", (*changes.values(), row["id"]))
         self._notify(db, "CHARGE", row["id"], row["cp_id"])
-        return db.execute("SELECT * FROM charges WHERE id = ?", (row["id"],)).fetchone()
+        return self._fetch(db, "charges", row["id"])
 
     def _settle_refund(self, db: sqlite3.Connection, row: sqlite3.Row) -> sqlite3.Row:
         now = self.now()
@@ -320,18 +329,20 @@ class SandboxBackend:
         outcome = row["settle_outcome"] or "Refunded"
         if outcome == "Refunded":
             db.execute(
-                "UPDATE refunds SET state='Refunded', reason=NULL, settle_at=NULL, settle_outcome=NULL, updated_at=? WHERE id=?",
+                "UPDATE refunds SET state='Refunded', reason=NULL, settle_at=NULL, settle_outcome=NULL, updated_at=?"
+                " WHERE id=?",
                 (_iso(now), row["id"]),
             )
             db.execute("UPDATE charges SET refunded = refunded + ? WHERE id = ?", (row["amount"], row["charge_id"]))
         else:
             db.execute(
-                "UPDATE refunds SET state='Declined', reason=?, settle_at=NULL, settle_outcome=NULL, updated_at=? WHERE id=?",
+                "UPDATE refunds SET state='Declined', reason=?, settle_at=NULL, settle_outcome=NULL, updated_at=?"
+                " WHERE id=?",
                 (outcome, _iso(now), row["id"]),
             )
         charge = db.execute("SELECT cp_id FROM charges WHERE id = ?", (row["charge_id"],)).fetchone()
         self._notify(db, "REFUND", row["id"], charge["cp_id"])
-        return db.execute("SELECT * FROM refunds WHERE id = ?", (row["id"],)).fetchone()
+        return self._fetch(db, "refunds", row["id"])
 
     def _settle_cp(self, db: sqlite3.Connection, row: sqlite3.Row) -> sqlite3.Row:
         if row["state"] != "Closed" and self.now() >= _dt(row["expires_at"]):
@@ -340,14 +351,23 @@ class SandboxBackend:
                 (_iso(self.now()), row["id"]),
             )
             self._notify(db, "CHARGE_PERMISSION", row["id"], row["id"])
-            return db.execute("SELECT * FROM charge_permissions WHERE id = ?", (row["id"],)).fetchone()
+            return self._fetch(db, "charge_permissions", row["id"])
+        return row
+
+    @staticmethod
+    def _fetch(db: sqlite3.Connection, table: str, object_id: str) -> sqlite3.Row:
+        row: sqlite3.Row = db.execute(f"SELECT * FROM {table} WHERE id = ?", (object_id,)).fetchone()
         return row
 
     def _charge_row(self, db: sqlite3.Connection, charge_id: str) -> sqlite3.Row:
-        row = db.execute("SELECT * FROM charges WHERE id = ?", (charge_id,)).fetchone()
-        if row is None:
+        if db.execute("SELECT 1 FROM charges WHERE id = ?", (charge_id,)).fetchone() is None:
             raise ApiFailure(404, "ResourceNotFound", f"Charge {charge_id} was not found.")
-        return self._settle_charge(db, row)
+        # Refunds that settled since the last read change the charge's refundedAmount first.
+        for refund in db.execute(
+            "SELECT * FROM refunds WHERE charge_id = ? AND state = 'RefundInitiated'", (charge_id,)
+        ).fetchall():
+            self._settle_refund(db, refund)
+        return self._settle_charge(db, self._fetch(db, "charges", charge_id))
 
     def _cp_row(self, db: sqlite3.Connection, cp_id: str) -> sqlite3.Row:
         row = db.execute("SELECT * FROM charge_permissions WHERE id = ?", (cp_id,)).fetchone()
@@ -436,7 +456,8 @@ class SandboxBackend:
 
     def _committed_amount(self, db: sqlite3.Connection, cp_id: str) -> int:
         total = 0
-        for row in db.execute("SELECT * FROM charges WHERE cp_id = ?", (cp_id,)).fetchall():
+        for raw in db.execute("SELECT * FROM charges WHERE cp_id = ?", (cp_id,)).fetchall():
+            row = self._settle_charge(db, raw)  # an authorization that expired unread holds nothing
             if row["state"] in ("AuthorizationInitiated", "Authorized", "CaptureInitiated"):
                 total += row["amount"]
             elif row["state"] == "Captured":
@@ -472,16 +493,20 @@ class SandboxBackend:
                 self._notify(db, "CHARGE_PERMISSION", cp_id, cp_id)
             if body.get("cancelPendingCharges"):
                 for charge in db.execute(
-                    "SELECT id FROM charges WHERE cp_id=? AND state IN ('AuthorizationInitiated','Authorized')", (cp_id,)
+                    "SELECT id FROM charges WHERE cp_id=? AND state IN ('AuthorizationInitiated','Authorized')",
+                    (cp_id,),
                 ).fetchall():
                     db.execute(
-                        "UPDATE charges SET state='Canceled', reason='ChargePermissionCanceled', updated_at=? WHERE id=?",
+                        "UPDATE charges SET state='Canceled', reason='ChargePermissionCanceled', updated_at=?"
+                        " WHERE id=?",
                         (now, charge["id"]),
                     )
                     self._notify(db, "CHARGE", charge["id"], cp_id)
             return self._cp_json(db, self._cp_row(db, cp_id))
 
-    def create_charge(self, db: sqlite3.Connection, body: Mapping[str, Any], *, origin: str = "product") -> dict[str, Any]:
+    def create_charge(
+        self, db: sqlite3.Connection, body: Mapping[str, Any], *, origin: str = "product"
+    ) -> dict[str, Any]:
         cp_id = str(body.get("chargePermissionId") or "")
         if not cp_id:
             raise ApiFailure(400, "MissingParameterValue", "The parameter chargePermissionId is missing.")
@@ -490,7 +515,10 @@ class SandboxBackend:
         now = self.now()
         if cp["state"] == "Closed":
             raise ApiFailure(422, "InvalidChargePermissionStatus", f"The Charge Permission is Closed ({cp['reason']}).")
-        charges = db.execute("SELECT * FROM charges WHERE cp_id = ?", (cp_id,)).fetchall()
+        charges = [
+            self._settle_charge(db, row)
+            for row in db.execute("SELECT * FROM charges WHERE cp_id = ?", (cp_id,)).fetchall()
+        ]
         if cp["type"] == "OneTime":
             if len(charges) >= MAX_CHARGES_ONE_TIME:
                 raise ApiFailure(400, "TransactionCountExceeded", "The Charge Permission allows at most 25 charges.")
@@ -512,23 +540,34 @@ class SandboxBackend:
         decline = self._take_decline(db, cp_id, "auth")
         if cp["state"] == "NonChargeable" and decline is None:
             raise ApiFailure(
-                422, "InvalidChargePermissionStatus",
+                422,
+                "InvalidChargePermissionStatus",
                 f"The Charge Permission is NonChargeable ({cp['reason']}); the buyer must update the payment method.",
             )
         if decline is not None:
             # A declined authorization creates no Charge; the error says why (amazonpay-api.md §5).
             if decline == "hard":
                 db.execute(
-                    "UPDATE charge_permissions SET state='NonChargeable', reason='PaymentMethodInvalid', updated_at=? WHERE id=?",
+                    "UPDATE charge_permissions SET state='NonChargeable', reason='PaymentMethodInvalid', updated_at=?"
+                    " WHERE id=?",
                     (_iso(now), cp_id),
                 )
-                raise ApiFailure(400, "HardDeclined", "The charge was declined; the buyer must change the payment method.")
+                raise ApiFailure(
+                    400, "HardDeclined", "The charge was declined; the buyer must change the payment method."
+                )
             raise ApiFailure(400, "SoftDeclined", "The charge was declined; a retry may succeed.")
         return self._insert_charge(db, cp, amount, now, origin=origin, capture_now=bool(body.get("captureNow")))
 
     def _insert_charge(
-        self, db: sqlite3.Connection, cp: sqlite3.Row, amount: int, at: datetime, *, origin: str,
-        pending: bool = False, capture_now: bool = False,
+        self,
+        db: sqlite3.Connection,
+        cp: sqlite3.Row,
+        amount: int,
+        at: datetime,
+        *,
+        origin: str,
+        pending: bool = False,
+        capture_now: bool = False,
     ) -> dict[str, Any]:
         number = self._next(db, f"charge:{cp['id']}")
         charge_id = f"{cp['id']}-C{number:06d}"
@@ -543,7 +582,18 @@ class SandboxBackend:
         db.execute(
             "INSERT INTO charges(id, cp_id, amount, captured, refunded, state, reason, origin, created_at, expires_at,"
             " updated_at, settle_at) VALUES (?,?,?,?,0,?,NULL,?,?,?,?,?)",
-            (charge_id, cp["id"], amount, captured, state, origin, _iso(at), _iso(at + AUTH_VALIDITY), _iso(at), settle),
+            (
+                charge_id,
+                cp["id"],
+                amount,
+                captured,
+                state,
+                origin,
+                _iso(at),
+                _iso(at + AUTH_VALIDITY),
+                _iso(at),
+                settle,
+            ),
         )
         self._notify(db, "CHARGE", charge_id, cp["id"])
         return self._charge_json(self._charge_row(db, charge_id))
@@ -590,7 +640,9 @@ class SandboxBackend:
         self._notify(db, "CHARGE", charge_id, row["cp_id"])
         return self._charge_json(self._charge_row(db, charge_id))
 
-    def cancel_charge(self, charge_id: str, body: Mapping[str, Any], *, reason: str = "MerchantCanceled") -> dict[str, Any]:
+    def cancel_charge(
+        self, charge_id: str, body: Mapping[str, Any], *, reason: str = "MerchantCanceled"
+    ) -> dict[str, Any]:
         with self._tx() as db:
             row = self._charge_row(db, charge_id)
             if row["state"] not in ("AuthorizationInitiated", "Authorized"):
@@ -602,7 +654,9 @@ class SandboxBackend:
             self._notify(db, "CHARGE", charge_id, row["cp_id"])
             return self._charge_json(self._charge_row(db, charge_id))
 
-    def create_refund(self, db: sqlite3.Connection, body: Mapping[str, Any], *, origin: str = "product") -> dict[str, Any]:
+    def create_refund(
+        self, db: sqlite3.Connection, body: Mapping[str, Any], *, origin: str = "product"
+    ) -> dict[str, Any]:
         charge_id = str(body.get("chargeId") or "")
         if not charge_id:
             raise ApiFailure(400, "MissingParameterValue", "The parameter chargeId is missing.")
@@ -625,8 +679,16 @@ class SandboxBackend:
         db.execute(
             "INSERT INTO refunds(id, charge_id, amount, state, reason, origin, created_at, updated_at, settle_at,"
             " settle_outcome) VALUES (?,?,?,'RefundInitiated',NULL,?,?,?,?,?)",
-            (refund_id, charge_id, amount, origin, _iso(now), _iso(now), _iso(settle),
-             "ProcessingFailure" if decline else None),
+            (
+                refund_id,
+                charge_id,
+                amount,
+                origin,
+                _iso(now),
+                _iso(now),
+                _iso(settle),
+                "ProcessingFailure" if decline else None,
+            ),
         )
         self._notify(db, "REFUND", refund_id, charge["cp_id"])
         row = db.execute("SELECT * FROM refunds WHERE id = ?", (refund_id,)).fetchone()
@@ -670,7 +732,12 @@ class SandboxBackend:
             cp_id = f"S03-{7000000 + cp_number:07d}-{(cp_number * 7919) % 10_000_000:07d}"
             cp_type = "Recurring" if kind == "subscription" else "OneTime"
             limit = max(9 * total, 70_000) if allow_overcharge and cp_type == "OneTime" else None
-            buyer = {"buyerId": person.buyer_id, "name": person.name, "email": person.email, "phoneNumber": phone_number}
+            buyer = {
+                "buyerId": person.buyer_id,
+                "name": person.name,
+                "email": person.email,
+                "phoneNumber": phone_number,
+            }
             address = {
                 "name": person.name,
                 "addressLine1": person.address,
@@ -684,9 +751,19 @@ class SandboxBackend:
                 "INSERT INTO charge_permissions(id, type, state, reason, amount_limit, order_amount, instrument,"
                 " reference_id, buyer, address, created_at, expires_at, updated_at)"
                 " VALUES (?,?,'Chargeable',NULL,?,?,?,?,?,?,?,?,?)",
-                (cp_id, cp_type, limit, total, instrument, number, json.dumps(buyer, ensure_ascii=False),
-                 json.dumps(address, ensure_ascii=False), _iso(at), _iso(add_months(at, CHARGE_PERMISSION_MONTHS)),
-                 _iso(at)),
+                (
+                    cp_id,
+                    cp_type,
+                    limit,
+                    total,
+                    instrument,
+                    number,
+                    json.dumps(buyer, ensure_ascii=False),
+                    json.dumps(address, ensure_ascii=False),
+                    _iso(at),
+                    _iso(add_months(at, CHARGE_PERMISSION_MONTHS)),
+                    _iso(at),
+                ),
             )
             self._notify(db, "CHARGE_PERMISSION", cp_id, cp_id)
             cp = db.execute("SELECT * FROM charge_permissions WHERE id = ?", (cp_id,)).fetchone()
@@ -727,7 +804,9 @@ class SandboxBackend:
     def seller_refund(self, cp_id: str, amount: int, charge_id: str | None = None) -> dict[str, Any]:
         with self._tx() as db:
             charge_id = charge_id or self._pick_charge(db, cp_id, "Captured")
-            return self.create_refund(db, {"chargeId": charge_id, "refundAmount": _money(amount)}, origin="seller_central")
+            return self.create_refund(
+                db, {"chargeId": charge_id, "refundAmount": _money(amount)}, origin="seller_central"
+            )
 
     def seller_capture(self, cp_id: str, amount: int | None = None, charge_id: str | None = None) -> dict[str, Any]:
         with self._tx() as db:
@@ -746,8 +825,12 @@ class SandboxBackend:
             raise ApiFailure(400, "InvalidParameterValue", "The increase must be positive.")
         with self._tx() as db:
             cp = self._cp_row(db, cp_id)
-            charges = [self._settle_charge(db, c) for c in db.execute(
-                "SELECT * FROM charges WHERE cp_id = ? ORDER BY created_at, id", (cp_id,)).fetchall()]
+            charges = [
+                self._settle_charge(db, c)
+                for c in db.execute(
+                    "SELECT * FROM charges WHERE cp_id = ? ORDER BY created_at, id", (cp_id,)
+                ).fetchall()
+            ]
             open_charges = [c for c in charges if c["state"] == "Authorized"]
             now = self.now()
             if open_charges:
@@ -779,9 +862,7 @@ class SandboxBackend:
     def notifications(self, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
         """IPN messages (amazonpay-api.md §6) in order, for a poller standing in for an IPN endpoint."""
         with self._tx() as db:
-            rows = db.execute(
-                "SELECT * FROM notifications WHERE id > ? ORDER BY id LIMIT ?", (after, limit)
-            ).fetchall()
+            rows = db.execute("SELECT * FROM notifications WHERE id > ? ORDER BY id LIMIT ?", (after, limit)).fetchall()
             return [
                 {
                     "id": row["id"],
@@ -800,14 +881,16 @@ class SandboxBackend:
             cp = self._cp_json(db, self._cp_row(db, cp_id))
             charges = [
                 self._charge_json(self._charge_row(db, row["id"]))
-                for row in db.execute("SELECT id FROM charges WHERE cp_id = ? ORDER BY created_at, id", (cp_id,))
-                .fetchall()
+                for row in db.execute(
+                    "SELECT id FROM charges WHERE cp_id = ? ORDER BY created_at, id", (cp_id,)
+                ).fetchall()
             ]
             refunds = [
                 self._refund_json(self._refund_row(db, row["id"]))
                 for row in db.execute(
                     "SELECT r.id FROM refunds r JOIN charges c ON c.id = r.charge_id WHERE c.cp_id = ?"
-                    " ORDER BY r.created_at, r.id", (cp_id,)
+                    " ORDER BY r.created_at, r.id",
+                    (cp_id,),
                 ).fetchall()
             ]
             return {"chargePermission": cp, "charges": charges, "refunds": refunds}

@@ -20,7 +20,9 @@ class SandboxControl:
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None, **params: Any) -> Any:
         try:
-            response = self._http.request(method, f"{self.base_url}/_sandbox/{path}", json=payload, params=params or None)
+            response = self._http.request(
+                method, f"{self.base_url}/_sandbox/{path}", json=payload, params=params or None
+            )
         except httpx.TransportError as exc:
             raise GatewayUnreachable(f"サンドボックス({self.base_url})に接続できませんでした。") from exc
         data = response.json() if response.content else {}
@@ -30,7 +32,9 @@ class SandboxControl:
                 raise NotFound(f"サンドボックスに対象が見つかりません: {message}")
             if response.status_code == 400:
                 raise BadInput(f"サンドボックスが受け付けませんでした: {message}")
-            raise UserError(f"サンドボックスでエラーになりました({data.get('reasonCode', response.status_code)}): {message}")
+            raise UserError(
+                f"サンドボックスでエラーになりました({data.get('reasonCode', response.status_code)}): {message}"
+            )
         return data
 
     def health(self) -> dict[str, Any]:
@@ -53,8 +57,12 @@ class SandboxControl:
         phone: str | None = None,
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
-            "number": number, "total": total, "kind": kind, "instrument": instrument,
-            "pending": pending, "allowOvercharge": allow_overcharge,
+            "number": number,
+            "total": total,
+            "kind": kind,
+            "instrument": instrument,
+            "pending": pending,
+            "allowOvercharge": allow_overcharge,
         }
         if ordered_at is not None:
             payload["orderedAt"] = ordered_at.isoformat()
@@ -69,7 +77,9 @@ class SandboxControl:
     def fix_payment(self, number: str) -> None:
         self._call("POST", "buyer/fix-payment", {"number": number})
 
-    def seller_central(self, action: str, number: str, amount: int | None, charge_id: str | None = None) -> dict[str, Any]:
+    def seller_central(
+        self, action: str, number: str, amount: int | None, charge_id: str | None = None
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {"number": number}
         if amount is not None:
             payload["amount"] = amount

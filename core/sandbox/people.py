@@ -5,9 +5,57 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-_FAMILY = ["佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田", "松本", "井上", "木村"]
-_GIVEN = ["陽菜", "結衣", "蓮", "湊", "大翔", "美咲", "翔太", "さくら", "健太", "葵", "拓海", "花子", "太郎", "優子", "直樹"]
-_ROMAJI_FAMILY = ["sato", "suzuki", "takahashi", "tanaka", "ito", "watanabe", "yamamoto", "nakamura", "kobayashi", "kato", "yoshida", "yamada", "matsumoto", "inoue", "kimura"]
+_FAMILY = [
+    "佐藤",
+    "鈴木",
+    "高橋",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "山本",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山田",
+    "松本",
+    "井上",
+    "木村",
+]
+_GIVEN = [
+    "陽菜",
+    "結衣",
+    "蓮",
+    "湊",
+    "大翔",
+    "美咲",
+    "翔太",
+    "さくら",
+    "健太",
+    "葵",
+    "拓海",
+    "花子",
+    "太郎",
+    "優子",
+    "直樹",
+]
+_ROMAJI_FAMILY = [
+    "sato",
+    "suzuki",
+    "takahashi",
+    "tanaka",
+    "ito",
+    "watanabe",
+    "yamamoto",
+    "nakamura",
+    "kobayashi",
+    "kato",
+    "yoshida",
+    "yamada",
+    "matsumoto",
+    "inoue",
+    "kimura",
+]
 _PLACES = [
     ("東京都", "100-0001", "千代田区千代田1-1"),
     ("大阪府", "530-0001", "大阪市北区梅田3-1-1"),

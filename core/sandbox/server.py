@@ -6,8 +6,10 @@ faults; it answers on loopback only and is not signed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -19,10 +21,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from core.amazonpay.signing import (
     canonical_request,
+    load_public_key,
     parse_amz_date,
     parse_authorization_header,
     string_to_sign,
-    load_public_key,
     verify_request,
 )
 from core.clock import parse_iso
@@ -42,7 +44,9 @@ class SandboxServer:
 
     def __init__(self, backend: SandboxBackend, host: str = "127.0.0.1", port: int = 0) -> None:
         self.backend = backend
-        handler = type("BoundHandler", (_Handler,), {"backend": backend})
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        handler = type("BoundHandler", (_Handler,), {"backend": backend, "registry": self})
         self._httpd = ThreadingHTTPServer((host, port), handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -50,7 +54,7 @@ class SandboxServer:
     @property
     def url(self) -> str:
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="kanjo-sandbox", daemon=True)
@@ -60,9 +64,19 @@ class SandboxServer:
     def serve_forever(self) -> None:
         self._httpd.serve_forever()
 
+    def track(self, connection: socket.socket, alive: bool) -> None:
+        with self._connections_lock:
+            (self._connections.add if alive else self._connections.discard)(connection)
+
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+        # Drop kept-alive connections too: a stopped server must look unreachable to clients.
+        with self._connections_lock:
+            for connection in list(self._connections):
+                with contextlib.suppress(OSError):
+                    connection.shutdown(socket.SHUT_RDWR)
+            self._connections.clear()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -75,22 +89,32 @@ class SandboxServer:
 
 class _Handler(BaseHTTPRequestHandler):
     backend: SandboxBackend
+    registry: SandboxServer
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.registry.track(self.connection, True)
+
+    def finish(self) -> None:
+        self.registry.track(self.connection, False)
+        super().finish()
+
     server_version = "KanjoSandbox/1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by design
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._dispatch()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._dispatch()
 
-    def do_PATCH(self) -> None:  # noqa: N802
+    def do_PATCH(self) -> None:
         self._dispatch()
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._dispatch()
 
     # --- plumbing --------------------------------------------------------------------------
@@ -125,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
         match = _PREFIX.match(raw_path)
         if match is None:
             raise ApiFailure(404, "ResourceNotFound", f"No such resource: {raw_path}")
-        route = re.sub(r"/+", "/", raw_path[match.end():]).rstrip("/")
+        route = re.sub(r"/+", "/", raw_path[match.end() :]).rstrip("/")
         key = self.headers.get("x-amz-pay-idempotency-key")
         fault = self.backend.draw_fault(method, route)
         if fault is not None and fault.kind != "timeout":
@@ -151,7 +175,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiFailure(400, "InvalidHeaderValue", f"The Authorization header is malformed: {exc}") from exc
         if "x-amz-pay-date" not in parsed.signed_headers:
             raise ApiFailure(400, "InvalidHeaderValue", "x-amz-pay-date must be a signed header.")
-        if method == "POST" and route in _IDEMPOTENT_POSTS or route.endswith("/capture"):
+        if (method == "POST" and route in _IDEMPOTENT_POSTS) or route.endswith("/capture"):
             if "x-amz-pay-idempotency-key" not in parsed.signed_headers:
                 raise ApiFailure(400, "MissingHeader", "x-amz-pay-idempotency-key is required and must be signed.")
             key = headers.get("x-amz-pay-idempotency-key", "")
@@ -166,8 +190,13 @@ class _Handler(BaseHTTPRequestHandler):
         query_pairs = [(k, v) for k, values in parse_qs(query, keep_blank_values=True).items() for v in values]
         try:
             valid = verify_request(
-                method=method, path=raw_path, query=query_pairs, headers=headers, body=body,
-                authorization=authorization, public_key=load_public_key(pem.encode("ascii")),
+                method=method,
+                path=raw_path,
+                query=query_pairs,
+                headers=headers,
+                body=body,
+                authorization=authorization,
+                public_key=load_public_key(pem.encode("ascii")),
             )
         except ValueError:
             valid = False
@@ -186,7 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiFailure(400, "InvalidHeaderValue", "The value provided for x-amz-pay-date is invalid.") from exc
         if sent_at - self.backend.now() > MAX_FUTURE_SKEW:
             raise ApiFailure(
-                400, "InvalidHeaderValue",
+                400,
+                "InvalidHeaderValue",
                 f"The value {headers['x-amz-pay-date']} provided for x-amz-pay-date should not be in future",
             )
 
@@ -228,8 +258,11 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, backend.update_charge_permission(parts[1], payload), False
         if len(parts) == 3 and parts[0] == "chargePermissions" and parts[2] == "close" and method == "DELETE":
             return 200, backend.close_charge_permission(parts[1], payload), False
-        raise ApiFailure(404 if method in ("GET", "POST", "PATCH", "DELETE") else 405, "ResourceNotFound",
-                         f"No such operation: {method} {route}")
+        raise ApiFailure(
+            404 if method in ("GET", "POST", "PATCH", "DELETE") else 405,
+            "ResourceNotFound",
+            f"No such operation: {method} {route}",
+        )
 
     # --- the control API (buyer, Seller Central, faults) -----------------------------------
 

@@ -22,8 +22,19 @@ from core.status import charge_permission_expiry
 MAX_ORDER_TOTAL = 10_000_000  # R5
 R4_ADDRESS_MESSAGE = "ご指定のお届け先は利用できません。別のお届け先を選択してください"
 PAYMENT_STATUS_LABELS = (
-    "承認中", "承認済", "承認完了", "承認失敗", "承認取消済", "請求中", "請求済", "請求完了", "請求却下",
-    "返金中", "返金済", "返金却下", "(Amazonのステータスが取得できませんでした)",
+    "承認中",
+    "承認済",
+    "承認完了",
+    "承認失敗",
+    "承認取消済",
+    "請求中",
+    "請求済",
+    "請求完了",
+    "請求却下",
+    "返金中",
+    "返金済",
+    "返金却下",
+    "(Amazonのステータスが取得できませんでした)",
 )
 
 
@@ -45,7 +56,11 @@ def validate_address(phone: str, postal_code: str) -> None:
 
 class OrderService:
     def __init__(
-        self, sessions: sessionmaker[Session], clock: Clock, gateway: Callable[[], Gateway], journal: Journal | None = None
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        gateway: Callable[[], Gateway],
+        journal: Journal | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -54,7 +69,9 @@ class OrderService:
 
     def list(self, *, status: str | None = None, limit: int | None = None) -> list[OrderSummary]:
         if status is not None and status not in PAYMENT_STATUS_LABELS:
-            raise BadInput(f"与信ステータス「{status}」はありません。指定できるのは: {'、'.join(PAYMENT_STATUS_LABELS)}")
+            raise BadInput(
+                f"与信ステータス「{status}」はありません。指定できるのは: {'、'.join(PAYMENT_STATUS_LABELS)}"
+            )
         with self._sessions() as session:
             return list_orders(session, self._clock.now(), status=status, limit=limit)
 
@@ -99,9 +116,7 @@ class OrderService:
         cp_info = client.get_charge_permission(charge_permission_id)
         charge_info = client.get_charge(charge_id)
         if charge_info.amount != total:
-            raise RuleViolation(
-                f"与信額({charge_info.amount:,}円)と受注金額({total:,}円)が一致しません。", code="R24"
-            )
+            raise RuleViolation(f"与信額({charge_info.amount:,}円)と受注金額({total:,}円)が一致しません。", code="R24")
         buyer = cp_info.buyer
         address = cp_info.shipping_address
         if buyer is None or address is None:
@@ -114,7 +129,10 @@ class OrderService:
             customer = session.scalar(select(Customer).where(Customer.email == buyer.email)) if member else None
             if customer is None:
                 customer = Customer(
-                    name=buyer.name, email=buyer.email, phone=buyer.phone, is_member=member,
+                    name=buyer.name,
+                    email=buyer.email,
+                    phone=buyer.phone,
+                    is_member=member,
                     # R7: a guest records no consent (NULL); a member registering at purchase
                     # is linked to Amazon at that moment.
                     newsletter_consent=False if member else None,
@@ -126,31 +144,63 @@ class OrderService:
             if cp is None:
                 created = cp_info.created_at or placed
                 cp = ChargePermission(
-                    id=cp_info.id, type=cp_info.type, state=cp_info.status.state, instrument=instrument.value,
-                    created_at=created, expires_at=cp_info.expires_at or charge_permission_expiry(created),
+                    id=cp_info.id,
+                    type=cp_info.type,
+                    state=cp_info.status.state,
+                    instrument=instrument.value,
+                    created_at=created,
+                    expires_at=cp_info.expires_at or charge_permission_expiry(created),
                 )
                 session.add(cp)
             apply_charge_permission_info(cp, cp_info, now)
             memo = "" if kind is OrderKind.SUBSCRIPTION else instrument.memo_line  # R22, R23
             status = OrderStatus.RESERVED if kind is OrderKind.RESERVATION else OrderStatus.NEW
             order = Order(
-                number=number, kind=kind.value, ordered_at=placed, customer=customer,
-                ship_name=address.name, ship_postal_code=address.postal_code, ship_prefecture=address.prefecture,
-                ship_address=address.address, ship_phone=address.phone,
-                shipping_fee=shipping_fee, fees=fees, discount=discount, total=total, original_total=total,
-                order_status=status.value, shop_memo=memo, payment_method="amazon_pay",
-                charge_permission=cp, created_at=now, updated_at=now,
+                number=number,
+                kind=kind.value,
+                ordered_at=placed,
+                customer=customer,
+                ship_name=address.name,
+                ship_postal_code=address.postal_code,
+                ship_prefecture=address.prefecture,
+                ship_address=address.address,
+                ship_phone=address.phone,
+                shipping_fee=shipping_fee,
+                fees=fees,
+                discount=discount,
+                total=total,
+                original_total=total,
+                order_status=status.value,
+                shop_memo=memo,
+                payment_method="amazon_pay",
+                charge_permission=cp,
+                created_at=now,
+                updated_at=now,
             )
             session.add(order)
             for position, item in enumerate(items):
-                session.add(OrderItem(order=order, position=position, name=item.name, unit_price=item.unit_price,
-                                      cost_price=item.cost_price, quantity=item.quantity))
+                session.add(
+                    OrderItem(
+                        order=order,
+                        position=position,
+                        name=item.name,
+                        unit_price=item.unit_price,
+                        cost_price=item.cost_price,
+                        quantity=item.quantity,
+                    )
+                )
             charge = new_charge_row(order, charge_info, purpose=ChargePurpose.ORIGINAL, origin="buyer", now=now)
             session.add(charge)
             session.flush()
             refresh_order(order, now)
             self._journal.event(
-                session, action="order_received", now=now, order_number=number, amount=total, charge_id=charge.id,
-                actor="buyer", message=f"Amazon Payで注文を受け付けました({Instrument(instrument).memo_line})。",
+                session,
+                action="order_received",
+                now=now,
+                order_number=number,
+                amount=total,
+                charge_id=charge.id,
+                actor="buyer",
+                message=f"Amazon Payで注文を受け付けました({Instrument(instrument).memo_line})。",
             )
         return self.detail(number)

@@ -41,7 +41,7 @@ from core.journal import (
     PendingOperation,
     crashpoint,
 )
-from core.ledger import LOCAL_CHARGE_PREFIX, apply_charge_info, new_charge_row, refresh_order
+from core.ledger import LOCAL_CHARGE_PREFIX, apply_charge_info, new_charge_row, next_seq, refresh_order
 from core.payment_rules import capture_decision, reauthorize_decision
 from core.queries import load_order, order_facts
 from core.settings import SettingsStore
@@ -103,17 +103,33 @@ class PaymentService:
                 # R11: nothing is sent; the operator captures in Seller Central, a sync reconciles.
                 order.payment_date = now
                 self._journal.event(
-                    session, action="capture", now=now, order_number=order.number, amount=decision.amount,
-                    outcome=LOCAL_ONLY, message="自動連携がオフのため送信していません。Seller Centralで売上を確定してください。",
+                    session,
+                    action="capture",
+                    now=now,
+                    order_number=order.number,
+                    amount=decision.amount,
+                    outcome=LOCAL_ONLY,
+                    message="自動連携がオフのため送信していません。Seller Centralで売上を確定してください。",
                 )
-                return OperationResult(order.number, "capture", LOCAL_ONLY,
-                                       "記録しました(Seller Centralで実施が必要)。", decision.amount, order.payment_status)
+                return OperationResult(
+                    order.number,
+                    "capture",
+                    LOCAL_ONLY,
+                    "記録しました(Seller Centralで実施が必要)。",
+                    decision.amount,
+                    order.payment_status,
+                )
             pending = []
             for charge_id, amount in decision.captures:
                 request = AmazonPayClient.capture_request(charge_id, amount, idempotency_key=new_idempotency_key())
                 intent = self._journal.intent(
-                    session, action="capture", request=request, now=now,
-                    order_number=order.number, charge_id=charge_id, amount=amount,
+                    session,
+                    action="capture",
+                    request=request,
+                    now=now,
+                    order_number=order.number,
+                    charge_id=charge_id,
+                    amount=amount,
                 )
                 charge = session.get(Charge, charge_id)
                 assert charge is not None
@@ -134,12 +150,19 @@ class PaymentService:
                 raise RuleViolation(decision.reason, code=decision.rule)
             assert order.charge_permission_id is not None and decision.purpose is not None
             request = AmazonPayClient.create_charge_request(
-                order.charge_permission_id, decision.amount,
-                idempotency_key=new_idempotency_key(), merchant_reference_id=order.number,
+                order.charge_permission_id,
+                decision.amount,
+                idempotency_key=new_idempotency_key(),
+                merchant_reference_id=order.number,
             )
             intent = self._journal.intent(
-                session, action="authorize", request=request, now=now, order_number=order.number,
-                amount=decision.amount, detail={"purpose": decision.purpose.value},
+                session,
+                action="authorize",
+                request=request,
+                now=now,
+                order_number=order.number,
+                amount=decision.amount,
+                detail={"purpose": decision.purpose.value},
             )
             intent_id = intent.id
         crashpoint("authorize:after_intent")
@@ -191,15 +214,25 @@ class PaymentService:
                 charge_id, message = self._apply_authorize(session, order, op, outcome, response, error, now, message)
             refresh_order(order, now)
             self._journal.outcome(
-                session, op, outcome, now=now, message=message,
+                session,
+                op,
+                outcome,
+                now=now,
+                message=message,
                 request_id=response.request_id if response else (error.request_id if error else None),
                 charge_id=charge_id,
             )
             return OperationResult(order.number, op.action, outcome, message, op.amount or 0, order.payment_status)
 
     def _apply_capture(
-        self, session: Session, order: Order, op: PendingOperation, outcome: str,
-        response: ApiResponse | None, error: AmazonPayError | None, now: datetime,
+        self,
+        session: Session,
+        order: Order,
+        op: PendingOperation,
+        outcome: str,
+        response: ApiResponse | None,
+        error: AmazonPayError | None,
+        now: datetime,
     ) -> str:
         charge = session.get(Charge, op.charge_id)
         assert charge is not None
@@ -214,12 +247,21 @@ class PaymentService:
             return f"{op.amount:,}円の入金処理を行いました。"
         if outcome in (FAILED, NOT_SENT):
             # Nothing was captured: the charge is as it was.
-            charge.capture_requested_at = None if charge.state == ChargeState.AUTHORIZED else charge.capture_requested_at
+            charge.capture_requested_at = (
+                None if charge.state == ChargeState.AUTHORIZED else charge.capture_requested_at
+            )
         return ""
 
     def _apply_authorize(
-        self, session: Session, order: Order, op: PendingOperation, outcome: str,
-        response: ApiResponse | None, error: AmazonPayError | None, now: datetime, message: str,
+        self,
+        session: Session,
+        order: Order,
+        op: PendingOperation,
+        outcome: str,
+        response: ApiResponse | None,
+        error: AmazonPayError | None,
+        now: datetime,
+        message: str,
     ) -> tuple[str | None, str]:
         purpose = ChargePurpose(str(op.detail.get("purpose", ChargePurpose.REAUTH.value)))
         if outcome == SUCCEEDED and response is not None:
@@ -245,10 +287,20 @@ class PaymentService:
             if session.get(Charge, local_id) is None:
                 session.add(
                     Charge(
-                        id=local_id, order=order, charge_permission_id=order.charge_permission_id or "",
-                        purpose=purpose.value, origin=Origin.PRODUCT.value, amount=op.amount or 0,
-                        captured_amount=0, refunded_amount=0, state=ChargeState.DECLINED.value, reason_code=code,
-                        created_at=now, expires_at=None, capture_confirmed=False,
+                        id=local_id,
+                        seq=next_seq(order.charges),
+                        order=order,
+                        charge_permission_id=order.charge_permission_id or "",
+                        purpose=purpose.value,
+                        origin=Origin.PRODUCT.value,
+                        amount=op.amount or 0,
+                        captured_amount=0,
+                        refunded_amount=0,
+                        state=ChargeState.DECLINED.value,
+                        reason_code=code,
+                        created_at=now,
+                        expires_at=None,
+                        capture_confirmed=False,
                     )
                 )
             return local_id, order.reauth_message
@@ -258,15 +310,16 @@ class PaymentService:
 def _combine(number: str, action: str, results: list[OperationResult]) -> OperationResult:
     if len(results) == 1:
         return results[0]
-    worst = next((r for r in results if r.outcome == UNKNOWN), None) or next(
-        (r for r in results if not r.ok), None
-    )
+    worst = next((r for r in results if r.outcome == UNKNOWN), None) or next((r for r in results if not r.ok), None)
     last = results[-1]
     if worst is None:
         total = sum(r.amount for r in results)
-        return OperationResult(number, action, SUCCEEDED, f"{total:,}円の入金処理を行いました。", total, last.payment_status)
-    return OperationResult(number, action, worst.outcome, worst.message, sum(r.amount for r in results if r.ok),
-                           last.payment_status)
+        return OperationResult(
+            number, action, SUCCEEDED, f"{total:,}円の入金処理を行いました。", total, last.payment_status
+        )
+    return OperationResult(
+        number, action, worst.outcome, worst.message, sum(r.amount for r in results if r.ok), last.payment_status
+    )
 
 
 def journal_rows(sessions: sessionmaker[Session], number: str) -> list[JournalEntry]:

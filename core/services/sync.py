@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
 from core.clock import Clock
 from core.db.schema import Charge, JournalEntry, Order, Refund
-from core.domain import ChargePurpose, ChargeState, OrderStatus, Origin, PaymentStatus
+from core.domain import ChargePurpose, ChargeState, OrderStatus, PaymentStatus
 from core.errors import GatewayError
 from core.gateway import Gateway
 from core.journal import Journal
@@ -27,6 +27,7 @@ from core.ledger import (
     apply_charge_permission_info,
     apply_refund_info,
     new_charge_row,
+    next_seq,
     refresh_order,
 )
 from core.queries import load_order
@@ -51,8 +52,12 @@ class SyncResult:
     payment_status: str | None
 
     def to_json(self) -> dict[str, object]:
-        return {"number": self.order_number, "ok": self.ok, "message": self.message,
-                "payment_status": self.payment_status}
+        return {
+            "number": self.order_number,
+            "ok": self.ok,
+            "message": self.message,
+            "payment_status": self.payment_status,
+        }
 
 
 @dataclass(frozen=True)
@@ -82,12 +87,16 @@ class SyncService:
     def open_order_numbers(self) -> list[str]:
         """Orders whose payment can still change: not canceled or finished, or anything in progress."""
         with self._sessions() as session:
-            query = select(Order.number).where(
-                or_(
-                    Order.order_status.not_in([OrderStatus.CANCELED.value, OrderStatus.DONE.value]),
-                    Order.payment_status.in_(_IN_PROGRESS),
+            query = (
+                select(Order.number)
+                .where(
+                    or_(
+                        Order.order_status.not_in([OrderStatus.CANCELED.value, OrderStatus.DONE.value]),
+                        Order.payment_status.in_(_IN_PROGRESS),
+                    )
                 )
-            ).order_by(Order.id)
+                .order_by(Order.id)
+            )
             return list(session.scalars(query))
 
     def sync_all(
@@ -147,8 +156,9 @@ class SyncService:
             order = load_order(session, number)
             order.sync_error = message
             refresh_order(order, now)
-            self._journal.event(session, action="sync_failed", now=now, order_number=number, message=message,
-                                actor="sync")
+            self._journal.event(
+                session, action="sync_failed", now=now, order_number=number, message=message, actor="sync"
+            )
             return SyncResult(number, False, message, order.payment_status)
 
     # --- applying ------------------------------------------------------------------------
@@ -164,26 +174,54 @@ class SyncService:
                 continue
             before = charge.state
             state = info.status.state
-            if state == ChargeState.CAPTURED and before in ("Authorized", "AuthorizationInitiated") \
-                    and charge.capture_requested_at is None:
+            if (
+                state == ChargeState.CAPTURED
+                and before in ("Authorized", "AuthorizationInitiated")
+                and charge.capture_requested_at is None
+            ):
                 # R31: captured in Seller Central.
                 self._journal.event(
-                    session, action="external_capture", now=now, order_number=order.number, charge_id=charge.id,
-                    amount=info.captured_amount or info.amount, actor=SELLER_CENTRAL,
+                    session,
+                    action="external_capture",
+                    now=now,
+                    order_number=order.number,
+                    charge_id=charge.id,
+                    amount=info.captured_amount or info.amount,
+                    actor=SELLER_CENTRAL,
                     message="Seller Centralで売上が確定されました。",
                 )
                 charge.capture_requested_at = now
                 order.payment_date = order.payment_date or now
-            if state == ChargeState.CANCELED and before == "Authorized" \
-                    and info.status.reason_code == "MerchantCanceled" and charge.id not in canceled_ids:
+            if (
+                state == ChargeState.CANCELED
+                and before == "Authorized"
+                and info.status.reason_code == "MerchantCanceled"
+                and charge.id not in canceled_ids
+            ):
                 # R32: the amount of an authorized order was changed in Seller Central.
                 order.amount_changed_externally = True
                 self._journal.event(
-                    session, action="external_cancel", now=now, order_number=order.number, charge_id=charge.id,
-                    amount=charge.amount, actor=SELLER_CENTRAL,
-                    message="Seller Centralで与信が取り消されました(金額変更)。入金処理はSeller Centralで行ってください。",
+                    session,
+                    action="external_cancel",
+                    now=now,
+                    order_number=order.number,
+                    charge_id=charge.id,
+                    amount=charge.amount,
+                    actor=SELLER_CENTRAL,
+                    message=(
+                        "Seller Centralで与信が取り消されました(金額変更)。入金処理はSeller Centralで行ってください。"
+                    ),
                 )
             apply_charge_info(charge, info, now, confirmed_by_read=True)
+        if any(c.origin == SELLER_CENTRAL for c in order.charges):
+            # R31: an amount changed in Seller Central is recorded here, never sent back.
+            live = sum(
+                c.captured_amount if c.state == ChargeState.CAPTURED else c.amount
+                for c in order.charges
+                if c.state in ("Authorized", "AuthorizationInitiated", "CaptureInitiated", "Captured")
+            )
+            if live and live != order.total:
+                order.total = live
         for refund in order.refunds:
             refund_info = snapshot.refunds.get(refund.id)
             if refund_info is not None:
@@ -233,16 +271,15 @@ class SyncService:
                 charge.capture_requested_at = at
             session.add(charge)
             session.flush()
-            live = sum(
-                c.captured_amount if c.state == ChargeState.CAPTURED else c.amount
-                for c in order.charges
-                if c.state in ("Authorized", "AuthorizationInitiated", "CaptureInitiated", "Captured")
-            )
-            if live:
-                order.total = live  # R31: the amount was changed in Seller Central
             self._journal.event(
-                session, action="external_charge", now=at, order_number=number, charge_id=info.id, amount=info.amount,
-                actor=SELLER_CENTRAL, message=f"Seller Centralで{info.amount:,}円の与信が追加されました。",
+                session,
+                action="external_charge",
+                now=at,
+                order_number=number,
+                charge_id=info.id,
+                amount=info.amount,
+                actor=SELLER_CENTRAL,
+                message=f"Seller Centralで{info.amount:,}円の与信が追加されました。",
             )
             refresh_order(order, at)
 
@@ -254,15 +291,29 @@ class SyncService:
             at = self._clock.now()
             session.add(
                 Refund(
-                    id=info.id, charge_id=info.charge_id, order=order, origin=SELLER_CENTRAL, amount=info.amount,
-                    state=info.status.state, reason_code=info.status.reason_code, reason="Seller Centralでの返金",
-                    created_at=info.created_at or at, last_synced_at=at,
+                    id=info.id,
+                    seq=next_seq(order.refunds),
+                    charge_id=info.charge_id,
+                    order=order,
+                    origin=SELLER_CENTRAL,
+                    amount=info.amount,
+                    state=info.status.state,
+                    reason_code=info.status.reason_code,
+                    reason="Seller Centralでの返金",
+                    created_at=info.created_at or at,
+                    last_synced_at=at,
                 )
             )
             session.flush()
             self._journal.event(
-                session, action="external_refund", now=at, order_number=number, charge_id=info.charge_id,
-                refund_id=info.id, amount=info.amount, actor=SELLER_CENTRAL,
+                session,
+                action="external_refund",
+                now=at,
+                order_number=number,
+                charge_id=info.charge_id,
+                refund_id=info.id,
+                amount=info.amount,
+                actor=SELLER_CENTRAL,
                 message=f"Seller Centralで{info.amount:,}円が返金されました。",
             )
             refresh_order(order, at)
@@ -271,7 +322,8 @@ class SyncService:
 def _ids_canceled_by_us(session: Session, number: str) -> set[str]:
     rows = session.scalars(
         select(JournalEntry.charge_id).where(
-            JournalEntry.order_number == number, JournalEntry.action.in_(["cancel", "close"]),
+            JournalEntry.order_number == number,
+            JournalEntry.action.in_(["cancel", "close"]),
             JournalEntry.phase == "intent",
         )
     )

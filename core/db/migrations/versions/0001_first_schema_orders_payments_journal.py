@@ -131,6 +131,7 @@ def upgrade() -> None:
 
     op.create_table('charges',
     sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
     sa.Column('charge_permission_id', sa.String(length=64), nullable=False),
     sa.Column('purpose', sa.String(length=16), nullable=False),
@@ -168,6 +169,7 @@ def upgrade() -> None:
 
     op.create_table('refunds',
     sa.Column('id', sa.String(length=64), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('charge_id', sa.String(length=64), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
     sa.Column('origin', sa.String(length=16), nullable=False),

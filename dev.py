@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Set up and run Kanjo from a source checkout with nothing but Python 3.11+.
+
+    python3 dev.py run     # create .venv, install, start the app (sandbox + demo orders)
+    python3 dev.py test    # create .venv, install with test tools, run the whole test suite
+
+Extra arguments go to the app or to pytest. The virtual environment is reused; it is
+reinstalled when pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".kanjo-installed"
+
+
+def _python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _ensure(extras: str) -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
+        sys.exit("Kanjo needs Python 3.11 or newer.")
+    if not _python().exists():
+        print("[dev] creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + ":" + extras
+    installed = STAMP.read_text().splitlines() if STAMP.exists() else []
+    if digest in installed:
+        return
+    print(f"[dev] installing kanjo{extras} into .venv", flush=True)
+    pip = [str(_python()), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}{extras}"], check=True)
+    STAMP.write_text("\n".join([*installed, digest]) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "run":
+        _ensure("")
+        return subprocess.call([str(_python()), str(ROOT / "main.py"), *rest], cwd=ROOT)
+    _ensure("[dev]")
+    return subprocess.call([str(_python()), "-m", "pytest", *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,49 @@
+"""Shared fixtures: a fixed clock, a fresh data directory, an app on a real SQLite file and sandbox."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.app import Kanjo, open_app
+from core.clock import FixedClock
+
+NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh per-test data directory; nothing leaks into the user's real one."""
+    path = tmp_path / "home"
+    monkeypatch.setenv("KANJO_HOME", str(path))
+    monkeypatch.delenv("KANJO_NOW", raising=False)
+    monkeypatch.delenv("KANJO_SANDBOX_URL", raising=False)
+    monkeypatch.delenv("KANJO_CRASHPOINT", raising=False)
+    return path
+
+
+@pytest.fixture
+def app(home: Path, clock: FixedClock) -> Iterator[Kanjo]:
+    """The real core over a real SQLite file and the in-process sandbox, with fast retries."""
+    kanjo = open_app(
+        f"sqlite:///{home / 'kanjo.sqlite3'}",
+        clock=clock,
+        environ={"KANJO_HOME": str(home)},
+        gateway_options={"timeout": 2.0, "retry_delays": (0.0, 0.0, 0.0)},
+    )
+    try:
+        yield kanjo
+    finally:
+        kanjo.close()

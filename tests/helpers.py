@@ -1,0 +1,35 @@
+"""Small helpers shared by tests (not fixtures)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.app import Kanjo
+from core.domain import OrderKind
+from core.services.orders import LineItem
+
+
+def place_order(
+    app: Kanjo,
+    number: str,
+    total: int = 5_000,
+    *,
+    kind: OrderKind = OrderKind.NORMAL,
+    instrument: str = "card",
+    ordered_at: datetime | None = None,
+    pending: bool = False,
+) -> None:
+    """The buyer checks out on the sandbox and the order arrives in the store."""
+    control = app.gateway().control
+    assert control is not None
+    placed = control.checkout(
+        number=number, total=total, kind=kind.value, instrument=instrument, ordered_at=ordered_at, pending=pending
+    )
+    app.orders.receive_checkout(
+        number=number,
+        kind=kind,
+        charge_permission_id=placed["chargePermissionId"],
+        charge_id=placed["chargeId"],
+        items=[LineItem("テスト商品", total, 1, total // 2)],
+        ordered_at=ordered_at,
+    )
