@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.clock import to_utc
 from core.domain import (
     ChargeFacts,
     ChargePermissionFacts,
@@ -21,7 +22,6 @@ from core.domain import (
     PaymentStatus,
     RefundFacts,
 )
-from core.clock import to_utc
 from core.status import is_authorization_lapsed, is_charge_permission_expired, order_label
 
 

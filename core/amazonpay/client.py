@@ -34,6 +34,7 @@ REGION = "jp"
 LIVE_BASE_URL = "https://pay-api.amazon.jp"
 USER_AGENT = "Kanjo/0.1 (Python; httpx)"
 RETRY_DELAYS = (1.0, 2.0, 4.0)  # seconds before the 1st, 2nd and 3rd retry
+MAX_RETRY_AFTER = 10.0
 
 
 def new_idempotency_key() -> str:
@@ -223,7 +224,8 @@ class AmazonPayClient:
                 delay = self._retry_delays[attempt]
                 retry_after = response.headers.get("retry-after", "")
                 if retry_after.isdigit():
-                    delay = max(delay, float(retry_after))
+                    # Honour the server's wish, within reason: the worker must not hang for minutes.
+                    delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
                 self._sleep(delay)
                 attempt += 1
                 continue

@@ -91,6 +91,7 @@ class ApiFailure(Exception):
         self.status = status
         self.reason_code = reason_code
         self.message = message
+        self.recorded = False  # already in the call log
 
     def body(self) -> dict[str, str]:
         return {"reasonCode": self.reason_code, "message": self.message}
@@ -157,6 +158,7 @@ class SandboxBackend:
             db.row_factory = sqlite3.Row
             try:
                 db.execute("PRAGMA busy_timeout=30000")
+                db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable across a crash of the process
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     yield db
@@ -225,6 +227,8 @@ class SandboxBackend:
     ) -> int:
         if kind not in ("429", "500", "503", "timeout"):
             raise ApiFailure(400, "InvalidParameterValue", f"unknown fault kind {kind}")
+        if rate is None and (count is None or count < 1):
+            raise ApiFailure(400, "InvalidParameterValue", "count must be at least 1")
         if rate is not None and not 0.0 <= rate <= 1.0:
             raise ApiFailure(400, "InvalidParameterValue", "rate must be between 0 and 1")
         with self._tx() as db:
@@ -307,9 +311,9 @@ class SandboxBackend:
         elif state == "CaptureInitiated" and row["settle_at"] and now >= _dt(row["settle_at"]):
             outcome = row["settle_outcome"] or "Captured"
             if outcome == "Captured":
-                changes = {"state": "Captured", "captured": row["amount"]}
+                changes = {"state": "Captured"}
             else:
-                changes = {"state": "Declined", "reason": outcome}
+                changes = {"state": "Declined", "reason": outcome, "captured": 0}
             changes.update(settle_at=None, settle_outcome=None)
         now_authorized = state == "Authorized" or changes.get("state") == "Authorized"
         if now_authorized and now >= _dt(row["expires_at"]):
@@ -458,9 +462,9 @@ class SandboxBackend:
         total = 0
         for raw in db.execute("SELECT * FROM charges WHERE cp_id = ?", (cp_id,)).fetchall():
             row = self._settle_charge(db, raw)  # an authorization that expired unread holds nothing
-            if row["state"] in ("AuthorizationInitiated", "Authorized", "CaptureInitiated"):
+            if row["state"] in ("AuthorizationInitiated", "Authorized"):
                 total += row["amount"]
-            elif row["state"] == "Captured":
+            elif row["state"] in ("CaptureInitiated", "Captured"):
                 total += row["captured"]
         return total
 
@@ -629,13 +633,14 @@ class SandboxBackend:
         elif now - _dt(row["created_at"]) > ASYNC_CAPTURE_AFTER:
             settle = now + timedelta(seconds=self._settings(db)["capture_settle_seconds"])
             db.execute(
-                "UPDATE charges SET state='CaptureInitiated', amount=?, settle_at=?, updated_at=? WHERE id=?",
+                "UPDATE charges SET state='CaptureInitiated', captured=?, settle_at=?, updated_at=? WHERE id=?",
                 (amount, _iso(settle), _iso(now), charge_id),
             )
         else:
             db.execute(
-                "UPDATE charges SET state='Captured', amount=?, captured=?, updated_at=? WHERE id=?",
-                (amount, amount, _iso(now), charge_id),
+                # chargeAmount keeps what was authorized; captureAmount says what was taken.
+                "UPDATE charges SET state='Captured', captured=?, updated_at=? WHERE id=?",
+                (amount, _iso(now), charge_id),
             )
         self._notify(db, "CHARGE", charge_id, row["cp_id"])
         return self._charge_json(self._charge_row(db, charge_id))
@@ -831,7 +836,7 @@ class SandboxBackend:
                     "SELECT * FROM charges WHERE cp_id = ? ORDER BY created_at, id", (cp_id,)
                 ).fetchall()
             ]
-            open_charges = [c for c in charges if c["state"] == "Authorized"]
+            open_charges = [c for c in charges if c["state"] in ("Authorized", "AuthorizationInitiated")]
             now = self.now()
             if open_charges:
                 new_total = sum(c["amount"] for c in open_charges) + amount

@@ -57,12 +57,14 @@ class SandboxServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="kanjo-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="kanjo-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        self._httpd.serve_forever()
+        self._httpd.serve_forever(poll_interval=0.05)
 
     def track(self, connection: socket.socket, alive: bool) -> None:
         with self._connections_lock:
@@ -91,6 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
     backend: SandboxBackend
     registry: SandboxServer
     protocol_version = "HTTP/1.1"
+    server_version = "KanjoSandbox/1"
+    # Headers and body go out in separate writes; without this every answer waits ~40 ms
+    # for the client's delayed ACK.
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
@@ -135,6 +141,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except ApiFailure as failure:
             status, payload = failure.status, failure.body()
+            if not split.path.startswith("/_sandbox/") and not failure.recorded:
+                route = _PREFIX.sub("", split.path, count=1)
+                self.backend.record_call(
+                    self.command, route, self.headers.get("x-amz-pay-idempotency-key"), status, False
+                )
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -155,7 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.kind != "timeout":
             self.backend.record_call(method, route, key, int(fault.kind), False)
             code = {"429": "TooManyRequests", "500": "InternalServerError", "503": "ServiceUnavailable"}[fault.kind]
-            raise ApiFailure(int(fault.kind), code, "Injected sandbox fault.")
+            failure = ApiFailure(int(fault.kind), code, "Injected sandbox fault.")
+            failure.recorded = True
+            raise failure
         self._authenticate(method, raw_path, query, body, route)
         payload = self._json_body(body)
         status, response, replayed = self._route(method, route, payload, key, body)
