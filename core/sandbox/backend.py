@@ -130,6 +130,15 @@ def _amount(body: Mapping[str, Any], field: str) -> int:
     return amount
 
 
+def _status_details(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "state": row["state"],
+        "reasonCode": row["reason"],
+        "reasonDescription": None,
+        "lastUpdatedTimestamp": format_amz_date(_dt(row["updated_at"])),
+    }
+
+
 def _money(amount: int) -> dict[str, str]:
     return {"amount": str(amount), "currencyCode": "JPY"}
 
@@ -399,12 +408,7 @@ class SandboxBackend:
             "canHandlePendingAuthorization": False,
             "creationTimestamp": format_amz_date(_dt(row["created_at"])),
             "expirationTimestamp": format_amz_date(_dt(row["expires_at"])),
-            "statusDetails": {
-                "state": row["state"],
-                "reasonCode": row["reason"],
-                "reasonDescription": None,
-                "lastUpdatedTimestamp": format_amz_date(_dt(row["updated_at"])),
-            },
+            "statusDetails": _status_details(row),
             "releaseEnvironment": "Sandbox",
         }
 
@@ -415,12 +419,7 @@ class SandboxBackend:
             "refundAmount": _money(row["amount"]),
             "softDescriptor": None,
             "creationTimestamp": format_amz_date(_dt(row["created_at"])),
-            "statusDetails": {
-                "state": row["state"],
-                "reasonCode": row["reason"],
-                "reasonDescription": None,
-                "lastUpdatedTimestamp": format_amz_date(_dt(row["updated_at"])),
-            },
+            "statusDetails": _status_details(row),
             "releaseEnvironment": "Sandbox",
         }
 
