@@ -61,6 +61,31 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("sync", help="Amazon Payの状態を取得").add_argument("number", nargs="?")
     sub.add_parser("recover", help="中断した決済処理を完了または報告します")
 
+    amount = sub.add_parser("amount", help="売上確定前に受注金額を変更します(R26–R30)")
+    amount.add_argument("number")
+    amount.add_argument("yen")
+    amount.add_argument(
+        "--void-amazon", action="store_true", help="0円のときAmazonの取引情報を取り消す(取り消せません)"
+    )
+    amount.add_argument("--yes", action="store_true", help="取り消せない操作を確認済みとして実行します")
+    refund = sub.add_parser("refund", help="返金(一部または全額)")
+    refund.add_argument("number")
+    how = refund.add_mutually_exclusive_group(required=True)
+    how.add_argument("--amount", dest="refund_amount", metavar="YEN")
+    how.add_argument("--full", action="store_true")
+    refund.add_argument("--reason", default="")
+    cancel = sub.add_parser("cancel", help="受注をキャンセルします(売上後は全額返金)")
+    cancel.add_argument("number")
+    cancel.add_argument("--void-amazon", action="store_true", help="Amazonの取引情報を取り消す(取り消せません)")
+    cancel.add_argument("--yes", action="store_true", help="取り消せない操作を確認済みとして実行します")
+    cancel.add_argument("--reason", default="")
+    method = sub.add_parser("change-method", help="Amazon Payから他の決済方法へ変更します")
+    method.add_argument("number")
+    method.add_argument("method", help="credit_card, bank_transfer, cod, convenience_store, other")
+    method.add_argument("--void-amazon", action="store_true")
+    method.add_argument("--yes", action="store_true")
+    sub.add_parser("clear-payment-date", help="入金日を取り消します(この端末の記録のみ)").add_argument("number")
+
     settings = sub.add_parser("settings", help="設定").add_subparsers(dest="settings_command", parser_class=_Parser)
     settings.add_parser("show")
     setter = settings.add_parser("set")
@@ -216,9 +241,13 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     raise BadInput("orders の後に list または show を指定してください。")
 
 
+def _exit_code(result: Any) -> int:
+    return 0 if result.ok else EXIT_USER_ERROR if result.outcome != "unknown" else 3
+
+
 def _operation(result: Any, as_json: bool) -> int:
     _emit(as_json, result.to_json(), result.message)
-    return 0 if result.ok else EXIT_USER_ERROR if result.outcome != "unknown" else 3
+    return _exit_code(result)
 
 
 def _cmd_capture(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
@@ -241,6 +270,60 @@ def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"{len(results) - len(failed)}件の状態を取得しました。" + (f" {len(failed)}件失敗" if failed else "") + "\n"
         )
     return EXIT_USER_ERROR if failed else 0
+
+
+def _cmd_amount(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    total = parse_yen(args.yen, field="金額")
+    return _operation(
+        app.payments.change_amount(args.number, total=total, void_amazon=args.void_amazon, confirmed=args.yes),
+        as_json,
+    )
+
+
+def _cmd_refund(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    amount = None if args.full else parse_yen(args.refund_amount, field="--amount", allow_zero=False)
+    plan = app.payments.refund_preview(args.number, amount)
+    result = app.payments.refund(args.number, amount, args.reason)
+    allocation = [{"charge_id": line.charge_id, "amount": line.amount} for line in plan.lines]
+    if as_json:
+        _print_json({**result.to_json(), "allocation": allocation})
+    else:
+        for line in plan.lines:
+            sys.stdout.write(f"  {line.charge_id}: {format_yen(line.amount)}\n")
+        sys.stdout.write(result.message + "\n")
+    return _exit_code(result)
+
+
+def _confirm(plan: Any, yes: bool) -> None:
+    """Irreversible steps need --yes; without it nothing happens and the consequences are named."""
+    if plan.needs_confirmation and not yes:
+        raise UserError(
+            "取り消せない操作です。内容を確認し --yes を付けて実行してください: " + " ".join(plan.irreversible)
+        )
+
+
+def _cmd_cancel(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    plan = app.payments.cancel_preview(args.number, void_amazon=args.void_amazon)
+    _confirm(plan, args.yes)
+    result = app.payments.cancel(args.number, void_amazon=args.void_amazon, confirmed=args.yes, reason=args.reason)
+    if as_json:
+        _print_json({**result.to_json(), "plan": plan.to_json()})
+        return _exit_code(result)
+    return _operation(result, as_json)
+
+
+def _cmd_change_method(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    plan = app.payments.change_method_preview(args.number, args.method, void_amazon=args.void_amazon)
+    _confirm(plan, args.yes)
+    result = app.payments.change_method(args.number, args.method, void_amazon=args.void_amazon, confirmed=args.yes)
+    if as_json:
+        _print_json({**result.to_json(), "plan": plan.to_json()})
+        return _exit_code(result)
+    return _operation(result, as_json)
+
+
+def _cmd_clear_payment_date(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    return _operation(app.payments.clear_payment_date(args.number), as_json)
 
 
 def _cmd_recover(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
@@ -350,6 +433,11 @@ _HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
     "reauth": _cmd_reauth,
     "sync": _cmd_sync,
     "recover": _cmd_recover,
+    "amount": _cmd_amount,
+    "refund": _cmd_refund,
+    "cancel": _cmd_cancel,
+    "change-method": _cmd_change_method,
+    "clear-payment-date": _cmd_clear_payment_date,
     "settings": _cmd_settings,
     "sandbox": _cmd_sandbox,
 }

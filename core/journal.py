@@ -145,9 +145,11 @@ class Journal:
         refund_id: str | None = None,
         actor: str | None = None,
         outcome: str | None = None,
+        intent_id: int | None = None,
     ) -> JournalEntry:
         entry = JournalEntry(
             at=now,
+            intent_id=intent_id,
             actor=actor or self.actor,
             action=action,
             phase="event",
@@ -161,6 +163,16 @@ class Journal:
         session.add(entry)
         session.flush()
         return entry
+
+    @staticmethod
+    def seller_central_tasks(session: Session, order_number: str) -> list[JournalEntry]:
+        """Operations recorded while automatic sync was off (R11) that no sync has seen done yet."""
+        rows = session.scalars(
+            select(JournalEntry).where(JournalEntry.order_number == order_number).order_by(JournalEntry.id)
+        ).all()
+        local = {r.intent_id for r in rows if r.phase == "outcome" and r.outcome == LOCAL_ONLY}
+        reconciled = {r.intent_id for r in rows if r.phase == "event" and r.action == "reconciled"}
+        return [r for r in rows if r.phase == "intent" and r.id in local and r.id not in reconciled]
 
     @staticmethod
     def pending(session: Session, order_number: str | None = None) -> list[PendingOperation]:

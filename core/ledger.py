@@ -103,6 +103,11 @@ def pending_capture_total(order: Order) -> int:
 
 def refresh_order(order: Order, now: datetime) -> None:
     status = order_payment_status(order, now)
+    if order.payment_method != "amazon_pay" and not any(
+        c.state in (ChargeState.AUTHORIZED, ChargeState.CAPTURE_INITIATED, ChargeState.CAPTURED) for c in order.charges
+    ):
+        # R34: once no Amazon Pay money is held the payment status disappears (決済不要 / other method).
+        status = None
     order.payment_status = status.value if status else None
     order.auth_expires_at = auth_expiry_of([charge_facts(c) for c in order.charges], now)
     order.authorized_amount = authorized_total(order)

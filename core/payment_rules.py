@@ -49,6 +49,7 @@ class Decision:
     captures: tuple[tuple[str, int], ...] = field(default=())
     amount: int = 0
     purpose: ChargePurpose | None = None
+    authorize_first: int = 0  # capture: yen to authorize before capturing (R28)
 
     @staticmethod
     def no(reason: str, rule: str) -> Decision:
@@ -92,8 +93,18 @@ def capture_decision(order: OrderFacts, now: datetime) -> Decision:
     if remaining <= 0:
         return Decision.no("この受注はすでに全額の売上が確定しています。", "R24")
     if remaining > authorized:
-        return Decision.no(
-            f"受注金額が与信額を{remaining - authorized:,}円上回っています。先に再与信してください。", "R28/R40"
+        # R28: an amount raised before capture is sent with the capture, re-authorizing the
+        # difference first on the same Charge Permission.
+        if any(c.state is ChargeState.CAPTURED for c in order.charges):
+            return Decision.no(
+                f"受注金額が与信額を{remaining - authorized:,}円上回っています。Seller Centralで対応してください。",
+                "R31",
+            )
+        return Decision(
+            True,
+            captures=tuple((c.id, c.amount) for c in open_charges),
+            amount=remaining,
+            authorize_first=remaining - authorized,
         )
     plan: list[tuple[str, int]] = []
     left = remaining

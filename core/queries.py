@@ -245,6 +245,7 @@ class OrderDetail:
     can_reauthorize: bool
     reauthorize_blocked_reason: str
     unsettled_operations: int
+    seller_central_tasks: tuple[str, ...] = ()  # R11: recorded here, still to be done in Seller Central
 
     def to_json(self) -> dict[str, Any]:
         def convert(value: Any) -> Any:
@@ -373,7 +374,22 @@ def order_detail(session: Session, number: str, now: datetime) -> OrderDetail:
         can_reauthorize=reauth.allowed,
         reauthorize_blocked_reason=reauth.reason,
         unsettled_operations=len(Journal.pending(session, order.number)),
+        seller_central_tasks=tuple(_task_text(t) for t in Journal.seller_central_tasks(session, order.number)),
     )
+
+
+_TASK_NAMES = {
+    "capture": "売上確定",
+    "authorize": "与信",
+    "refund": "返金",
+    "cancel": "与信の取消",
+    "close": "取引情報の削除",
+}
+
+
+def _task_text(entry: JournalEntry) -> str:
+    amount = f" {entry.amount:,}円" if entry.amount else ""
+    return f"Seller Centralで実施が必要: {_TASK_NAMES.get(entry.action, entry.action)}{amount}"
 
 
 def jst_date(moment: datetime) -> str:

@@ -99,6 +99,8 @@ class Order(Base):
     shipping_fee: Mapped[int] = mapped_column(Integer, default=0)
     fees: Mapped[int] = mapped_column(Integer, default=0)
     discount: Mapped[int] = mapped_column(Integer, default=0)
+    # 金額調整: the operator's direct change of the total (`kanjo amount`), beside items and fees.
+    adjustment: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     total: Mapped[int] = mapped_column(Integer, index=True)
     original_total: Mapped[int] = mapped_column(Integer)
     order_status: Mapped[str] = mapped_column(String(16), index=True)

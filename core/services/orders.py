@@ -16,7 +16,7 @@ from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import Journal
 from core.ledger import apply_charge_permission_info, instrument_from_descriptor, new_charge_row, refresh_order
-from core.queries import OrderDetail, OrderSummary, count_orders, list_orders, order_detail
+from core.queries import OrderDetail, OrderSummary, count_orders, list_orders, load_order, order_detail
 from core.status import charge_permission_expiry
 
 MAX_ORDER_TOTAL = 10_000_000  # R5
@@ -72,14 +72,34 @@ class OrderService:
             raise BadInput(
                 f"与信ステータス「{status}」はありません。指定できるのは: {'、'.join(PAYMENT_STATUS_LABELS)}"
             )
+        self.refresh_lapsed()
         with self._sessions() as session:
             return list_orders(session, self._clock.now(), status=status, limit=limit)
+
+    def refresh_lapsed(self) -> int:
+        """Recompute the summary of orders whose stored authorization expiry has passed (R9).
+
+        The stored badge is exact until its ``auth_expires_at``; an order with several
+        authorizations can change more than once as they lapse, so the few orders past that
+        moment are refreshed before they are read (an indexed query; usually none).
+        """
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            numbers = list(
+                session.scalars(
+                    select(Order.number).where(Order.auth_expires_at.is_not(None), Order.auth_expires_at <= now)
+                )
+            )
+            for number in numbers:
+                refresh_order(load_order(session, number), now)
+        return len(numbers)
 
     def count(self) -> int:
         with self._sessions() as session:
             return count_orders(session)
 
     def detail(self, number: str) -> OrderDetail:
+        self.refresh_lapsed()
         with self._sessions() as session:
             return order_detail(session, number, self._clock.now())
 

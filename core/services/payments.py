@@ -1,77 +1,89 @@
-"""Money-moving operations: capture (R24) and re-authorize (R40–R42), exactly once.
+"""The operator's payment toolbox: capture (R24), re-authorize (R40–R42), refund (R33, R38,
+R39), cancel and void (R34, R35, R15, R16), payment-method change (R33, R6), amount change
+(R26–R30, R36) and 入金日取消 (R37).
 
-Shape of every operation:
-1. in one transaction: check the rules, write the journal intent(s) with idempotency keys;
-2. send each request (outside any transaction);
-3. in one transaction per request: append the outcome and apply Amazon's answer.
-An interruption between 2 and 3 leaves an intent without a settled outcome; ``recover``
-sends the same request with the same key, which cannot move money twice.
+Each use case checks the rules, plans its API steps and hands them to the
+``OperationEngine``, which journals them before sending and applies them after (exactly
+once). With automatic sync off (R11) the steps are recorded only, marked
+"Seller Centralで実施が必要", and a later sync reconciles them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.amazonpay.client import AmazonPayClient, ApiResponse, new_idempotency_key
-from core.amazonpay.errors import (
-    AmazonPayError,
-    ServiceError,
-    japanese_message,
-    reauthorization_failure_message,
-)
-from core.amazonpay.models import ChargeInfo
+from core.amazonpay.client import AmazonPayClient, new_idempotency_key
+from core.amount_rules import amount_change_refusal
 from core.clock import Clock
-from core.db.schema import Charge, JournalEntry, Order
-from core.domain import ChargePurpose, ChargeState, OrderKind, Origin
-from core.errors import GatewayOutcomeUnknown, GatewayUnreachable, RuleViolation
+from core.db.schema import Order, OrderItem
+from core.domain import ChargePurpose, ChargeState, Instrument, OrderKind, OrderStatus
+from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
-from core.journal import (
-    FAILED,
-    LOCAL_ONLY,
-    NOT_SENT,
-    OUTCOME_LABELS,
-    SUCCEEDED,
-    UNKNOWN,
-    Journal,
-    PendingOperation,
-    crashpoint,
-)
-from core.ledger import LOCAL_CHARGE_PREFIX, apply_charge_info, new_charge_row, next_seq, refresh_order
+from core.journal import LOCAL_ONLY, SUCCEEDED, Journal, PendingOperation
+from core.ledger import refresh_order
 from core.payment_rules import capture_decision, reauthorize_decision
 from core.queries import load_order, order_facts
+from core.refund_rules import RefundPlan, plan_refund
+from core.services.operations import OperationEngine, OperationResult, Step
 from core.settings import SettingsStore
-from core.status import extended_charge_permission_expiry
+from core.status import is_authorization_lapsed
+
+__all__ = ["PAYMENT_METHODS", "AmountChange", "CancelPlan", "OperationResult", "PaymentService"]
+
+PAYMENT_METHODS: dict[str, str] = {
+    "amazon_pay": "Amazon Pay",
+    "credit_card": "クレジットカード",
+    "bank_transfer": "銀行振込",
+    "cod": "代金引換",
+    "convenience_store": "コンビニ払い",
+    "other": "その他",
+    "none": "決済不要",
+}
+LOCAL_ONLY_MESSAGE = "記録しました(自動連携がオフのため、Seller Centralで実施が必要です)。"
 
 
 @dataclass(frozen=True)
-class OperationResult:
-    order_number: str
-    action: str
-    outcome: str
-    message: str
-    amount: int = 0
-    payment_status: str | None = None
+class CancelPlan:
+    """What a cancellation or payment-method change will do, for the confirmation."""
 
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (SUCCEEDED, LOCAL_ONLY)
+    steps: tuple[str, ...]
+    irreversible: tuple[str, ...]  # every consequence that cannot be undone, named
+    refund: RefundPlan | None
+    needs_confirmation: bool  # the Amazon transaction is deleted (void): --yes / a dialog
 
     def to_json(self) -> dict[str, object]:
         return {
-            "number": self.order_number,
-            "action": self.action,
-            "ok": self.ok,
-            "outcome": self.outcome,
-            "outcome_label": OUTCOME_LABELS.get(self.outcome, self.outcome),
-            "message": self.message,
-            "amount": self.amount,
-            "payment_status": self.payment_status,
+            "steps": list(self.steps),
+            "irreversible": list(self.irreversible),
+            "needs_confirmation": self.needs_confirmation,
+            "refund": [{"charge_id": line.charge_id, "amount": line.amount} for line in self.refund.lines]
+            if self.refund
+            else [],
         }
+
+
+@dataclass(frozen=True)
+class AmountChange:
+    """A proposed new total, checked at once (R26–R30, R5)."""
+
+    number: str
+    current_total: int
+    new_total: int
+    authorized: int
+    refusal: str | None
+    rule: str | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def needs_reauthorization(self) -> int:
+        """Yen the capture will authorize first (R28)."""
+        return max(self.new_total - self.authorized, 0)
 
 
 class PaymentService:
@@ -85,243 +97,427 @@ class PaymentService:
     ) -> None:
         self._sessions = sessions
         self._clock = clock
-        self._gateway = gateway
         self._settings = settings
-        self._journal = journal or Journal()
+        self._engine = OperationEngine(sessions, clock, gateway, journal or Journal())
 
-    # --- capture (入金処理) -----------------------------------------------------------------
+    def _local_only(self) -> bool:
+        return not self._settings.load().auto_sync
+
+    def _result_local(self, order: Order, action: str, amount: int) -> OperationResult:
+        return OperationResult(order.number, action, LOCAL_ONLY, LOCAL_ONLY_MESSAGE, amount, order.payment_status)
+
+    # --- capture (入金処理, R24, R28) --------------------------------------------------------
 
     def capture(self, number: str) -> OperationResult:
-        now = self._clock.now()
-        auto_sync = self._settings.load().auto_sync
+        with self._sessions() as session:
+            order = load_order(session, number)
+            decision = capture_decision(order_facts(session, order), self._clock.now())
+        if not decision.allowed:
+            raise RuleViolation(decision.reason, code=decision.rule)
+        if decision.authorize_first:
+            # R28: the pending amount change exceeds what is authorized: authorize the difference first.
+            first = self._authorize(number, decision.authorize_first, ChargePurpose.INCREASE)
+            if not first.ok:
+                return first
         with self._sessions.begin() as session:
             order = load_order(session, number)
-            decision = capture_decision(order_facts(session, order), now)
+            decision = capture_decision(order_facts(session, order), self._clock.now())
             if not decision.allowed:
                 raise RuleViolation(decision.reason, code=decision.rule)
-            if not auto_sync:
-                # R11: nothing is sent; the operator captures in Seller Central, a sync reconciles.
-                order.payment_date = now
-                self._journal.event(
-                    session,
-                    action="capture",
-                    now=now,
-                    order_number=order.number,
-                    amount=decision.amount,
-                    outcome=LOCAL_ONLY,
-                    message="自動連携がオフのため送信していません。Seller Centralで売上を確定してください。",
-                )
-                return OperationResult(
-                    order.number,
+            steps = [
+                Step(
                     "capture",
-                    LOCAL_ONLY,
-                    "記録しました(Seller Centralで実施が必要)。",
-                    decision.amount,
-                    order.payment_status,
-                )
-            pending = []
-            for charge_id, amount in decision.captures:
-                request = AmazonPayClient.capture_request(charge_id, amount, idempotency_key=new_idempotency_key())
-                intent = self._journal.intent(
-                    session,
-                    action="capture",
-                    request=request,
-                    now=now,
-                    order_number=order.number,
+                    AmazonPayClient.capture_request(charge_id, amount, idempotency_key=new_idempotency_key()),
                     charge_id=charge_id,
                     amount=amount,
                 )
-                charge = session.get(Charge, charge_id)
-                assert charge is not None
-                charge.capture_requested_at = now
-                pending.append(intent.id)
-        crashpoint("capture:after_intent")
-        results = [self._run(intent_id) for intent_id in pending]
-        return _combine(number, "capture", results)
+                for charge_id, amount in decision.captures
+            ]
+            local = self._local_only()
+            ids = self._engine.begin(session, order, "capture", steps, local_only=local)
+            if local:
+                order.payment_date = self._clock.now()
+                return self._result_local(order, "capture", decision.amount)
+        return self._engine.run_all(number, "capture", ids)
 
-    # --- re-authorization (再与信) ------------------------------------------------------------
+    # --- re-authorization (再与信, R40–R42) --------------------------------------------------
 
     def reauthorize(self, number: str) -> OperationResult:
-        now = self._clock.now()
+        with self._sessions() as session:
+            decision = reauthorize_decision(order_facts(session, load_order(session, number)), self._clock.now())
+        if not decision.allowed:
+            raise RuleViolation(decision.reason, code=decision.rule)
+        assert decision.purpose is not None
+        return self._authorize(number, decision.amount, decision.purpose)
+
+    def _authorize(self, number: str, amount: int, purpose: ChargePurpose) -> OperationResult:
         with self._sessions.begin() as session:
             order = load_order(session, number)
-            decision = reauthorize_decision(order_facts(session, order), now)
-            if not decision.allowed:
-                raise RuleViolation(decision.reason, code=decision.rule)
-            assert order.charge_permission_id is not None and decision.purpose is not None
+            assert order.charge_permission_id is not None
             request = AmazonPayClient.create_charge_request(
                 order.charge_permission_id,
-                decision.amount,
+                amount,
                 idempotency_key=new_idempotency_key(),
                 merchant_reference_id=order.number,
             )
-            intent = self._journal.intent(
+            step = Step("authorize", request, amount=amount, detail={"purpose": purpose.value})
+            local = self._local_only()
+            ids = self._engine.begin(session, order, "authorize", [step], local_only=local)
+            if local:
+                return self._result_local(order, "authorize", amount)
+        return self._engine.run_all(number, "authorize", ids)
+
+    # --- refunds (返金, R33, R38, R39) ------------------------------------------------------
+
+    def refund_preview(self, number: str, amount: int | None) -> RefundPlan:
+        """The allocation over the captures, shown for confirmation before anything is sent."""
+        with self._sessions() as session:
+            facts = order_facts(session, load_order(session, number))
+        self._check_settled(facts.unsettled_operation)
+        return plan_refund(facts.charges, facts.refunds, amount)
+
+    def refund(self, number: str, amount: int | None, reason: str = "") -> OperationResult:
+        """Refund ``amount`` yen, or everything left when ``amount`` is None (全額返金)."""
+        with self._sessions.begin() as session:
+            order = load_order(session, number)
+            facts = order_facts(session, order)
+            self._check_settled(facts.unsettled_operation)
+            plan = plan_refund(facts.charges, facts.refunds, amount)
+            steps = self._refund_steps(plan, reason)
+            local = self._local_only()
+            ids = self._engine.begin(session, order, "refund", steps, local_only=local)
+            if local:
+                return self._result_local(order, "refund", plan.total)
+        return self._engine.run_all(number, "refund", ids)
+
+    @staticmethod
+    def _refund_steps(plan: RefundPlan, reason: str) -> list[Step]:
+        return [
+            Step(
+                "refund",
+                AmazonPayClient.create_refund_request(
+                    line.charge_id, line.amount, idempotency_key=new_idempotency_key()
+                ),
+                charge_id=line.charge_id,
+                amount=line.amount,
+                detail={"reason": reason, "full": plan.full},
+            )
+            for line in plan.lines
+        ]
+
+    @staticmethod
+    def _check_settled(unsettled: bool) -> None:
+        if unsettled:
+            raise RuleViolation(
+                "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。",
+                code="exactly-once",
+            )
+
+    # --- cancellation and payment-method change (R33–R35, R15, R6) ------------------------
+
+    def cancel_preview(self, number: str, *, void_amazon: bool = False) -> CancelPlan:
+        with self._sessions() as session:
+            order = load_order(session, number)
+            if order.order_status == OrderStatus.CANCELED:
+                raise RuleViolation("この受注はすでにキャンセルされています。", code="R35")
+            return self._plan_withdrawal(session, order, void_amazon=void_amazon, cancel=True)[0]
+
+    def cancel(
+        self, number: str, *, void_amazon: bool = False, confirmed: bool = False, reason: str = ""
+    ) -> OperationResult:
+        """Cancel before capture (cancel the authorizations) or after it (refund in full, R35).
+
+        ``void_amazon`` (「Amazonの取引情報を取り消す」) also closes the Charge Permission,
+        irreversibly; reservations and subscriptions always close it (R15). Either needs
+        ``confirmed``.
+        """
+        with self._sessions.begin() as session:
+            order = load_order(session, number)
+            if order.order_status == OrderStatus.CANCELED:
+                raise RuleViolation("この受注はすでにキャンセルされています。", code="R35")
+            plan, steps = self._plan_withdrawal(session, order, void_amazon=void_amazon, cancel=True, reason=reason)
+            if plan.needs_confirmation and not confirmed:
+                raise RuleViolation(
+                    "取り消せない操作が含まれるため確認が必要です: " + " ".join(plan.irreversible), code="R35"
+                )
+            then = {"order_status": OrderStatus.CANCELED.value}
+            local = self._local_only()
+            ids = self._engine.begin(session, order, "cancel", steps, then=then, local_only=local)
+            if local:
+                return self._result_local(order, "cancel", 0)
+            if not ids:
+                return OperationResult(
+                    number, "cancel", SUCCEEDED, "受注をキャンセルしました。", 0, order.payment_status
+                )
+        result = self._engine.run_all(number, "cancel", ids)
+        return self._with_status(result)
+
+    def change_method_preview(self, number: str, method: str, *, void_amazon: bool = False) -> CancelPlan:
+        with self._sessions() as session:
+            order = load_order(session, number)
+            self._check_method(order, method)
+            return self._plan_withdrawal(session, order, void_amazon=void_amazon, cancel=False)[0]
+
+    def change_method(
+        self, number: str, method: str, *, void_amazon: bool = False, confirmed: bool = False
+    ) -> OperationResult:
+        """Change the payment method away from Amazon Pay (R33): before capture the
+        authorizations are canceled, after it everything captured is refunded. Changing *to*
+        Amazon Pay is impossible (R6)."""
+        with self._sessions.begin() as session:
+            order = load_order(session, number)
+            self._check_method(order, method)
+            plan, steps = self._plan_withdrawal(session, order, void_amazon=void_amazon, cancel=False)
+            if plan.needs_confirmation and not confirmed:
+                raise RuleViolation(
+                    "取り消せない操作が含まれるため確認が必要です: " + " ".join(plan.irreversible), code="R33"
+                )
+            local = self._local_only()
+            ids = self._engine.begin(
+                session, order, "change_method", steps, then={"payment_method": method}, local_only=local
+            )
+            if local:
+                return self._result_local(order, "change_method", 0)
+            if not ids:
+                label = PAYMENT_METHODS[method]
+                return OperationResult(number, "change_method", SUCCEEDED, f"決済方法を{label}に変更しました。")
+        return self._with_status(self._engine.run_all(number, "change_method", ids))
+
+    @staticmethod
+    def _check_method(order: Order, method: str) -> None:
+        if method not in PAYMENT_METHODS or method == "none":
+            names = "、".join(k for k in PAYMENT_METHODS if k not in ("amazon_pay", "none"))
+            raise BadInput(f"決済方法「{method}」は指定できません。指定できるのは: {names}")
+        if method == "amazon_pay":
+            raise RuleViolation("他の決済方法からAmazon Payへの変更はできません。", code="R6")
+        if order.payment_method != "amazon_pay":
+            raise RuleViolation("この受注の決済方法はすでにAmazon Payではありません。", code="R33")
+        if order.order_status == OrderStatus.CANCELED:
+            raise RuleViolation("キャンセル済みの受注です。", code="R35")
+
+    def _plan_withdrawal(
+        self, session: Session, order: Order, *, void_amazon: bool, cancel: bool, reason: str = ""
+    ) -> tuple[CancelPlan, list[Step]]:
+        """Steps that take the money back: refund what was captured, cancel open authorizations,
+        close the permission when asked (or, for a canceled reservation or subscription, R15)."""
+        facts = order_facts(session, order)
+        self._check_settled(facts.unsettled_operation)
+        now = self._clock.now()
+        if any(c.state is ChargeState.CAPTURE_INITIATED for c in facts.charges):
+            raise RuleViolation("売上処理がAmazonで完了していません。同期してから操作してください。", code="R55")
+        steps: list[Step] = []
+        described: list[str] = []
+        irreversible: list[str] = []
+        refund: RefundPlan | None = None
+        if order.payment_method == "amazon_pay" and any(c.state is ChargeState.CAPTURED for c in facts.charges):
+            try:
+                refund = plan_refund(facts.charges, facts.refunds, None)
+            except RuleViolation:
+                refund = None  # everything captured is already refunded
+            if refund is not None:
+                steps += self._refund_steps(refund, reason or ("キャンセル" if cancel else "決済方法の変更"))
+                described.append(f"売上{refund.total:,}円を全額返金します。")
+                irreversible.append(f"{refund.total:,}円の返金は取り消せません。")
+        for charge in facts.charges:
+            if charge.state in (ChargeState.AUTHORIZED, ChargeState.AUTHORIZATION_INITIATED) and not (
+                is_authorization_lapsed(charge, now)
+            ):
+                steps.append(
+                    Step(
+                        "cancel",
+                        AmazonPayClient.cancel_charge_request(
+                            charge.id, "受注キャンセル" if cancel else "決済方法の変更"
+                        ),
+                        charge_id=charge.id,
+                        amount=charge.amount,
+                    )
+                )
+                described.append(f"与信{charge.amount:,}円を取り消します。")
+        cp = order.charge_permission
+        closes = void_amazon or (cancel and order.kind in (OrderKind.RESERVATION.value, OrderKind.SUBSCRIPTION.value))
+        if closes and cp is not None and cp.state != "Closed":
+            steps.append(
+                Step(
+                    "close",
+                    AmazonPayClient.close_charge_permission_request(
+                        cp.id, "受注キャンセル" if cancel else "決済方法の変更", cancel_pending_charges=True
+                    ),
+                )
+            )
+            described.append("Amazon Payの取引情報(Charge Permission)を削除します。")
+            irreversible.append(
+                f"Amazon Payの取引情報({cp.id})の削除は元に戻せません。この受注ではもう与信・再与信・売上ができなくなります。"
+            )
+        if cancel:
+            described.append("受注ステータスをキャンセルにします。")
+        plan = CancelPlan(tuple(described), tuple(irreversible), refund, needs_confirmation=closes)
+        return plan, steps
+
+    def _with_status(self, result: OperationResult) -> OperationResult:
+        with self._sessions() as session:
+            status = load_order(session, result.order_number).payment_status
+        return OperationResult(
+            result.order_number, result.action, result.outcome, result.message, result.amount, status
+        )
+
+    # --- amount change (R26–R30, R34, R36) -------------------------------------------------
+
+    def amount_preview(self, number: str, new_total: int) -> AmountChange:
+        with self._sessions() as session:
+            order = load_order(session, number)
+            return self._check_amount(order, new_total)
+
+    def _check_amount(self, order: Order, new_total: int) -> AmountChange:
+        cp = order.charge_permission
+        refusal = amount_change_refusal(
+            kind=OrderKind(order.kind),
+            new_total=new_total,
+            current_total=order.total,
+            original_total=order.original_total,
+            ordered_at=order.ordered_at,
+            now=self._clock.now(),
+            instrument=Instrument(cp.instrument) if cp else None,
+            amount_limit=cp.amount_limit if cp else None,
+            known_permission=cp is not None and cp.type == "OneTime",
+            charge_states=[ChargeState(c.state) for c in order.charges],
+            capture_requested=any(c.capture_requested_at is not None for c in order.charges),
+            payment_method=order.payment_method,
+        )
+        if refusal is None and order.order_status == OrderStatus.CANCELED:
+            refusal = ("キャンセル済みの受注です。", "R35")
+        authorized = sum(
+            c.amount
+            for c in order.charges
+            if c.state == ChargeState.AUTHORIZED and c.expires_at and c.expires_at > self._clock.now()
+        )
+        return AmountChange(
+            order.number,
+            order.total,
+            new_total,
+            authorized,
+            refusal[0] if refusal else None,
+            refusal[1] if refusal else None,
+        )
+
+    def change_amount(
+        self,
+        number: str,
+        *,
+        total: int | None = None,
+        items: Sequence[tuple[str, int, int]] | None = None,
+        shipping_fee: int | None = None,
+        fees: int | None = None,
+        discount: int | None = None,
+        void_amazon: bool = False,
+        confirmed: bool = False,
+    ) -> OperationResult:
+        """Change the order's amounts before capture; nothing is sent now (R28).
+
+        ``items`` replaces the line items as (name, unit price, quantity); ``total`` sets the
+        total directly through the adjustment line. A total of 0 makes the payment 決済不要
+        (R34); with ``void_amazon`` the authorizations are canceled and the Charge
+        Permission closed as well, irreversibly.
+        """
+        for label, value in (("送料", shipping_fee), ("手数料", fees), ("値引き", discount)):
+            if value is not None and value < 0:
+                raise BadInput(f"{label}にマイナスは指定できません。")
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            order = load_order(session, number)
+            unit_total = (
+                sum(price * quantity for _name, price, quantity in items)
+                if items is not None
+                else sum(i.unit_price * i.quantity for i in order.items)
+            )
+            shipping = order.shipping_fee if shipping_fee is None else shipping_fee
+            fee = order.fees if fees is None else fees
+            off = order.discount if discount is None else discount
+            base = unit_total + shipping + fee - off
+            adjustment = order.adjustment if total is None else total - base
+            new_total = base + adjustment
+            if items is not None and any(q <= 0 or p < 0 for _n, p, q in items):
+                raise BadInput("商品の単価は0円以上、数量は1以上にしてください。")
+            check = self._check_amount(order, new_total)
+            if not check.allowed:
+                raise RuleViolation(check.refusal or "", code=check.rule or "")
+            if new_total == 0 and void_amazon and not confirmed:
+                raise RuleViolation("Amazon Payの取引情報の削除は取り消せないため、確認が必要です。", code="R34")
+            before = order.total
+            if items is not None:
+                costs = {i.name: i.cost_price for i in order.items}
+                order.items.clear()
+                session.flush()
+                for position, (name, price, quantity) in enumerate(items):
+                    order.items.append(
+                        OrderItem(
+                            position=position,
+                            name=name,
+                            unit_price=price,
+                            quantity=quantity,
+                            cost_price=costs.get(name, 0),
+                        )
+                    )
+            order.shipping_fee, order.fees, order.discount, order.adjustment = shipping, fee, off, adjustment
+            order.total = new_total
+            self._engine.journal.event(
                 session,
-                action="authorize",
-                request=request,
+                action="amount_change",
                 now=now,
                 order_number=order.number,
-                amount=decision.amount,
-                detail={"purpose": decision.purpose.value},
+                amount=new_total,
+                message=f"受注金額を{before:,}円から{new_total:,}円に変更しました(売上確定時にAmazonへ反映)。",
             )
-            intent_id = intent.id
-        crashpoint("authorize:after_intent")
-        return self._run(intent_id)
+            steps: list[Step] = []
+            if new_total == 0 and order.payment_method == "amazon_pay":
+                # R34: 決済不要. With void, cancel the authorizations and close the permission.
+                if void_amazon:
+                    _plan, steps = self._plan_withdrawal(session, order, void_amazon=True, cancel=False)
+                ids = self._engine.begin(
+                    session, order, "zero_total", steps, then={"payment_method": "none"}, local_only=self._local_only()
+                )
+            else:
+                refresh_order(order, now)
+                ids = []
+            message = f"受注金額を{new_total:,}円に変更しました。"
+            if check.needs_reauthorization:
+                message += f" 入金処理の前に差額{check.needs_reauthorization:,}円を与信します(R28)。"
+            result = OperationResult(number, "amount_change", SUCCEEDED, message, new_total, order.payment_status)
+        if ids:
+            return self._with_status(self._engine.run_all(number, "zero_total", ids))
+        return result
 
-    # --- recovery ------------------------------------------------------------------------
+    # --- 入金日取消 (R37) ------------------------------------------------------------------
+
+    def clear_payment_date(self, number: str) -> OperationResult:
+        """Clear the recorded payment date: local only, nothing is sent or refunded (R37)."""
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            order = load_order(session, number)
+            if order.payment_date is None:
+                raise RuleViolation("入金日が記録されていません。", code="R37")
+            order.payment_date = None
+            order.updated_at = now
+            self._engine.journal.event(
+                session,
+                action="clear_payment_date",
+                now=now,
+                order_number=order.number,
+                message="入金日を取り消しました(この端末の記録のみ。Amazonへの送信や返金は行っていません)。",
+            )
+            return OperationResult(
+                number,
+                "clear_payment_date",
+                SUCCEEDED,
+                "入金日を取り消しました。Amazonには何も送信しておらず、返金もされていません。",
+                0,
+                order.payment_status,
+            )
+
+    # --- recovery --------------------------------------------------------------------------
 
     def pending(self, order_number: str | None = None) -> list[PendingOperation]:
-        with self._sessions() as session:
-            return Journal.pending(session, order_number)
+        return self._engine.pending(order_number)
 
     def recover(self, order_number: str | None = None) -> list[OperationResult]:
         """Finish every interrupted money call (same request, same idempotency key) or report it."""
-        return [self._run(op.intent_id) for op in self.pending(order_number)]
-
-    # --- execution -----------------------------------------------------------------------
-
-    def _run(self, intent_id: int) -> OperationResult:
-        with self._sessions() as session:
-            op = next(p for p in Journal.pending(session) if p.intent_id == intent_id)
-        crashpoint(f"{op.action}:before_send")
-        try:
-            response = self._gateway().client.send(op.request)
-        except GatewayUnreachable as exc:
-            return self._settle(op, NOT_SENT, exc.message)
-        except (GatewayOutcomeUnknown, ServiceError) as exc:
-            return self._settle(op, UNKNOWN, f"{exc.message} 結果は次回の同期・復旧で確定します。")
-        except AmazonPayError as exc:
-            return self._settle(op, FAILED, exc.message, error=exc)
-        crashpoint(f"{op.action}:after_send")
-        return self._settle(op, SUCCEEDED, "", response=response)
-
-    def _settle(
-        self,
-        op: PendingOperation,
-        outcome: str,
-        message: str,
-        *,
-        response: ApiResponse | None = None,
-        error: AmazonPayError | None = None,
-    ) -> OperationResult:
-        now = self._clock.now()
-        with self._sessions.begin() as session:
-            order = load_order(session, op.order_number or "")
-            charge_id = op.charge_id
-            if op.action == "capture":
-                message = self._apply_capture(session, order, op, outcome, response, error, now) or message
-            elif op.action == "authorize":
-                charge_id, message = self._apply_authorize(session, order, op, outcome, response, error, now, message)
-            refresh_order(order, now)
-            self._journal.outcome(
-                session,
-                op,
-                outcome,
-                now=now,
-                message=message,
-                request_id=response.request_id if response else (error.request_id if error else None),
-                charge_id=charge_id,
-            )
-            return OperationResult(order.number, op.action, outcome, message, op.amount or 0, order.payment_status)
-
-    def _apply_capture(
-        self,
-        session: Session,
-        order: Order,
-        op: PendingOperation,
-        outcome: str,
-        response: ApiResponse | None,
-        error: AmazonPayError | None,
-        now: datetime,
-    ) -> str:
-        charge = session.get(Charge, op.charge_id)
-        assert charge is not None
-        if outcome == SUCCEEDED and response is not None:
-            info = ChargeInfo.from_json(response.data)
-            apply_charge_info(charge, info, now, confirmed_by_read=False)
-            if info.status.state == ChargeState.DECLINED:
-                return f"売上請求が却下されました: {japanese_message(info.status.reason_code or '')}"
-            order.payment_date = order.payment_date or now
-            if info.status.state == ChargeState.CAPTURE_INITIATED:
-                return f"{op.amount:,}円の売上請求を受け付けました(Amazonで処理中)。"
-            return f"{op.amount:,}円の入金処理を行いました。"
-        if outcome in (FAILED, NOT_SENT):
-            # Nothing was captured: the charge is as it was.
-            charge.capture_requested_at = (
-                None if charge.state == ChargeState.AUTHORIZED else charge.capture_requested_at
-            )
-        return ""
-
-    def _apply_authorize(
-        self,
-        session: Session,
-        order: Order,
-        op: PendingOperation,
-        outcome: str,
-        response: ApiResponse | None,
-        error: AmazonPayError | None,
-        now: datetime,
-        message: str,
-    ) -> tuple[str | None, str]:
-        purpose = ChargePurpose(str(op.detail.get("purpose", ChargePurpose.REAUTH.value)))
-        if outcome == SUCCEEDED and response is not None:
-            info = ChargeInfo.from_json(response.data)
-            charge = session.get(Charge, info.id)
-            if charge is None:
-                charge = new_charge_row(order, info, purpose=purpose, origin=Origin.PRODUCT.value, now=now)
-                session.add(charge)
-            else:
-                apply_charge_info(charge, info, now, confirmed_by_read=False)
-            order.reauth_message = None
-            order.reauth_reason_code = None
-            cp = order.charge_permission
-            if cp is not None and order.kind == OrderKind.SUBSCRIPTION and info.status.state == ChargeState.AUTHORIZED:
-                cp.expires_at = extended_charge_permission_expiry(cp.expires_at, info.created_at or now)  # R14
-            return info.id, f"{info.amount:,}円の与信を取得しました。"
-        if outcome == FAILED and error is not None:
-            code = error.reason_code
-            r41 = reauthorization_failure_message(code)
-            order.reauth_message = r41 or error.message
-            order.reauth_reason_code = code
-            local_id = f"{LOCAL_CHARGE_PREFIX}{op.idempotency_key}"
-            if session.get(Charge, local_id) is None:
-                session.add(
-                    Charge(
-                        id=local_id,
-                        seq=next_seq(order.charges),
-                        order=order,
-                        charge_permission_id=order.charge_permission_id or "",
-                        purpose=purpose.value,
-                        origin=Origin.PRODUCT.value,
-                        amount=op.amount or 0,
-                        captured_amount=0,
-                        refunded_amount=0,
-                        state=ChargeState.DECLINED.value,
-                        reason_code=code,
-                        created_at=now,
-                        expires_at=None,
-                        capture_confirmed=False,
-                    )
-                )
-            return local_id, order.reauth_message
-        return None, message
-
-
-def _combine(number: str, action: str, results: list[OperationResult]) -> OperationResult:
-    if len(results) == 1:
-        return results[0]
-    worst = next((r for r in results if r.outcome == UNKNOWN), None) or next((r for r in results if not r.ok), None)
-    last = results[-1]
-    if worst is None:
-        total = sum(r.amount for r in results)
-        return OperationResult(
-            number, action, SUCCEEDED, f"{total:,}円の入金処理を行いました。", total, last.payment_status
-        )
-    return OperationResult(
-        number, action, worst.outcome, worst.message, sum(r.amount for r in results if r.ok), last.payment_status
-    )
-
-
-def journal_rows(sessions: sessionmaker[Session], number: str) -> list[JournalEntry]:
-    with sessions() as session:
-        return list(session.scalars(select(JournalEntry).where(JournalEntry.order_number == number)))
+        return [self._engine.run(op.intent_id) for op in self.pending(order_number)]

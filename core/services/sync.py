@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +36,7 @@ from core.services.payments import PaymentService
 from core.settings import SettingsStore
 
 IPN_CURSOR_KEY = "sandbox.ipn_cursor"
+_OPEN_CHARGE_STATES = ("AuthorizationInitiated", "Authorized", "CaptureInitiated")
 SELLER_CENTRAL = "seller_central"
 _IN_PROGRESS = (
     PaymentStatus.AUTH_PENDING.value,
@@ -85,7 +87,20 @@ class SyncService:
         self._journal = journal or Journal()
 
     def open_order_numbers(self) -> list[str]:
-        """Orders whose payment can still change: not canceled or finished, or anything in progress."""
+        """Orders whose payment can still change: not canceled or finished, or holding a charge or
+        refund that Amazon has not settled yet (a canceled order's authorization still lapses)."""
+        unsettled_charge = (
+            select(Charge.id)
+            .where(
+                Charge.order_id == Order.id,
+                Charge.state.in_(_OPEN_CHARGE_STATES),
+                ~Charge.id.startswith(LOCAL_CHARGE_PREFIX),
+            )
+            .exists()
+        )
+        unsettled_refund = (
+            select(Refund.id).where(Refund.order_id == Order.id, Refund.state == "RefundInitiated").exists()
+        )
         with self._sessions() as session:
             query = (
                 select(Order.number)
@@ -93,6 +108,9 @@ class SyncService:
                     or_(
                         Order.order_status.not_in([OrderStatus.CANCELED.value, OrderStatus.DONE.value]),
                         Order.payment_status.in_(_IN_PROGRESS),
+                        Order.sync_error.is_not(None),
+                        unsettled_charge,
+                        unsettled_refund,
                     )
                 )
                 .order_by(Order.id)
@@ -226,6 +244,35 @@ class SyncService:
             refund_info = snapshot.refunds.get(refund.id)
             if refund_info is not None:
                 apply_refund_info(refund, refund_info, now)
+        self._reconcile(session, order, now)
+
+    def _reconcile(self, session: Session, order: Order, now: datetime) -> None:
+        """R11: an operation recorded while automatic sync was off is done once Amazon shows it."""
+        for task in Journal.seller_central_tasks(session, order.number):
+            charge = next((c for c in order.charges if c.id == task.charge_id), None)
+            later_refunds = [r for r in order.refunds if r.created_at >= task.at and r.charge_id == task.charge_id]
+            done = {
+                "capture": charge is not None and charge.state == ChargeState.CAPTURED,
+                "cancel": charge is not None and charge.state in (ChargeState.CANCELED, ChargeState.DECLINED),
+                "refund": sum(r.amount for r in later_refunds if r.state != "Declined") >= (task.amount or 0),
+                "authorize": any(
+                    c.created_at >= task.at and c.amount == task.amount and c.state != ChargeState.DECLINED
+                    for c in order.charges
+                ),
+                "close": order.charge_permission is not None and order.charge_permission.state == "Closed",
+            }.get(task.action, False)
+            if done:
+                self._journal.event(
+                    session,
+                    action="reconciled",
+                    now=now,
+                    order_number=order.number,
+                    intent_id=task.id,
+                    charge_id=task.charge_id,
+                    amount=task.amount,
+                    actor="sync",
+                    message="Seller Centralでの実施を確認しました。",
+                )
 
     def _discover(self) -> None:
         """Find charges and refunds created outside the product (Seller Central).

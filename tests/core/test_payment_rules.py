@@ -284,35 +284,43 @@ def test_r9_capture_refused_when_amazon_canceled_it_as_expired_unused() -> None:
 # --------------------------------------------------------------------------- capture: R28 / R40 (amount)
 
 
-def test_r28_r40_capture_refused_when_total_exceeds_authorization() -> None:
-    decision = capture_decision(order(charge(amount=5_000), total=6_000), NOW)
-    assert_refused(decision, "R28/R40")
-    assert decision.reason == "受注金額が与信額を1,000円上回っています。先に再与信してください。"
+def test_r28_capture_authorizes_the_difference_first() -> None:
+    """A total raised before capture is sent with the capture: the difference is authorized first."""
+    decision = capture_decision(order(charge(id="C-1", amount=5_000), total=6_000), NOW)
+    assert decision.allowed
+    assert decision.authorize_first == 1_000
+    assert decision.amount == 6_000
+    assert decision.captures == (("C-1", 5_000),)
 
 
-def test_r28_r40_capture_refused_by_one_yen() -> None:
-    decision = capture_decision(order(charge(amount=5_000), total=5_001), NOW)
-    assert_refused(decision, "R28/R40")
-    assert "1円" in decision.reason
-    assert "再与信" in decision.reason
+def test_r28_capture_shortfall_of_one_yen() -> None:
+    decision = capture_decision(order(charge(id="C-1", amount=5_000), total=5_001), NOW)
+    assert decision.allowed and decision.authorize_first == 1
 
 
-def test_r28_r40_capture_shortfall_counts_all_open_charges() -> None:
+def test_r28_capture_shortfall_counts_all_open_charges() -> None:
     charges = (
         charge(id="C-1", amount=5_000, created=NOW - 9 * DAY),
         charge(id="C-2", amount=2_000, created=NOW - DAY, purpose=ChargePurpose.INCREASE),
     )
     decision = capture_decision(order(*charges, total=1_234_567), NOW)
-    assert_refused(decision, "R28/R40")
-    assert "1,227,567円" in decision.reason
+    assert decision.allowed and decision.authorize_first == 1_227_567
+    assert decision.captures == (("C-1", 5_000), ("C-2", 2_000))
 
 
 def test_r9_r28_lapsed_original_does_not_count_towards_what_is_authorized() -> None:
     """The original ran out (R9); only the later increase is still capturable."""
     charges = (lapsed("C-1", 5_000), charge(id="C-2", amount=2_000, created=NOW - DAY, purpose=ChargePurpose.INCREASE))
     decision = capture_decision(order(*charges, total=7_000), NOW)
-    assert_refused(decision, "R28/R40")
-    assert "5,000円" in decision.reason
+    assert decision.allowed and decision.authorize_first == 5_000
+    assert decision.captures == (("C-2", 2_000),)
+
+
+def test_r31_shortfall_after_a_capture_is_for_seller_central() -> None:
+    charges = (captured("C-1", 5_000), charge(id="C-2", amount=1_000, created=NOW - DAY))
+    decision = capture_decision(order(*charges, total=7_000), NOW)
+    assert_refused(decision, "R31")
+    assert "1,000円" in decision.reason
 
 
 def test_r24_capture_refused_when_everything_is_already_captured() -> None:
@@ -631,11 +639,15 @@ def test_r34_capture_refused_for_a_zero_total() -> None:
 
 
 def test_capture_and_reauthorization_agree_on_a_lapsed_order() -> None:
-    """When capture says 're-authorize first' (R9, R28/R40), re-authorization is allowed."""
-    for facts in (order(lapsed()), order(charge(amount=5_000), total=6_000)):
-        assert capture_decision(facts, NOW).allowed is False
-        assert "再与信" in capture_decision(facts, NOW).reason
-        assert reauthorize_decision(facts, NOW).allowed is True
+    """When capture says 're-authorize first' (R9), re-authorization is allowed; a raised total
+    is authorized by the capture itself (R28) or by 再与信 (R40)."""
+    facts = order(lapsed())
+    assert capture_decision(facts, NOW).allowed is False
+    assert "再与信" in capture_decision(facts, NOW).reason
+    assert reauthorize_decision(facts, NOW).allowed is True
+    raised = order(charge(amount=5_000), total=6_000)
+    assert capture_decision(raised, NOW).authorize_first == 1_000
+    assert reauthorize_decision(raised, NOW).amount == 1_000
 
 
 # --------------------------------------------------------------------------- properties
@@ -688,7 +700,8 @@ def test_property_decisions_are_well_formed(facts: OrderFacts) -> None:
     capture = capture_decision(facts, NOW)
     if capture.allowed:
         by_id = {c.id: c for c in facts.charges}
-        assert sum(yen for _, yen in capture.captures) == capture.amount
+        # R28: a shortfall is authorized first, then captured with the open charges.
+        assert sum(yen for _, yen in capture.captures) + capture.authorize_first == capture.amount
         for charge_id, yen in capture.captures:
             c = by_id[charge_id]
             assert c.state is ChargeState.AUTHORIZED

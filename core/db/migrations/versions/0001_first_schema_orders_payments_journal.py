@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.Column('shipping_fee', sa.Integer(), nullable=False),
     sa.Column('fees', sa.Integer(), nullable=False),
     sa.Column('discount', sa.Integer(), nullable=False),
+    sa.Column('adjustment', sa.Integer(), server_default='0', nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('original_total', sa.Integer(), nullable=False),
     sa.Column('order_status', sa.String(length=16), nullable=False),
