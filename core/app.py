@@ -72,6 +72,12 @@ class Kanjo:
             )
         return self._gateway
 
+    def reset_gateway(self) -> None:
+        """Drop the current connection so the next call uses the settings as saved now."""
+        if self._gateway is not None:
+            self._gateway.close()
+            self._gateway = None
+
     def close(self) -> None:
         if self._gateway is not None:
             self._gateway.close()

@@ -228,3 +228,6 @@ class JournalEntry(Base):
 
 
 Index("ix_orders_status_ordered", Order.payment_status, Order.ordered_at)
+# The order list filters 承認済/承認完了 by expiry (R9) and sorts by customer name.
+Index("ix_orders_status_expiry", Order.payment_status, Order.auth_expires_at, Order.ordered_at)
+Index("ix_customers_name", Customer.name)

@@ -199,6 +199,9 @@ class OperationEngine:
         except AmazonPayError as exc:
             return self._settle(op, FAILED, exc.message, error=exc)
         crashpoint(f"{op.action}:after_send")
+        if op.action == "capture" and response.data.get("statusDetails", {}).get("state") == ChargeState.DECLINED:
+            # Amazon answered, and the answer is no (請求却下): nothing moved, later steps stop.
+            return self._settle(op, FAILED, "", response=response)
         return self._settle(op, SUCCEEDED, "", response=response)
 
     def _earlier_steps(self, session: Session, op: PendingOperation) -> list[str | None]:
@@ -293,7 +296,7 @@ def _apply_capture(
 ) -> str:
     charge = session.get(Charge, op.charge_id)
     assert charge is not None
-    if outcome == SUCCEEDED and response is not None:
+    if response is not None:
         info = ChargeInfo.from_json(response.data)
         apply_charge_info(charge, info, now, confirmed_by_read=False)
         if info.status.state == ChargeState.DECLINED:

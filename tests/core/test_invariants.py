@@ -9,6 +9,7 @@ and after a settling sync, the local ledger equals the sandbox's.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections import Counter
 from datetime import timedelta
@@ -60,10 +61,8 @@ class PaymentDesk(RuleBasedStateMachine):
 
     def _attempt(self, action: object, *args: object, **kwargs: object) -> None:
         """Refusals (rules, gateway errors) are expected answers; anything else is a bug."""
-        try:
+        with contextlib.suppress(UserError):
             action(*args, **kwargs)  # type: ignore[operator]
-        except UserError:
-            pass
 
     # --- the buyer and the operator -----------------------------------------------------
 

@@ -1,0 +1,100 @@
+"""order list: substring search over order number, customer name and e-mail
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-22
+
+The window's order list (issue 3) filters, sorts and searches in SQL and must stay fast at
+1,000,000 orders (see bench/orders_bench.py).
+
+Search. ``LIKE '%…%'`` reads every row, so SQLite keeps two full-text indexes, maintained by
+triggers so that no service has to remember them. Rows are keyed by ``orders.id`` (the FTS
+rowid):
+
+* ``order_search`` (trigram tokenizer) over the order number, the customer's name (as
+  written and with its spaces removed, so 佐藤花子 finds 佐藤 花子) and e-mail: answers any
+  substring of 3 or more characters, case-insensitively.
+* ``order_search_bigram`` (unicode61 over the space-separated character pairs of the name
+  without spaces, plus an end mark): answers 1- and 2-character searches, which matter in
+  Japanese because most family names have two characters (田中, 佐藤) and some one (林, 森).
+  A 2-character search is one token; a 1-character search is a prefix query over the pairs
+  (hence the end mark, so the name's last character also starts a pair).
+
+Other databases (PostgreSQL) get nothing here; ``core.order_pages`` searches with ILIKE
+there. The FTS tables are not ORM tables; tests/core/test_store.py leaves ``order_search*``
+out of its schema comparison.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+END_MARK = "〆"  # a CJK letter, so unicode61 keeps it inside the pair token
+MAX_NAME_CHARS = 40  # pairs beyond this many characters of a name are not indexed
+
+
+def _compact(expr: str) -> str:
+    """The name without half- or full-width spaces."""
+    return f"replace(replace({expr}, ' ', ''), '　', '')"
+
+
+def _pairs(expr: str) -> str:
+    """SQL for 'ab bc cd d〆' built from a text expression (triggers allow no CTEs)."""
+    marked = f"({_compact(expr)} || '{END_MARK}')"
+    parts = " || ' ' || ".join(f"substr({marked}, {i}, 2)" for i in range(1, MAX_NAME_CHARS + 1))
+    return f"trim({parts})"
+
+
+def _index_rows(where: str) -> list[str]:
+    """INSERT … SELECT statements indexing the orders matched by ``FROM orders o, customers c WHERE …``."""
+    return [
+        "INSERT INTO order_search(rowid, number, name, name_compact, email) "
+        f"SELECT o.id, o.number, c.name, {_compact('c.name')}, c.email "
+        f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+        f"INSERT INTO order_search_bigram(rowid, pairs) SELECT o.id, {_pairs('c.name')} "
+        f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+    ]
+
+
+def upgrade() -> None:
+    # Plain CREATE INDEX: batch mode would recreate the tables and drop the triggers below.
+    op.create_index("ix_orders_status_expiry", "orders", ["payment_status", "auth_expires_at", "ordered_at"])
+    op.create_index("ix_customers_name", "customers", ["name"])
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.execute("CREATE VIRTUAL TABLE order_search USING fts5(number, name, name_compact, email, tokenize='trigram')")
+    op.execute("CREATE VIRTUAL TABLE order_search_bigram USING fts5(pairs, tokenize='unicode61', prefix='1')")
+    unindex = "DELETE FROM order_search WHERE rowid = {id}; DELETE FROM order_search_bigram WHERE rowid = {id}; "
+    op.execute(
+        "CREATE TRIGGER order_search_ai AFTER INSERT ON orders BEGIN "
+        + "; ".join(_index_rows("o.id = new.id")) + "; END"
+    )
+    op.execute("CREATE TRIGGER order_search_ad AFTER DELETE ON orders BEGIN " + unindex.format(id="old.id") + "END")
+    op.execute(
+        "CREATE TRIGGER order_search_au AFTER UPDATE OF number, customer_id ON orders BEGIN "
+        + unindex.format(id="new.id") + "; ".join(_index_rows("o.id = new.id")) + "; END"
+    )
+    op.execute(
+        "CREATE TRIGGER order_search_customer_au AFTER UPDATE OF name, email ON customers BEGIN "
+        "DELETE FROM order_search WHERE rowid IN (SELECT id FROM orders WHERE customer_id = new.id); "
+        "DELETE FROM order_search_bigram WHERE rowid IN (SELECT id FROM orders WHERE customer_id = new.id); "
+        + "; ".join(_index_rows("o.customer_id = new.id")) + "; END"
+    )
+    for statement in _index_rows("1"):  # orders already in the store
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_customers_name", "customers")
+    op.drop_index("ix_orders_status_expiry", "orders")
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for trigger in ("order_search_ai", "order_search_ad", "order_search_au", "order_search_customer_au"):
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    op.execute("DROP TABLE IF EXISTS order_search_bigram")
+    op.execute("DROP TABLE IF EXISTS order_search")

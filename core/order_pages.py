@@ -1,0 +1,394 @@
+"""Paged reads of the order list: filter, sort and search in SQL, one page of rows at a time.
+
+The window's order list (issue 3) must stay fast and small at 1,000,000 orders, so it never
+loads every order. It asks this module for
+
+* ``count(query)``: how many orders match (the scroll range);
+* ``page(query, offset, limit, after=...)``: the rows at a position, read by an indexed
+  query. ``after`` is the sort key of the row just before ``offset`` when the caller knows
+  it (the last row of a page it already holds): the read then seeks there through the index
+  (keyset) instead of counting ``offset`` rows (OFFSET), which costs ~0.1 ms instead of
+  ~15 ms at row 900,000;
+* ``rows_by_number`` for refreshing rows after an operation.
+
+Every list column the window sorts or filters on is a denormalised, indexed column of
+``orders`` kept current by ``core.ledger.refresh_order``. Substring search uses the FTS5
+indexes of migration 0002 on SQLite (trigram for 3+ characters, character pairs for 1–2),
+ILIKE elsewhere. Pure Python: no Qt here.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Integer,
+    and_,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.orm import InstrumentedAttribute
+
+from core.clock import JST, to_utc
+from core.db.schema import Customer, Order
+from core.domain import OrderKind, OrderStatus, PaymentStatus
+from core.queries import effective_payment_status
+from core.status import expiry_text
+
+MAX_ACTION_DAYS = 30
+
+# "Needs action" (issue 3): the badges that ask the operator to do something. 承認完了 means
+# re-authorization is needed (R9, R40); 承認失敗 carries the R41 message; the last row of R10
+# means the last sync failed. The filter adds 承認済 orders whose authorization lapses within
+# N days or whose total rose above what is authorized (R28, R40), and orders on hold (保留, R18).
+NEEDS_ACTION_STATUSES: tuple[PaymentStatus, ...] = (
+    PaymentStatus.AUTH_LAPSED,
+    PaymentStatus.AUTH_FAILED,
+    PaymentStatus.CAPTURE_DECLINED,
+    PaymentStatus.REFUND_DECLINED,
+    PaymentStatus.UNREACHABLE,
+)
+_END_MARK = "〆"  # see migration 0002
+
+
+class SortKey(StrEnum):
+    """The list's sortable columns."""
+
+    NUMBER = "number"
+    ORDERED_AT = "ordered_at"
+    CUSTOMER = "customer"
+    KIND = "kind"
+    TOTAL = "total"
+    PAYMENT_STATUS = "payment_status"
+    ORDER_STATUS = "order_status"
+    AUTH_EXPIRY = "auth_expiry"
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """What the operator narrowed the list to. Empty sets mean "any"."""
+
+    payment_statuses: frozenset[PaymentStatus] = frozenset()
+    order_statuses: frozenset[OrderStatus] = frozenset()
+    kinds: frozenset[OrderKind] = frozenset()
+    date_from: date | None = None  # Japan calendar dates, both inclusive
+    date_to: date | None = None
+    needs_action: bool = False
+    action_days: int = 7  # "authorization expiring within N days"
+    text: str = ""
+
+    @property
+    def is_empty(self) -> bool:
+        return self == OrderFilter(action_days=self.action_days)
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    filter: OrderFilter = field(default_factory=OrderFilter)
+    sort: SortKey = SortKey.ORDERED_AT
+    descending: bool = True
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """One line of the order list."""
+
+    id: int
+    number: str
+    ordered_at: datetime
+    customer_name: str
+    customer_email: str
+    kind: OrderKind
+    total: int
+    payment_status: PaymentStatus | None  # effective (R9); None = no payment (決済不要)
+    order_status: OrderStatus
+    auth_expires_at: datetime | None
+    auth_expiry: str  # '残り3日' while 承認済, else ''
+    sort_key: tuple[Any, ...]  # (sort value, id): the keyset position of this row
+
+
+@dataclass(frozen=True)
+class Page:
+    offset: int
+    rows: tuple[OrderRow, ...]
+
+
+def search_terms(text_value: str) -> str:
+    """The search text as matched: trimmed, with compatibility forms folded (ＡＢＣ → ABC)."""
+    return unicodedata.normalize("NFKC", text_value).strip()
+
+
+def _fts_phrase(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+class OrderPages:
+    """Reads pages of the order list from the store (thread-safe: one connection per call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._fts = engine.dialect.name == "sqlite" and self._has_fts(engine)
+
+    @staticmethod
+    def _has_fts(engine: Engine) -> bool:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'order_search_bigram'")
+            ).first()
+        return found is not None
+
+    # --- public reads --------------------------------------------------------------------
+
+    def count(self, query: OrderQuery, now: datetime) -> int:
+        statement = select(func.count()).select_from(Order)
+        if self._needs_customer_join(query, for_count=True):
+            statement = statement.join(Customer, Customer.id == Order.customer_id)
+        statement = statement.where(*self._conditions(query.filter, now))
+        with self._engine.connect() as connection:
+            return int(connection.scalar(statement) or 0)
+
+    def page(
+        self,
+        query: OrderQuery,
+        offset: int,
+        limit: int,
+        now: datetime,
+        *,
+        after: tuple[Any, ...] | None = None,
+        before: tuple[Any, ...] | None = None,
+    ) -> Page:
+        """``limit`` rows from position ``offset``.
+
+        ``after``: the sort key of row ``offset - 1``; ``before``: the sort key of row
+        ``offset + limit``, when the caller holds that row (scrolling down, or up). Either
+        turns the read into an index seek (keyset) instead of counting ``offset`` rows.
+        """
+        if limit <= 0:
+            return Page(offset, ())
+        sort_column = self._sort_column(query.sort)
+        keyset = self.supports_keyset(query.sort)
+        backwards = keyset and after is None and before is not None
+        ids_query = select(Order.id, sort_column)
+        if self._needs_customer_join(query, for_count=False):
+            ids_query = ids_query.join(Customer, Customer.id == Order.customer_id)
+        ids_query = ids_query.where(*self._conditions(query.filter, now))
+        position = tuple_(sort_column, Order.id)
+        if keyset and after is not None:
+            ids_query = ids_query.where(position < tuple_(*after) if query.descending else position > tuple_(*after))
+            ids_query = ids_query.order_by(*self._order_by(query))
+        elif backwards:
+            assert before is not None
+            ids_query = ids_query.where(position > tuple_(*before) if query.descending else position < tuple_(*before))
+            ids_query = ids_query.order_by(*self._order_by(query, reverse=True))
+        else:
+            ids_query = ids_query.order_by(*self._order_by(query))
+            if offset:
+                ids_query = ids_query.offset(_literal(offset))
+        ids_query = ids_query.limit(_literal(limit))
+        with self._engine.connect() as connection:
+            keyed = list(connection.execute(ids_query).all())
+            by_id = self._rows(connection, [row[0] for row in keyed], now)
+        if backwards:
+            keyed.reverse()
+        rows = tuple(_with_key(by_id[row_id], (value, row_id)) for row_id, value in keyed if row_id in by_id)
+        return Page(offset, rows)
+
+    def rows_by_number(self, numbers: Iterable[str], now: datetime) -> dict[str, OrderRow]:
+        """The current list rows of these orders (after an operation changed them)."""
+        wanted = list(dict.fromkeys(numbers))
+        if not wanted:
+            return {}
+        with self._engine.connect() as connection:
+            ids = list(connection.scalars(select(Order.id).where(Order.number.in_(wanted))))
+            rows = self._rows(connection, ids, now)
+        return {row.number: row for row in rows.values()}
+
+    def numbers_in(self, query: OrderQuery, offset: int, limit: int, now: datetime) -> list[str]:
+        """Order numbers at rows ``offset`` .. ``offset + limit - 1`` (for a selection not fully on screen)."""
+        statement = select(Order.number)
+        if self._needs_customer_join(query, for_count=False):
+            statement = statement.join(Customer, Customer.id == Order.customer_id)
+        statement = (
+            statement.where(*self._conditions(query.filter, now))
+            .order_by(*self._order_by(query))
+            .offset(_literal(offset))
+            .limit(_literal(limit))
+        )
+        with self._engine.connect() as connection:
+            return list(connection.scalars(statement))
+
+    @staticmethod
+    def supports_keyset(sort: SortKey) -> bool:
+        """Keyset reads need a sort column that is never NULL and lives on ``orders`` itself."""
+        return sort not in (SortKey.CUSTOMER, SortKey.PAYMENT_STATUS, SortKey.AUTH_EXPIRY)
+
+    # --- SQL pieces ----------------------------------------------------------------------
+
+    @staticmethod
+    def _sort_column(sort: SortKey) -> InstrumentedAttribute[Any]:
+        return {
+            SortKey.NUMBER: Order.number,
+            SortKey.ORDERED_AT: Order.ordered_at,
+            SortKey.CUSTOMER: Customer.name,
+            SortKey.KIND: Order.kind,
+            SortKey.TOTAL: Order.total,
+            # Sorted by the stored badge (indexed); an authorization that lapsed since the last
+            # write reads 承認完了 (R9) but sorts with 承認済 until the next write or sync.
+            SortKey.PAYMENT_STATUS: Order.payment_status,
+            SortKey.ORDER_STATUS: Order.order_status,
+            SortKey.AUTH_EXPIRY: Order.auth_expires_at,
+        }[sort]
+
+    def _order_by(self, query: OrderQuery, *, reverse: bool = False) -> list[ColumnElement[Any]]:
+        columns: list[InstrumentedAttribute[Any]] = [self._sort_column(query.sort)]
+        if query.sort is SortKey.CUSTOMER:
+            columns.append(Customer.id)  # follows ix_customers_name, then ix_orders_customer_id
+        columns.append(Order.id)  # unique tie-breaker: a stable order for paging
+        descending = query.descending != reverse
+        return [c.desc() if descending else c.asc() for c in columns]
+
+    @staticmethod
+    def _needs_customer_join(query: OrderQuery, *, for_count: bool) -> bool:
+        """Only sorting by customer needs the join; filters and search work on ``orders`` alone."""
+        return not for_count and query.sort is SortKey.CUSTOMER
+
+    def _conditions(self, flt: OrderFilter, now: datetime) -> list[ColumnElement[bool]]:
+        now = to_utc(now)
+        conditions: list[ColumnElement[bool]] = []
+        if flt.payment_statuses:
+            conditions.append(_payment_status_in(flt.payment_statuses, now))
+        if flt.order_statuses:
+            conditions.append(Order.order_status.in_(sorted(s.value for s in flt.order_statuses)))
+        if flt.kinds:
+            conditions.append(Order.kind.in_(sorted(k.value for k in flt.kinds)))
+        if flt.date_from is not None:
+            conditions.append(Order.ordered_at >= _jst_midnight(flt.date_from))
+        if flt.date_to is not None:
+            conditions.append(Order.ordered_at < _jst_midnight(flt.date_to + timedelta(days=1)))
+        if flt.needs_action:
+            conditions.append(_needs_action(now, flt.action_days))
+        terms = search_terms(flt.text)
+        if terms:
+            conditions.append(self._search(terms))
+        return conditions
+
+    def _search(self, terms: str) -> ColumnElement[bool]:
+        if not self._fts:
+            pattern = "%" + terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            customers = select(Customer.id).where(
+                or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
+            )
+            return or_(Order.number.ilike(pattern, escape="\\"), Order.customer_id.in_(customers))
+        if len(terms) >= 3:
+            matched = text("SELECT rowid FROM order_search WHERE order_search MATCH :q").bindparams(
+                q=_fts_phrase(terms)
+            )
+            return Order.id.in_(matched.columns(column("rowid", Integer)))
+        # 1–2 characters: a name (see migration 0002), or the start of an order number.
+        number_prefix = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
+        compact = "".join(ch for ch in terms if not ch.isspace() and ch != _END_MARK)
+        if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
+            return number_prefix
+        phrase = _fts_phrase(compact) + ("*" if len(compact) == 1 else "")
+        matched = text("SELECT rowid FROM order_search_bigram WHERE order_search_bigram MATCH :q").bindparams(q=phrase)
+        return or_(Order.id.in_(matched.columns(column("rowid", Integer))), number_prefix)
+
+    @staticmethod
+    def _rows(connection: Any, ids: Sequence[int], now: datetime) -> dict[int, OrderRow]:
+        if not ids:
+            return {}
+        status = effective_payment_status(to_utc(now)).label("effective_status")
+        statement = (
+            select(
+                Order.id,
+                Order.number,
+                Order.ordered_at,
+                Customer.name,
+                Customer.email,
+                Order.kind,
+                Order.total,
+                status,
+                Order.order_status,
+                Order.auth_expires_at,
+            )
+            .join(Customer, Customer.id == Order.customer_id)
+            .where(Order.id.in_(list(ids)))
+        )
+        rows: dict[int, OrderRow] = {}
+        for r in connection.execute(statement):
+            label = PaymentStatus(r.effective_status) if r.effective_status else None
+            rows[r.id] = OrderRow(
+                id=r.id,
+                number=r.number,
+                ordered_at=r.ordered_at,
+                customer_name=r.name,
+                customer_email=r.email,
+                kind=OrderKind(r.kind),
+                total=r.total,
+                payment_status=label,
+                order_status=OrderStatus(r.order_status),
+                auth_expires_at=r.auth_expires_at,
+                auth_expiry=expiry_text(r.auth_expires_at, now) if label is PaymentStatus.AUTHORIZED else "",
+                sort_key=(),
+            )
+        return rows
+
+
+def _literal(value: int) -> ColumnElement[Any]:
+    """LIMIT/OFFSET written into the SQL: SQLite plans a bound LIMIT as if it were large and may
+    then walk the whole date index (measured: 140 ms instead of 16 ms for 承認完了 at 1,000,000)."""
+    return literal_column(str(int(value)))
+
+
+def _with_key(row: OrderRow, key: tuple[Any, ...]) -> OrderRow:
+    return OrderRow(**{**row.__dict__, "sort_key": key})
+
+
+def _jst_midnight(day: date) -> datetime:
+    return to_utc(datetime.combine(day, time(0, 0), tzinfo=JST))
+
+
+def _payment_status_in(statuses: frozenset[PaymentStatus], now: datetime) -> ColumnElement[bool]:
+    """The effective badge (R9: a lapsed 承認済 reads 承認完了) is one of ``statuses``, in index-friendly SQL."""
+    stored = Order.payment_status
+    plain = sorted(s.value for s in statuses if s not in (PaymentStatus.AUTHORIZED, PaymentStatus.AUTH_LAPSED))
+    terms: list[ColumnElement[bool]] = []
+    if plain:
+        terms.append(stored.in_(plain))
+    if PaymentStatus.AUTHORIZED in statuses and PaymentStatus.AUTH_LAPSED in statuses:
+        terms.append(stored.in_([PaymentStatus.AUTHORIZED.value, PaymentStatus.AUTH_LAPSED.value]))
+    elif PaymentStatus.AUTHORIZED in statuses:
+        # A stored 承認済 always has an authorization expiry (refresh_order: the badge needs an
+        # Authorized charge), so no IS NULL branch: one index range, which SQLite plans well.
+        terms.append(and_(stored == PaymentStatus.AUTHORIZED.value, Order.auth_expires_at > now))
+    elif PaymentStatus.AUTH_LAPSED in statuses:
+        terms.append(stored == PaymentStatus.AUTH_LAPSED.value)
+        terms.append(and_(stored == PaymentStatus.AUTHORIZED.value, Order.auth_expires_at <= now))
+    return or_(*terms)
+
+
+def _needs_action(now: datetime, days: int) -> ColumnElement[bool]:
+    days = max(0, min(days, MAX_ACTION_DAYS))
+    return or_(
+        Order.payment_status.in_([s.value for s in NEEDS_ACTION_STATUSES]),
+        and_(
+            Order.payment_status == PaymentStatus.AUTHORIZED.value,
+            or_(
+                Order.auth_expires_at <= now + timedelta(days=days),  # lapses within N days (R9)
+                Order.total > Order.authorized_amount + Order.captured_amount,  # amount rose: re-auth (R28, R40)
+            ),
+        ),
+        Order.order_status == OrderStatus.ON_HOLD.value,
+    )

@@ -1,0 +1,107 @@
+"""Start the window: ``kanjo`` with no subcommand calls :func:`run` (main.py)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from core.app import Kanjo, data_dir, open_app
+from core.db.engine import sqlite_path
+from core.errors import UserError
+from gui.errors import error_message, install_excepthooks
+from gui.labels import APP_TITLE
+from gui.main_window import MainWindow
+from gui.settings_store import WindowSettings
+from gui.tasks import TaskRunner
+
+log = logging.getLogger("kanjo")
+
+# Preferred UI fonts for Japanese, first found wins; Qt falls back further by itself.
+JAPANESE_FONTS = ("Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic UI", "Meiryo UI", "Noto Sans JP", "IPAexGothic")
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (created once), with a Japanese UI font when one is installed."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    qt_app = QApplication(argv if argv is not None else sys.argv[:1])
+    qt_app.setApplicationName("kanjo")
+    qt_app.setApplicationDisplayName(APP_TITLE)
+    qt_app.setOrganizationName("kanjo")
+    apply_japanese_font(qt_app)
+    return qt_app
+
+
+def apply_japanese_font(qt_app: QApplication) -> None:
+    from PySide6.QtGui import QFontDatabase
+
+    families = set(QFontDatabase.families())
+    for family in JAPANESE_FONTS:
+        if family in families:
+            font = QFont(qt_app.font())
+            font.setFamilies([family, *qt_app.font().families()])
+            qt_app.setFont(font)
+            return
+
+
+def window_settings_for(app: Kanjo, environ: Mapping[str, str] | None = None) -> WindowSettings:
+    """QSettings file beside the store's SQLite file, else in the data directory."""
+    path = sqlite_path(app.db_url)
+    directory = path.parent if path is not None else data_dir(environ)
+    return WindowSettings.in_dir(Path(directory))
+
+
+@dataclass
+class Launched:
+    """A window running over a store, and what must be closed after it."""
+
+    window: MainWindow
+    runner: TaskRunner
+    kanjo: Kanjo
+
+    def shutdown(self) -> None:
+        # Let an operation already sent finish and record its outcome; drop what is queued.
+        self.runner.shutdown(wait=True)
+        self.kanjo.close()
+
+
+def launch(db_url: str | None, *, environ: Mapping[str, str] | None = None) -> Launched:
+    """Open the store and show the window at once; the gateway, recovery and (on a first start
+    over the sandbox) the demo orders follow in the background. Raises what ``open_app`` raises."""
+    kanjo = open_app(db_url, environ=environ)
+    runner = TaskRunner()
+    window = MainWindow(kanjo, runner, window_settings_for(kanjo))
+    runner.default_failure = window.show_bug
+    install_excepthooks(window)
+    window.show()
+    window.start()
+    return Launched(window, runner, kanjo)
+
+
+def run(db_url: str | None) -> int:
+    """Open the window over the store at ``db_url`` (default: the per-user store) until it closes."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
+    qt_app = application()
+    try:
+        launched = launch(db_url)
+    except UserError as exc:
+        QMessageBox.critical(None, APP_TITLE, f"データを開けませんでした。{exc.message}")
+        return 1
+    except Exception as exc:  # a bug: the operator reads Japanese, the log keeps the traceback
+        log.exception("could not open the store")
+        QMessageBox.critical(None, APP_TITLE, f"データを開けませんでした。{error_message(exc)}")
+        return 1
+    try:
+        return qt_app.exec()
+    finally:
+        launched.shutdown()

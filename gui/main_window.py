@@ -1,0 +1,658 @@
+"""MainWindow: toolbar, filter bar, the order list and the detail panel beside it (issue 3).
+
+The window receives the core (``Kanjo``) and a :class:`~gui.tasks.TaskRunner`; it never
+talks to Amazon Pay on the GUI thread and holds no global state. Window geometry, the
+splitter and the list's column widths are remembered with QSettings (gui.settings_store).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QProgressDialog,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QTableView,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.app import Kanjo
+from core.clock import format_jst
+from core.demo import seed_demo
+from core.domain import PaymentStatus, Tone
+from core.errors import UserError
+from core.order_pages import OrderFilter, OrderPages, OrderQuery
+from core.queries import OrderDetail
+from core.settings import AppSettings
+from gui.errors import error_message, show_error
+from gui.labels import APP_TITLE, badge_colors
+from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
+from gui.orders.detail_panel import DetailPanel
+from gui.orders.filter_bar import FilterBar
+from gui.orders.status_badge import BadgeDelegate, BadgeLabel, badge_size
+from gui.orders.table_model import BADGE_COLUMNS, SORT_KEYS, Column, OrderRole, OrderTableModel
+from gui.settings_dialog import SettingsDialog, connection_changed
+from gui.settings_store import WindowSettings
+from gui.tasks import READ, CancelToken, TaskRunner
+
+log = logging.getLogger(__name__)
+
+DEMO_ORDERS = 26
+DEFAULT_COLUMN_WIDTHS = {
+    Column.NUMBER: 104,
+    Column.ORDERED_AT: 124,
+    Column.CUSTOMER: 104,
+    Column.KIND: 96,
+    Column.TOTAL: 84,
+    Column.ORDER_STATUS: 92,
+    Column.AUTH_EXPIRY: 76,
+}
+
+
+class Banner(QFrame):
+    """The outcome of the last operation, above the list; closes with ×."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.label = QLabel()
+        self.label.setObjectName("bannerText")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton()
+        close.setText("×")
+        close.setAutoRaise(True)
+        close.setToolTip("閉じる")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.tone = Tone.NEUTRAL
+        self.hide()
+
+    def show_message(self, text: str, tone: Tone) -> None:
+        self.tone = tone
+        colors = badge_colors(tone, self.palette())
+        self.setStyleSheet(
+            f"QFrame#banner {{ background: {colors.background.name()}; border: 1px solid {colors.border.name()};"
+            f" border-radius: 6px; }} QFrame#banner QLabel, QFrame#banner QToolButton {{ color: {colors.text.name()};"
+            " background: transparent; }"
+        )
+        self.label.setText(text)
+        self.show()
+
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        app: Kanjo,
+        runner: TaskRunner,
+        window_settings: WindowSettings,
+        *,
+        demo_orders: int = DEMO_ORDERS,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.app = app
+        self.runner = runner
+        self.window_settings = window_settings
+        self.demo_orders = demo_orders
+        self.settings: AppSettings = app.settings.load()
+        self.pages = OrderPages(app.engine)
+        self.model = OrderTableModel(self.pages, app.clock, runner, parent=self)
+        self.operations = OrderActions(app.payments, app.sync, runner, on_bug=self.show_bug, parent=self)
+        self.confirm: Callable[[str], bool] = self._confirm  # tests replace it
+        self._detail_generation = 0
+        self._wanted_number: str | None = None
+        self._bulk_dialog: QProgressDialog | None = None
+        self._sync_token: CancelToken | None = None
+        self.last_sync_at: str = ""
+        self.last_bulk: BulkOutcome | None = None  # the last bulk action's outcome (also in the banner)
+        self.last_error_box: QMessageBox | None = None
+
+        self.setWindowTitle(APP_TITLE)
+        self._build_toolbar()
+        self.filter_bar = FilterBar()
+        self.banner = Banner()
+        self.table = self._build_table()
+        self.detail = DetailPanel()
+        self.detail.set_shop_domain(self.settings.shop_domain)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 0, 6, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.filter_bar)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(central)
+        self._build_status_bar()
+
+        self.sync_timer = QTimer(self)
+        self.sync_timer.setObjectName("backgroundSync")
+        self.sync_timer.timeout.connect(self._on_sync_timer_timeout)
+        self._apply_settings(self.settings)
+        self._connect()
+        self.resize(1440, 860)
+        self.splitter.setSizes([900, 540])
+        self.window_settings.restore(self, self.splitter, self.table.horizontalHeader())
+
+    # --- construction --------------------------------------------------------------------
+
+    def _build_toolbar(self) -> None:
+        toolbar = QToolBar("操作")
+        toolbar.setObjectName("toolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(toolbar)
+        self.sync_all_action = QAction("すべて同期", self)
+        self.sync_all_action.setToolTip("未完了の受注すべての状態をAmazon Payから読み直します。")
+        self.sync_all_action.setShortcut(QKeySequence("F5"))
+        self.bulk_capture_action = QAction("一括入金処理", self)
+        self.bulk_capture_action.setToolTip(
+            "選択した受注をまとめて入金処理します。処理できない受注は理由を表示します。"
+        )
+        self.bulk_reauthorize_action = QAction("一括再与信", self)
+        self.bulk_reauthorize_action.setToolTip("選択した受注をまとめて再与信します。")
+        self.reload_action = QAction("再読み込み", self)
+        self.reload_action.setToolTip("一覧を読み直します(Amazon Payには問い合わせません)。")
+        self.settings_action = QAction("設定", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        for action in (self.sync_all_action, self.bulk_capture_action, self.bulk_reauthorize_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.reload_action)
+        toolbar.addAction(self.settings_action)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        toolbar.addWidget(spacer)
+        self.shop_label = QLabel()
+        self.shop_label.setObjectName("shopLabel")
+        toolbar.addWidget(self.shop_label)
+        self.sandbox_badge = BadgeLabel("サンドボックス", Tone.ATTENTION)
+        self.sandbox_badge.setObjectName("sandboxIndicator")
+        toolbar.addWidget(self.sandbox_badge)
+        self.toolbar = toolbar
+        find = QAction(self)
+        find.setShortcut(QKeySequence.StandardKey.Find)
+        find.triggered.connect(lambda: self.filter_bar.search.setFocus())
+        self.addAction(find)
+
+    def _build_table(self) -> QTableView:
+        table = QTableView()
+        table.setObjectName("orderTable")
+        table.setModel(self.model)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        table.setAlternatingRowColors(True)
+        table.setWordWrap(False)
+        table.setShowGrid(False)
+        table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        table.verticalHeader().setVisible(False)
+        delegate = BadgeDelegate(OrderRole.BADGE_TEXT, OrderRole.BADGE_TONE, table)
+        for column in BADGE_COLUMNS:
+            table.setItemDelegateForColumn(column, delegate)
+        self.badge_delegate = delegate
+        # Uniform row heights: the view never measures rows (fast at 1,000,000 rows).
+        row_height = badge_size("承認済", table.font()).height() + 10
+        table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        table.verticalHeader().setDefaultSectionSize(row_height)
+        header = table.horizontalHeader()
+        header.setSectionsMovable(True)
+        header.setHighlightSections(False)
+        header.setStretchLastSection(True)
+        for column, width in DEFAULT_COLUMN_WIDTHS.items():
+            header.resizeSection(column, width)
+        # Wide enough for the longest R10 label, so every badge reads in full.
+        longest = max(badge_size(status.value, table.font()).width() for status in PaymentStatus)
+        header.resizeSection(Column.PAYMENT_STATUS, longest + 12)
+        header.setSortIndicator(Column.ORDERED_AT, Qt.SortOrder.DescendingOrder)
+        table.setSortingEnabled(True)
+        return table
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.count_label = QLabel()
+        self.count_label.setObjectName("countLabel")
+        self.job_label = QLabel()
+        self.job_progress = QProgressBar()
+        self.job_progress.setMaximumWidth(180)
+        self.job_progress.setTextVisible(False)
+        self.job_progress.hide()
+        self.job_cancel = QPushButton("中止")
+        self.job_cancel.hide()
+        self.job_cancel.clicked.connect(self.operations.cancel_sync_all)
+        self.sync_label = QLabel()
+        self.sync_label.setObjectName("syncLabel")
+        bar.addWidget(self.count_label)
+        bar.addWidget(self.job_label)
+        bar.addWidget(self.job_progress)
+        bar.addWidget(self.job_cancel)
+        bar.addPermanentWidget(self.sync_label)
+
+    def _connect(self) -> None:
+        self.filter_bar.changed.connect(self._on_filter_bar_changed)
+        self.model.query_applied.connect(self._on_model_query_applied)
+        self.model.count_changed.connect(self._update_count_label)
+        self.model.loading_changed.connect(lambda _loading: self._update_count_label())
+        self.model.read_failed.connect(self.show_bug)
+        self.model.dataChanged.connect(self._on_model_data_changed)
+        self.model.refreshed.connect(self._on_model_refreshed)
+        self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_bulk_actions())
+        self.detail.capture_requested.connect(self.operations.capture)
+        self.detail.reauthorize_requested.connect(self.operations.reauthorize)
+        self.detail.sync_requested.connect(self.operations.sync_order)
+        self.operations.started.connect(self._on_actions_started)
+        self.operations.finished.connect(self._on_actions_finished)
+        self.operations.bulk_progress.connect(self._on_actions_bulk_progress)
+        self.operations.bulk_finished.connect(self._on_actions_bulk_finished)
+        self.operations.sync_all_progress.connect(self._on_actions_sync_all_progress)
+        self.operations.sync_all_finished.connect(self._on_actions_sync_all_finished)
+        self.operations.busy_changed.connect(self._on_actions_busy_changed)
+        self.sync_all_action.triggered.connect(lambda: self.sync_all())
+        self.bulk_capture_action.triggered.connect(lambda: self.bulk("capture"))
+        self.bulk_reauthorize_action.triggered.connect(lambda: self.bulk("reauthorize"))
+        self.reload_action.triggered.connect(self.model.refresh)
+        self.settings_action.triggered.connect(self.open_settings)
+        self._update_bulk_actions()
+
+    # --- start and stop ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the orders; in the background open the gateway, finish interrupted operations and,
+        on a first start over the sandbox, place demo orders covering every badge."""
+        self.model.set_query(OrderQuery(self.filter_bar.current()))
+        self.sync_timer.start()
+        self.job_label.setText("Amazon Payに接続しています…")
+        settings = self.settings
+
+        def startup() -> tuple[list[Outcome], bool]:
+            gateway = self.app.gateway()
+            recovered = []
+            if self.app.payments.pending():
+                recovered = [
+                    Outcome(r.order_number, "capture" if r.action == "capture" else "reauthorize", r.ok, r.message)
+                    for r in self.app.payments.recover()
+                ]
+            seed = gateway.is_sandbox and not settings.demo_seeded and self.app.orders.count() == 0
+            return recovered, seed
+
+        def ready(result: tuple[list[Outcome], bool]) -> None:
+            recovered, seed = result
+            self.job_label.setText("")
+            if recovered:
+                numbers = [o.number for o in recovered]
+                self.model.refresh_orders(numbers)
+                self.banner.show_message(
+                    f"前回中断した決済処理を{len(recovered)}件確定しました(同じ要求の再送のため二重決済はありません)。",
+                    Tone.PROGRESS,
+                )
+            if seed:
+                self.seed_demo()
+
+        def failed(exc: BaseException) -> None:
+            self.job_label.setText("")
+            if isinstance(exc, UserError):
+                self.banner.show_message(
+                    f"Amazon Payに接続できません: {exc.message} 設定を確認してください。", Tone.FAILURE
+                )
+            else:
+                self.show_bug(exc)
+
+        self.runner.run(startup, ready, failed)
+
+    def seed_demo(self) -> None:
+        """Place demo orders on the sandbox (first start), showing progress in the status bar."""
+        self.job_label.setText("サンドボックスにデモ注文を作成しています…")
+        self.job_progress.setRange(0, self.demo_orders)
+        self.job_progress.setValue(0)
+        self.job_progress.show()
+        relay = self.runner.progress_callback(self._on_demo_progress)
+
+        def seeded(made: list[object]) -> None:
+            self.app.settings.save(demo_seeded=True)
+            self.settings = self.app.settings.load()
+            self.job_progress.hide()
+            self.job_label.setText("")
+            self.model.set_query(self.model.query)
+            self.banner.show_message(
+                f"初回起動のため、サンドボックスにデモ注文を{len(made)}件作成しました。"
+                "すべての与信ステータスを試せます(実際の決済は行われません)。",
+                Tone.PROGRESS,
+            )
+
+        def failed(exc: BaseException) -> None:
+            self.job_progress.hide()
+            self.job_label.setText("")
+            if isinstance(exc, UserError):
+                self.banner.show_message(f"デモ注文を作成できませんでした: {exc.message}", Tone.FAILURE)
+            else:
+                self.show_bug(exc)
+
+        self.runner.run(lambda: seed_demo(self.app, orders=self.demo_orders, progress=relay), seeded, failed)
+
+    def _on_demo_progress(self, done: int, total: int) -> None:
+        self.job_progress.setRange(0, total)
+        self.job_progress.setValue(done)
+        self.job_label.setText(f"サンドボックスにデモ注文を作成しています… {done}/{total}")
+        if done % 5 == 0:
+            self.model.set_query(self.model.query)  # let the operator watch them arrive
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.sync_timer.stop()
+        self.operations.cancel_sync_all()
+        self.window_settings.save(self, self.splitter, self.table.horizontalHeader())
+        super().closeEvent(event)
+
+    # --- settings ------------------------------------------------------------------------
+
+    def _apply_settings(self, settings: AppSettings) -> None:
+        self.settings = settings
+        minutes = max(1, settings.sync_interval_minutes)
+        self.sync_timer.setInterval(minutes * 60_000)
+        sandbox = not settings.has_amazon_credentials or settings.amazon_environment != "live"
+        self.sandbox_badge.setVisible(sandbox)
+        self.sandbox_badge.setToolTip(
+            "内蔵のサンドボックスで動作しています。実際の決済は行われません。"
+            if not settings.has_amazon_credentials
+            else "Amazon Payのサンドボックス環境に接続しています。実際の決済は行われません。"
+        )
+        title = APP_TITLE + (f" — {settings.shop_name}" if settings.shop_name else "")
+        self.setWindowTitle(title + (" [サンドボックス]" if sandbox else ""))
+        self.shop_label.setText(settings.shop_name)
+        self.detail.set_shop_domain(settings.shop_domain)
+        self.sync_label.setToolTip(f"バックグラウンド同期: {minutes}分ごと")
+
+    def open_settings(self) -> None:
+        edited = SettingsDialog.ask(self.settings, self)
+        if edited is None:
+            return
+        before = self.settings
+        try:
+            saved = self.app.settings.save(
+                **{name: getattr(edited, name) for name in AppSettings.__dataclass_fields__ if name != "demo_seeded"}
+            )
+        except UserError as exc:
+            show_error(self, exc, title="設定を保存できません")
+            return
+        self._apply_settings(saved)
+        if connection_changed(before, saved):
+            self.banner.show_message(
+                "設定を保存しました。Amazon Payの接続設定は、次回の起動から使われます。", Tone.ATTENTION
+            )
+        else:
+            self.banner.show_message("設定を保存しました。", Tone.SUCCESS)
+
+    # --- list and detail -----------------------------------------------------------------
+
+    def _on_filter_bar_changed(self, flt: OrderFilter) -> None:
+        self._remember_current()
+        self.model.set_query(replace(self.model.wanted_query, filter=flt))
+
+    def _remember_current(self) -> None:
+        if self.detail.number_shown:
+            self._wanted_number = self.detail.number_shown
+
+    def _on_model_query_applied(self) -> None:
+        header = self.table.horizontalHeader()
+        query = self.model.query
+        for column, key in SORT_KEYS.items():
+            if key == query.sort:
+                order = Qt.SortOrder.DescendingOrder if query.descending else Qt.SortOrder.AscendingOrder
+                header.blockSignals(True)
+                header.setSortIndicator(column, order)
+                header.blockSignals(False)
+        wanted = self._wanted_number or self.detail.number_shown
+        row = self.model.row_of(wanted) if wanted else None
+        if row is not None:
+            self.select_row(row)
+        else:
+            self.detail.clear()
+        self._wanted_number = None
+        self._update_count_label()
+
+    def _on_model_refreshed(self) -> None:
+        number = self.detail.number_shown
+        if number:
+            row = self.model.row_of(number)
+            if row is not None and self.table.currentIndex().row() != row:
+                self.select_row(row)
+            self.load_detail(number)
+
+    def _on_model_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: object = None) -> None:
+        current = self.table.currentIndex()
+        if not current.isValid() or self.detail.number_shown is not None:
+            return
+        if top_left.row() <= current.row() <= bottom_right.row():
+            number = self.model.number_at(current.row())  # its page just arrived
+            if number:
+                self.load_detail(number)
+
+    def select_row(self, row: int) -> None:
+        index = self.model.index(row, 0)
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.table.scrollTo(index)
+
+    def select_number(self, number: str) -> bool:
+        row = self.model.row_of(number)
+        if row is None:
+            return False
+        self.select_row(row)
+        return True
+
+    def _on_table_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        number = self.model.number_at(current.row()) if current.isValid() else None
+        if number is None:
+            self._detail_generation += 1
+            self.detail.clear("読み込み中…" if current.isValid() else "受注を選ぶと、ここに詳細が表示されます。")
+            return
+        if number != self.detail.number_shown:
+            self.load_detail(number)
+
+    def load_detail(self, number: str) -> None:
+        """Read the order's detail on the read lane and show it (unless another was chosen meanwhile)."""
+        self._detail_generation += 1
+        generation = self._detail_generation
+
+        def shown(detail: OrderDetail) -> None:
+            if generation != self._detail_generation:
+                return
+            self.detail.set_detail(detail)
+            self._update_detail_busy()
+
+        def failed(exc: BaseException) -> None:
+            if generation != self._detail_generation:
+                return
+            self.detail.clear(error_message(exc))
+            if not isinstance(exc, UserError):
+                self.show_bug(exc)
+
+        self.runner.run(lambda: self.app.orders.detail(number), shown, failed, lane=READ)
+
+    def _update_detail_busy(self) -> None:
+        number = self.detail.number_shown
+        action = self.operations.busy_action(number) if number else None
+        if action is None:
+            self.detail.set_busy(False)
+        elif action == "bulk":
+            self.detail.set_busy(True, "一括処理中…")
+        else:
+            self.detail.set_busy(True, f"{ACTION_LABELS[action]}中…")
+
+    def _update_count_label(self, _count: int | None = None) -> None:
+        count = self.model.rowCount()
+        if not self.model.count_exact:
+            self.count_label.setText(f"{count:,}件以上(件数を数えています…)")
+        else:
+            self.count_label.setText(f"{count:,}件")
+
+    # --- operations ----------------------------------------------------------------------
+
+    def _on_actions_started(self, number: str, _action: str) -> None:
+        if number == self.detail.number_shown:
+            self._update_detail_busy()
+
+    def _on_actions_finished(self, outcome: Outcome) -> None:
+        if outcome.ok:
+            self.banner.show_message(f"受注番号 {outcome.number}: {outcome.message}", Tone.SUCCESS)
+        else:
+            self.banner.show_message(
+                f"受注番号 {outcome.number} の{outcome.label}ができませんでした。{outcome.message}", Tone.FAILURE
+            )
+        self.model.refresh_orders([outcome.number])
+        if outcome.number == self.detail.number_shown:
+            self.load_detail(outcome.number)  # the buttons come back with the order's new state
+
+    def _on_actions_busy_changed(self) -> None:
+        self._update_bulk_actions()
+        running = self.operations.sync_all_running
+        self.sync_all_action.setEnabled(not running and not self.operations.bulk_running)
+        if self.detail.number_shown and self.operations.busy_action(self.detail.number_shown) == "bulk":
+            self._update_detail_busy()
+
+    def selected_row_count(self) -> int:
+        return sum(r.bottom() - r.top() + 1 for r in self.table.selectionModel().selection())
+
+    def _update_bulk_actions(self) -> None:
+        selected = self.selected_row_count()
+        enabled = selected > 0 and not self.operations.bulk_running
+        for action in (self.bulk_capture_action, self.bulk_reauthorize_action):
+            action.setEnabled(enabled)
+        self.bulk_capture_action.setText(f"一括入金処理({selected:,}件)" if selected else "一括入金処理")
+        self.bulk_reauthorize_action.setText(f"一括再与信({selected:,}件)" if selected else "一括再与信")
+
+    def bulk(self, action: str) -> None:
+        """Capture or re-authorize every selected order, with a progress dialog that can be cancelled."""
+        label = ACTION_LABELS[action]
+        count = self.selected_row_count()
+        if count == 0:
+            self.banner.show_message(f"{label}する受注を一覧で選択してください。", Tone.ATTENTION)
+            return
+        if not self.confirm(
+            f"選択した{count:,}件の受注を{label}します。\n"
+            "ルール上できない受注は処理せず、理由を表示します。よろしいですか?"
+        ):
+            return
+        rows = sorted({row for r in self.table.selectionModel().selection() for row in range(r.top(), r.bottom() + 1)})
+        token = CancelToken()
+        dialog = QProgressDialog(f"一括{label}を実行しています…", "中止", 0, count, self)
+        dialog.setObjectName("bulkProgress")
+        dialog.setWindowTitle(f"一括{label}")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(0)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(token.cancel)
+        dialog.canceled.connect(lambda: dialog.setLabelText("中止しています…(処理中の受注が終わると止まります)"))
+        self._bulk_dialog = dialog
+        dialog.show()
+        try:
+            self.operations.bulk(action, self.model.numbers_reader(rows), count, token)
+        except UserError as exc:
+            dialog.close()
+            self._bulk_dialog = None
+            self.banner.show_message(exc.message, Tone.FAILURE)
+
+    def _on_actions_bulk_progress(self, done: int, total: int) -> None:
+        dialog = self._bulk_dialog
+        if dialog is None:
+            return
+        dialog.setMaximum(max(total, 1))
+        dialog.setValue(done)
+        if not dialog.wasCanceled():
+            dialog.setLabelText(f"{done:,} / {total:,}件 処理しました…")
+
+    def _on_actions_bulk_finished(self, outcome: BulkOutcome) -> None:
+        if self._bulk_dialog is not None:
+            self._bulk_dialog.close()
+            self._bulk_dialog.deleteLater()
+            self._bulk_dialog = None
+        lines = [outcome.summary]
+        for failed in outcome.failed[:10]:
+            lines.append(f"・{failed.number}: {failed.message}")
+        if len(outcome.failed) > 10:
+            lines.append(f"ほか{len(outcome.failed) - 10}件")
+        tone = Tone.SUCCESS if not outcome.failed and not outcome.cancelled else Tone.ATTENTION
+        if outcome.outcomes and not outcome.succeeded:
+            tone = Tone.FAILURE
+        self.banner.show_message("\n".join(lines), tone)
+        self.last_bulk = outcome
+        self.model.refresh_orders(o.number for o in outcome.outcomes)
+        if self.detail.number_shown:
+            self.load_detail(self.detail.number_shown)
+
+    def sync_all(self, *, background: bool = False) -> CancelToken | None:
+        token = self.operations.sync_all(background=background)
+        if token is None:
+            return None
+        self._sync_token = token
+        self.job_label.setText("同期しています…" if not background else "バックグラウンドで同期しています…")
+        self.job_progress.setRange(0, 0)
+        self.job_progress.show()
+        self.job_cancel.setVisible(not background)
+        return token
+
+    def _on_sync_timer_timeout(self) -> None:
+        self.sync_all(background=True)
+
+    def _on_actions_sync_all_progress(self, done: int, total: int) -> None:
+        self.job_progress.setRange(0, max(total, 1))
+        self.job_progress.setValue(done)
+        self.job_label.setText(f"同期しています… {done:,}/{total:,}")
+
+    def _on_actions_sync_all_finished(self, outcome: SyncAllOutcome) -> None:
+        self._sync_token = None
+        self.job_progress.hide()
+        self.job_cancel.hide()
+        self.job_label.setText("")
+        self.last_sync_at = format_jst(self.app.clock.now())
+        failed = [r for r in outcome.results if not r.ok]
+        self.sync_label.setText(f"最終同期: {self.last_sync_at}" + (f"(失敗 {len(failed)}件)" if failed else ""))
+        if not outcome.background:
+            self.banner.show_message(outcome.summary, Tone.ATTENTION if failed else Tone.SUCCESS)
+        elif failed:
+            self.banner.show_message(
+                f"バックグラウンド同期で{len(failed)}件の受注の状態を取得できませんでした。"
+                "一覧で「(Amazonのステータスが取得できませんでした)」と表示されています。",
+                Tone.ATTENTION,
+            )
+        self.model.refresh()
+
+    # --- dialogs -------------------------------------------------------------------------
+
+    def _confirm(self, text: str) -> bool:
+        answer = QMessageBox.question(self, "確認", text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def show_bug(self, exc: BaseException) -> None:
+        self.last_error_box = show_error(self, exc, title="予期しないエラー")

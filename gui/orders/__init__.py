@@ -1,0 +1,1 @@
+"""The order list, its badges, the detail panel and the actions on orders."""

@@ -1,0 +1,165 @@
+"""Settings: the shop, Amazon Pay credentials, automatic sync (R11) and background sync.
+
+The private key stays in its file: only its path is stored (core.settings). Errors in what
+was typed are shown inline, in Japanese, and nothing is saved until they are fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.settings import AppSettings
+
+MAX_SYNC_MINUTES = 24 * 60
+CONNECTION_FIELDS = ("amazon_merchant_id", "amazon_public_key_id", "amazon_private_key_path", "amazon_environment")
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("設定")
+        self.setMinimumWidth(520)
+        self._original = settings
+
+        shop = QGroupBox("ショップ")
+        form = QFormLayout(shop)
+        self.shop_name = QLineEdit(settings.shop_name)
+        self.shop_domain = QLineEdit(settings.shop_domain)
+        self.shop_domain.setPlaceholderText("例: shop.example.jp(注文履歴ページのURLに使います, R43)")
+        self.operator_name = QLineEdit(settings.operator_name)
+        self.operator_name.setPlaceholderText("お客様へのメッセージの署名(ペンネーム可, R50)")
+        self.seller_token = QLineEdit(settings.seller_token)
+        self.seller_token.setPlaceholderText("ストアプロフィールのURLに使います(R44)")
+        form.addRow("ショップ名", self.shop_name)
+        form.addRow("ドメイン", self.shop_domain)
+        form.addRow("担当者名", self.operator_name)
+        form.addRow("出品者トークン", self.seller_token)
+
+        amazon = QGroupBox("Amazon Pay")
+        form = QFormLayout(amazon)
+        self.merchant_id = QLineEdit(settings.amazon_merchant_id)
+        self.public_key_id = QLineEdit(settings.amazon_public_key_id)
+        self.private_key_path = QLineEdit(settings.amazon_private_key_path)
+        self.private_key_path.setPlaceholderText("秘密鍵ファイル(.pem)の場所。鍵そのものは保存しません")
+        browse = QPushButton("参照…")
+        browse.clicked.connect(self._browse_key)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.private_key_path, 1)
+        key_row.addWidget(browse)
+        self.environment = QComboBox()
+        self.environment.addItem("サンドボックス(テスト用)", "sandbox")
+        self.environment.addItem("本番(live)", "live")
+        self.environment.setCurrentIndex(0 if settings.amazon_environment != "live" else 1)
+        note = QLabel("公開鍵IDと秘密鍵ファイルが未設定のときは、内蔵のサンドボックスで動作します。")
+        note.setWordWrap(True)
+        form.addRow("出品者ID(Merchant ID)", self.merchant_id)
+        form.addRow("公開鍵ID(Public Key ID)", self.public_key_id)
+        form.addRow("秘密鍵ファイル", key_row)
+        form.addRow("接続先", self.environment)
+        form.addRow(note)
+
+        sync = QGroupBox("同期")
+        form = QFormLayout(sync)
+        self.auto_sync = QCheckBox("自動連携: 入金処理や再与信をAmazon Payへ送信する(R11)")
+        self.auto_sync.setChecked(settings.auto_sync)
+        self.auto_sync.setToolTip("オフにすると何も送信せず記録だけ行います。Seller Centralでの操作が必要です。")
+        self.sync_interval = QSpinBox()
+        self.sync_interval.setRange(1, MAX_SYNC_MINUTES)
+        self.sync_interval.setValue(max(1, min(settings.sync_interval_minutes, MAX_SYNC_MINUTES)))
+        self.sync_interval.setSuffix(" 分ごと")
+        form.addRow(self.auto_sync)
+        form.addRow("バックグラウンド同期", self.sync_interval)
+
+        self.error = QLabel()
+        self.error.setObjectName("settingsError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #b3261e;")
+        self.error.hide()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Save).setText("保存")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("キャンセル")
+        self.buttons.accepted.connect(self._on_save)
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(shop)
+        layout.addWidget(amazon)
+        layout.addWidget(sync)
+        layout.addWidget(self.error)
+        layout.addWidget(self.buttons)
+        self.result_settings: AppSettings | None = None
+
+    @classmethod
+    def ask(cls, settings: AppSettings, parent: QWidget | None = None) -> AppSettings | None:
+        """Show the dialog; the edited settings, or None when cancelled (tests monkeypatch this)."""
+        dialog = cls(settings, parent)
+        return dialog.result_settings if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def values(self) -> dict[str, Any]:
+        domain = self.shop_domain.text().strip()
+        for prefix in ("https://", "http://"):
+            domain = domain.removeprefix(prefix)
+        return {
+            "shop_name": self.shop_name.text().strip(),
+            "shop_domain": domain.strip("/"),
+            "operator_name": self.operator_name.text().strip(),
+            "seller_token": self.seller_token.text().strip(),
+            "amazon_merchant_id": self.merchant_id.text().strip(),
+            "amazon_public_key_id": self.public_key_id.text().strip(),
+            "amazon_private_key_path": self.private_key_path.text().strip(),
+            "amazon_environment": self.environment.currentData(),
+            "auto_sync": self.auto_sync.isChecked(),
+            "sync_interval_minutes": self.sync_interval.value(),
+        }
+
+    def validate(self) -> str | None:
+        """The Japanese problem with what was typed, or None."""
+        values = self.values()
+        key_path = values["amazon_private_key_path"]
+        if key_path and not Path(key_path).expanduser().is_file():
+            return f"秘密鍵ファイルが見つかりません: {key_path}"
+        if bool(values["amazon_public_key_id"]) != bool(key_path):
+            return "公開鍵IDと秘密鍵ファイルは両方とも入力してください(両方空ならサンドボックスで動作します)。"
+        if values["amazon_environment"] == "live" and not values["amazon_merchant_id"]:
+            return "本番に接続するには出品者ID(Merchant ID)を入力してください。"
+        if " " in values["shop_domain"] or "/" in values["shop_domain"]:
+            return "ドメインは「shop.example.jp」の形で入力してください。"
+        return None
+
+    def _on_save(self) -> None:
+        problem = self.validate()
+        if problem:
+            self.error.setText(problem)
+            self.error.show()
+            return
+        self.result_settings = replace(self._original, **self.values())
+        self.accept()
+
+    def _browse_key(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, "秘密鍵ファイルを選択", "", "PEMファイル (*.pem);;すべて (*)")
+        if path:
+            self.private_key_path.setText(path)
+
+
+def connection_changed(before: AppSettings, after: AppSettings) -> bool:
+    """Whether the Amazon Pay connection changed (the gateway must be reopened)."""
+    return any(getattr(before, name) != getattr(after, name) for name in CONNECTION_FIELDS)
