@@ -3,6 +3,7 @@
 
     python3 dev.py run     # create .venv, install, start the app (sandbox + demo orders)
     python3 dev.py test    # create .venv, install with test tools, run the whole test suite
+    python3 dev.py package # build the PyInstaller bundle and (on Linux) the .deb under build/
 
 Extra arguments go to the app or to pytest. The virtual environment is reused; it is
 reinstalled when pyproject.toml changes.
@@ -44,13 +45,16 @@ def _ensure(extras: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test"):
+    if not argv or argv[0] not in ("run", "test", "package"):
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
     if command == "run":
         _ensure("")
         return subprocess.call([str(_python()), str(ROOT / "main.py"), *rest], cwd=ROOT)
+    if command == "package":
+        _ensure("[package]")
+        return subprocess.call([str(_python()), str(ROOT / "packaging" / "build.py"), *rest], cwd=ROOT)
     _ensure("[dev]")
     return subprocess.call([str(_python()), "-m", "pytest", *rest], cwd=ROOT)
 

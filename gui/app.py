@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFont, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.app import Kanjo, data_dir, open_app
 from core.db.engine import sqlite_path
 from core.errors import UserError
+from core.resources import resource_path
 from gui.errors import error_message, install_excepthooks
 from gui.labels import APP_TITLE
 from gui.main_window import MainWindow
@@ -37,6 +39,7 @@ def application(argv: list[str] | None = None) -> QApplication:
     qt_app.setApplicationName("kanjo")
     qt_app.setApplicationDisplayName(APP_TITLE)
     qt_app.setOrganizationName("kanjo")
+    qt_app.setWindowIcon(QIcon(str(resource_path("icons", "kanjo-256.png"))))
     apply_japanese_font(qt_app)
     return qt_app
 
@@ -101,7 +104,24 @@ def run(db_url: str | None) -> int:
         log.exception("could not open the store")
         QMessageBox.critical(None, APP_TITLE, f"データを開けませんでした。{error_message(exc)}")
         return 1
+    schedule_screenshot(launched.window, qt_app)
     try:
         return qt_app.exec()
     finally:
         launched.shutdown()
+
+
+def schedule_screenshot(window: MainWindow, qt_app: QApplication, environ: Mapping[str, str] | None = None) -> None:
+    """``KANJO_SCREENSHOT=path.png``: save the window after ``KANJO_SCREENSHOT_DELAY_MS`` (default
+    8000) and quit. The installer test uses it to see the installed app's real window."""
+    env = os.environ if environ is None else environ
+    target = env.get("KANJO_SCREENSHOT")
+    if not target:
+        return
+    delay = int(env.get("KANJO_SCREENSHOT_DELAY_MS", "8000"))
+
+    def shoot() -> None:
+        window.grab().save(target)
+        qt_app.quit()
+
+    QTimer.singleShot(delay, shoot)

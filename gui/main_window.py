@@ -41,6 +41,8 @@ from core.errors import UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from core.queries import OrderDetail
 from core.settings import AppSettings
+from gui.about_dialog import AboutDialog
+from gui.dialogs.controller import PaymentDialogs
 from gui.errors import error_message, show_error
 from gui.labels import APP_TITLE, badge_colors
 from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
@@ -138,6 +140,9 @@ class MainWindow(QMainWindow):
         self.table = self._build_table()
         self.detail = DetailPanel()
         self.detail.set_shop_domain(self.settings.shop_domain)
+        self.payment_dialogs = PaymentDialogs(  # 金額変更・返金・キャンセル… dialogs (issue 4)
+            app.payments, self.operations, runner, self.detail.operation_bar, self, on_bug=self.show_bug
+        )
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
         self.splitter.addWidget(self.table)
@@ -190,6 +195,9 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)
+        self.about_action = QAction("バージョン情報", self)
+        self.about_action.triggered.connect(lambda: AboutDialog.ask(self))
+        toolbar.addAction(self.about_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         toolbar.addWidget(spacer)

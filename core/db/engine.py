@@ -63,6 +63,14 @@ def head_revision(engine: Engine) -> str:
     return head
 
 
+FIRST_RELEASED_REVISION = "0001"  # the schema of the first release (0.1.0); upgrades start here
+
+
+def migrate_to(engine: Engine, revision: str) -> None:
+    """Bring the schema to ``revision`` exactly (tests build older databases with it)."""
+    command.upgrade(_alembic_config(engine), revision)
+
+
 def migrate(engine: Engine, *, now: datetime | None = None) -> Path | None:
     """Bring the schema to the newest revision.
 

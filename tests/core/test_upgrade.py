@@ -1,0 +1,57 @@
+"""An upgrade over a database made by the first released schema migrates it in place and
+keeps a copy of the file as it was before."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from core.app import open_app
+from core.clock import FixedClock
+from core.db.engine import FIRST_RELEASED_REVISION, current_revision, head_revision, make_engine, migrate_to
+from tests.conftest import NOW
+
+
+def test_upgrade_from_the_first_released_schema_keeps_data_and_a_backup(tmp_path: Path) -> None:
+    db = tmp_path / "kanjo.sqlite3"
+    old = make_engine(f"sqlite:///{db}")
+    migrate_to(old, FIRST_RELEASED_REVISION)
+    with old.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO settings(key, value) VALUES ('shop_name', '山田商店')")
+        connection.exec_driver_sql(
+            "INSERT INTO customers(id, name, email, phone, is_member) VALUES (1, '佐藤 花子', 's@example.jp', '0312345678', 0)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO orders(id, number, kind, ordered_at, customer_id, ship_name, ship_postal_code, ship_prefecture,"
+            " ship_address, ship_phone, shipping_fee, fees, discount, adjustment, total, original_total, order_status,"
+            " shop_memo, payment_method, amount_changed_externally, authorized_amount, captured_amount,"
+            " refunded_amount, created_at, updated_at) VALUES (1, '1001', 'normal', '2026-11-20 00:00:00', 1,"
+            " '佐藤 花子', '100-0001', '東京都', '千代田区1-1', '0312345678', 0, 0, 0, 0, 1200, 1200, 'new', '',"
+            " 'amazon_pay', 0, 0, 0, 0, '2026-11-20 00:00:00', '2026-11-20 00:00:00')"
+        )
+    old.dispose()
+    assert current_revision(make_engine(f"sqlite:///{db}")) == FIRST_RELEASED_REVISION
+
+    app = open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)})
+    try:
+        assert current_revision(app.engine) == head_revision(app.engine)
+        assert app.settings.load().shop_name == "山田商店"
+        assert [o.number for o in app.orders.list()] == ["1001"]
+    finally:
+        app.close()
+
+    backups = sorted(tmp_path.glob(f"kanjo.sqlite3.bak-{FIRST_RELEASED_REVISION}-*"))
+    assert len(backups) == 1
+    with sqlite3.connect(backups[0]) as backup:
+        assert backup.execute("SELECT version_num FROM alembic_version").fetchone() == (FIRST_RELEASED_REVISION,)
+        assert backup.execute("SELECT number FROM orders").fetchall() == [("1001",)]
+
+
+def test_a_fresh_store_is_created_at_the_newest_schema_without_backup(tmp_path: Path) -> None:
+    app = open_app(f"sqlite:///{tmp_path / 'new' / 'kanjo.sqlite3'}", clock=FixedClock(NOW),
+                   environ={"KANJO_HOME": str(tmp_path)})
+    try:
+        assert current_revision(app.engine) == head_revision(app.engine)
+    finally:
+        app.close()
+    assert not list((tmp_path / "new").glob("*.bak-*"))
