@@ -27,13 +27,22 @@ from core.services.sync import SyncResult, SyncService
 from gui.tasks import WORK, CancelToken, TaskRunner
 
 BULK_LIMIT = 1_000
-ACTION_LABELS = {"capture": "入金処理", "reauthorize": "再与信", "sync": "同期"}
+ACTION_LABELS = {
+    "capture": "入金処理",
+    "reauthorize": "再与信",
+    "sync": "同期",
+    "amount_change": "金額変更",
+    "refund": "返金",
+    "cancel": "キャンセル",
+    "change_method": "決済方法の変更",
+    "clear_payment_date": "入金日取消",
+}
 
 
 @dataclass(frozen=True)
 class Outcome:
     number: str
-    action: str  # capture | reauthorize | sync
+    action: str  # a key of ACTION_LABELS
     ok: bool
     message: str
     payment_status: str | None = None
@@ -167,6 +176,66 @@ class OrderActions(QObject):
             return Outcome(result.order_number, "sync", result.ok, result.message, result.payment_status)
 
         return self._single(number, "sync", run)
+
+    # --- issue 4 operations (the dialogs in gui/dialogs ask first) --------------------------
+
+    def change_amount(
+        self,
+        number: str,
+        *,
+        items: Sequence[tuple[str, int, int]] | None,
+        shipping_fee: int,
+        fees: int,
+        discount: int,
+        void_amazon: bool = False,
+        confirmed: bool = False,
+    ) -> bool:
+        def run() -> OperationResult:
+            return self._payments.change_amount(
+                number,
+                items=items,
+                shipping_fee=shipping_fee,
+                fees=fees,
+                discount=discount,
+                void_amazon=void_amazon,
+                confirmed=confirmed,
+            )
+
+        return self._operation(number, "amount_change", run)
+
+    def refund(self, number: str, amount: int | None, reason: str) -> bool:
+        """Refund ``amount`` yen, or everything left when None (全額, R39)."""
+        return self._operation(number, "refund", lambda: self._payments.refund(number, amount, reason))
+
+    def cancel(self, number: str, *, void_amazon: bool, confirmed: bool, reason: str = "") -> bool:
+        return self._operation(
+            number,
+            "cancel",
+            lambda: self._payments.cancel(number, void_amazon=void_amazon, confirmed=confirmed, reason=reason),
+        )
+
+    def change_method(self, number: str, method: str, *, void_amazon: bool, confirmed: bool) -> bool:
+        return self._operation(
+            number,
+            "change_method",
+            lambda: self._payments.change_method(number, method, void_amazon=void_amazon, confirmed=confirmed),
+        )
+
+    def clear_payment_date(self, number: str) -> bool:
+        """R37: local only; nothing is sent and nothing is refunded."""
+        return self._operation(number, "clear_payment_date", lambda: self._payments.clear_payment_date(number))
+
+    def _operation(self, number: str, action: str, call: Callable[[], OperationResult]) -> bool:
+        def run() -> Outcome:
+            result = call()
+            status = PaymentStatus(result.payment_status) if result.payment_status else None
+            # A refund Amazon declined at once is a failure even though the request went through.
+            declined = status is PaymentStatus.REFUND_DECLINED and action in ("refund", "cancel", "change_method")
+            return Outcome(
+                result.order_number or number, action, result.ok and not declined, result.message, result.payment_status
+            )
+
+        return self._single(number, action, run)
 
     def _single(self, number: str, action: str, run: Callable[[], Outcome]) -> bool:
         """Queue ``run``; False (and nothing queued) when this order already has one in flight."""

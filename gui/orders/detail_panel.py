@@ -32,6 +32,7 @@ from core.clock import format_jst
 from core.domain import OrderKind, PaymentStatus, Tone
 from core.journal import OUTCOME_LABELS
 from core.queries import OrderDetail
+from gui.dialogs.operation_bar import OperationBar
 from gui.labels import badge_colors, order_status_from_label, order_status_tone, payment_label, payment_tone, yen
 from gui.orders.status_badge import BadgeLabel
 
@@ -171,6 +172,8 @@ class DetailPanel(QWidget):
         body.addWidget(self.subtitle)
         body.addLayout(badges)
         body.addLayout(buttons)
+        self.operation_bar = OperationBar()  # 金額変更・返金・キャンセル… (issue 4, gui/dialogs)
+        body.addWidget(self.operation_bar)
 
         self.reauth_notice = Notice()
         self.sync_notice = Notice()
@@ -298,6 +301,7 @@ class DetailPanel(QWidget):
         self.empty.setText(message)
         self.stack.setCurrentWidget(self.empty)
         self._update_buttons()
+        self.operation_bar.set_detail(None)
 
     def set_detail(self, detail: OrderDetail) -> None:
         self._detail = detail
@@ -316,12 +320,14 @@ class DetailPanel(QWidget):
         self._fill_timeline(detail)
         self.memo.setPlainText(detail.shop_memo)
         self._update_buttons()
+        self.operation_bar.set_detail(detail)
 
     def set_busy(self, busy: bool, text: str = "") -> None:
         """An operation on this order is in flight: its buttons wait for the outcome."""
         self._busy = busy
         self.busy_label.setText(text if busy else "")
         self._update_buttons()
+        self.operation_bar.set_busy(busy)
 
     # --- buttons -------------------------------------------------------------------------
 
