@@ -59,7 +59,9 @@ def test_model_tester_with_pages_arriving_later(
     work = ManualExecutor()
     reads = ManualExecutor()
     runner = TaskRunner(work, reads)
-    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=50, max_pages=4, sync_offset_limit=100)
+    model = OrderTableModel(
+        big_store, FixedClock(NOW), runner, page_size=50, max_pages=4, sync_offset_limit=100, sync_budget_ms=60_000
+    )
     model.set_query(OrderQuery())
     reads.run_all()  # first page, then the count
     reads.run_all()
@@ -87,7 +89,9 @@ def test_first_page_then_count_and_memory_stays_bounded(big_store: OrderPages, r
 def test_far_jump_goes_to_the_worker_then_neighbours_read_by_keyset(big_store: OrderPages, qtbot: QtBot) -> None:
     reads = ManualExecutor()
     runner = TaskRunner(ImmediateExecutor(), reads)
-    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=100, sync_offset_limit=500, prefetch=False)
+    model = OrderTableModel(
+        big_store, FixedClock(NOW), runner, page_size=100, sync_offset_limit=500, prefetch=False, sync_budget_ms=60_000
+    )
     model.set_query(OrderQuery())
     reads.run_all()
     reads.run_all()
@@ -172,7 +176,9 @@ def test_build_store_reuses_an_existing_file(tmp_path: Path) -> None:
 def test_scrolling_up_from_a_far_page_reads_backwards_on_the_gui_thread(big_store: OrderPages, qtbot: QtBot) -> None:
     reads = ManualExecutor()
     runner = TaskRunner(ImmediateExecutor(), reads)
-    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=100, sync_offset_limit=500, prefetch=False)
+    model = OrderTableModel(
+        big_store, FixedClock(NOW), runner, page_size=100, sync_offset_limit=500, prefetch=False, sync_budget_ms=60_000
+    )
     model.set_query(OrderQuery())
     reads.run_all()
     reads.run_all()
