@@ -15,7 +15,6 @@ import json
 import os
 import re
 import socket
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -155,17 +154,6 @@ class Sandbox:
             if key is None or c["idempotency_key"] == key
         ]
 
-
-@pytest.fixture
-def state_dir(tmp_path: Path) -> Iterator[Path]:
-    """Where the sandbox keeps its SQLite file: in RAM (/dev/shm) when there is one, which spares the fsync
-    of every commit (about 2 ms each); otherwise pytest's tmp_path."""
-    shm = Path("/dev/shm")
-    if not (shm.is_dir() and os.access(shm, os.W_OK)):
-        yield tmp_path
-        return
-    with tempfile.TemporaryDirectory(dir=shm, prefix="kanjo-test-sandbox-") as path:
-        yield Path(path)
 
 
 @pytest.fixture
