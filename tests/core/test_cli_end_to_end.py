@@ -216,3 +216,31 @@ def test_in_process_sandbox_survives_a_crash_in_its_file(base_env: dict[str, str
     order = show(base_env, "8001")
     assert order["captured"] == 1500
     assert kanjo(base_env, "--version").stdout.startswith("kanjo ")
+
+
+def test_payment_toolbox_through_the_command_line(env: dict[str, str]) -> None:
+    """Issue 4 commands end to end: amount, refund, cancel (with --yes), change-method, clear-payment-date."""
+    kanjo(env, "sandbox", "place-order", "--number", "9001", "--total", "5000")
+    raised = kanjo_json(env, "amount", "9001", "６，０００円")
+    assert isinstance(raised, dict) and raised["ok"] and raised["amount"] == 6000
+    too_much = kanjo(env, "amount", "9001", "70001", check=False)
+    assert too_much.returncode == 1 and "70,000円" in too_much.stderr
+    assert kanjo_json(env, "capture", "9001")["ok"]  # type: ignore[index]
+    assert show(env, "9001")["captured"] == 6000  # the 1,000 difference was authorized first (R28)
+    refund = kanjo_json(env, "refund", "9001", "--amount", "1,000", "--reason", "一部返品")
+    assert isinstance(refund, dict) and [a["amount"] for a in refund["allocation"]] == [1000]
+    cleared = kanjo_json(env, "clear-payment-date", "9001")
+    assert isinstance(cleared, dict) and cleared["ok"] and show(env, "9001")["payment_date"] is None
+    refused = kanjo(env, "cancel", "9001", "--void-amazon", check=False)
+    assert refused.returncode == 1 and "--yes" in refused.stderr and "元に戻せません" in refused.stderr
+    assert show(env, "9001")["order_status"] != "キャンセル"  # nothing happened
+    cancelled = kanjo_json(env, "cancel", "9001", "--void-amazon", "--yes")
+    assert isinstance(cancelled, dict) and cancelled["ok"]
+    order = show(env, "9001")
+    assert order["order_status"] == "キャンセル" and sum(r["amount"] for r in order["refunds"]) == 6000  # type: ignore[union-attr]
+
+    kanjo(env, "sandbox", "place-order", "--number", "9002", "--total", "3000")
+    to_amazon = kanjo(env, "change-method", "9002", "amazon_pay", check=False)
+    assert to_amazon.returncode == 1 and "Amazon Payへの変更" in to_amazon.stderr
+    changed = kanjo_json(env, "change-method", "9002", "bank_transfer")
+    assert isinstance(changed, dict) and changed["ok"] and show(env, "9002")["payment_status"] is None
