@@ -15,6 +15,7 @@ from core.clock import Clock, clock_from_env
 from core.db.engine import make_engine, make_sessionmaker, migrate, sqlite_path
 from core.gateway import SANDBOX_URL_ENV, Gateway, open_gateway
 from core.journal import Journal
+from core.services.messages import MessageService
 from core.services.orders import OrderService
 from core.services.payments import PaymentService
 from core.services.sync import SyncService
@@ -56,6 +57,7 @@ class Kanjo:
     orders: OrderService
     payments: PaymentService
     sync: SyncService
+    messages: MessageService  # templates, composing and sending messages to customers (issue 5)
     sandbox_db: Path
     sandbox_url: str | None
     gateway_options: dict[str, object] = field(default_factory=dict)
@@ -121,6 +123,7 @@ def open_app(
         orders=OrderService(sessions, clock, gateway, journal),
         payments=payments,
         sync=SyncService(sessions, clock, gateway, payments, settings, journal),
+        messages=MessageService(sessions, clock, settings),
         sandbox_db=sandbox_db_path(url, env),
         sandbox_url=env.get(SANDBOX_URL_ENV) or None,
         gateway_options=dict(gateway_options or {}),

@@ -92,6 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     setter.add_argument("key")
     setter.add_argument("value")
 
+    message = sub.add_parser("message", help="お客様へのメッセージ(テンプレート・作成・送信)").add_subparsers(
+        dest="message_command", parser_class=_Parser
+    )
+    message.add_parser("templates", help="テンプレートの一覧(IDと題名)")
+    render = message.add_parser("render", help="受注についてメッセージを作成して表示します(送信しません)")
+    render.add_argument("template", help="テンプレートID(kanjo message templates で確認)")
+    render.add_argument("number", help="受注番号")
+    send = message.add_parser("send", help="メッセージを作成してSMTPで送信します")
+    send.add_argument("template", help="テンプレートID")
+    send.add_argument("number", help="受注番号")
+    send.add_argument("--yes", action="store_true", help="表示した内容を確認済みとして送信します")
+    send.add_argument("--manual", action="store_true", help="送信せず、手動送信として記録して文面を表示します")
+    message.add_parser("history", help="受注のメッセージ履歴").add_argument("number")
+    password = message.add_parser("password", help="SMTPのパスワードをOSのキーチェーンに保存します")
+    password.add_argument("--stdin", action="store_true", help="標準入力の1行目をパスワードとして読みます")
+    password.add_argument("--delete", action="store_true", help="保存したパスワードを削除します")
+
     sandbox = sub.add_parser("sandbox", help="ローカルのサンドボックス").add_subparsers(
         dest="sandbox_command", parser_class=_Parser
     )
@@ -232,6 +249,10 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         out.extend(f"  返金 {f.id}  {format_yen(f.amount)}  {f.label}" for f in detail.refunds)
         if detail.reauth_message:
             out.append(f"再与信エラー: {detail.reauth_message}")
+        out.extend(
+            f"  メッセージ {format_jst(m.sent_at or m.created_at)}  {m.status_label}  {m.subject}"
+            for m in getattr(detail, "messages", ())
+        )
         if detail.sync_error:
             out.append(f"同期エラー: {detail.sync_error}")
         if not detail.can_capture:
@@ -347,6 +368,74 @@ def _cmd_settings(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     return 0
 
 
+def _message_text(draft: Any) -> str:
+    return f"宛先: {draft.to_name} <{draft.to_email}>\n件名: {draft.subject}\n\n{draft.body}"
+
+
+def _cmd_message(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    import dataclasses
+
+    command = args.message_command
+    if command == "templates":
+        templates = app.messages.templates()
+        lines = [f"{t.id:<24}{'[標準] ' if t.builtin else ''}{t.title}" for t in templates]
+        _emit(as_json, [t.to_json() for t in templates], "\n".join(lines))
+        return 0
+    if command == "render":
+        draft = app.messages.render(args.template, args.number)
+        _emit(as_json, draft.to_json(), _message_text(draft))
+        return 0
+    if command == "send":
+        draft = app.messages.render(args.template, args.number)
+        fields: dict[str, Any] = {
+            "template_id": draft.template_id,
+            "template_version": draft.template_version,
+            "subject": draft.subject,
+            "body": draft.body,
+        }
+        if args.manual:
+            record = app.messages.record_manual(draft.order_number, **fields)
+            _emit(
+                as_json,
+                {**draft.to_json(), "message": dataclasses.asdict(record)},
+                _message_text(draft) + "\n手動送信として記録しました。この文面をお使いのメールソフトから送ってください。",
+            )
+            return 0
+        if not args.yes:
+            sys.stdout.write(_message_text(draft) + "\n")
+            raise UserError("まだ送信していません。内容を確認し、--yes を付けて実行すると送信します。")
+        record = app.messages.send(draft.order_number, **fields)
+        _emit(
+            as_json,
+            {**draft.to_json(), "message": dataclasses.asdict(record)},
+            f"{draft.to_email} へ送信しました(受注 {draft.order_number} の履歴に記録しました)。",
+        )
+        return 0
+    if command == "history":
+        records = app.messages.history(args.number)
+        lines = [
+            f"{format_jst(m.sent_at or m.created_at)}  {m.status_label}  {m.subject}" + (f"  ({m.error})" if m.error else "")
+            for m in records
+        ]
+        _emit(as_json, [dataclasses.asdict(m) for m in records], "\n".join(lines) or "メッセージはまだありません。")
+        return 0
+    if command == "password":
+        if args.delete:
+            app.messages.delete_smtp_password()
+            _emit(as_json, {"ok": True}, "SMTPのパスワードを削除しました。")
+            return 0
+        if args.stdin or not sys.stdin.isatty():
+            secret = sys.stdin.readline().rstrip("\r\n")
+        else:
+            import getpass
+
+            secret = getpass.getpass("SMTPのパスワード: ")
+        app.messages.set_smtp_password(secret)
+        _emit(as_json, {"ok": True}, "SMTPのパスワードをOSのキーチェーンに保存しました(データベースには保存しません)。")
+        return 0
+    raise BadInput("message の後に templates, render, send, history, password のいずれかを指定してください。")
+
+
 def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     control = app.gateway().control
     if control is None:
@@ -439,6 +528,7 @@ _HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
     "change-method": _cmd_change_method,
     "clear-payment-date": _cmd_clear_payment_date,
     "settings": _cmd_settings,
+    "message": _cmd_message,
     "sandbox": _cmd_sandbox,
 }
 

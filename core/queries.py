@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.clock import format_jst, to_jst
-from core.db.schema import JournalEntry, Order
+from core.db.schema import JournalEntry, Message, Order
 from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.errors import NotFound
 from core.journal import Journal
@@ -21,6 +21,7 @@ from core.ledger import (
     pending_refund_total,
     refund_facts,
 )
+from core.messages.status import status_label
 from core.payment_rules import OrderFacts, capture_decision, reauthorize_decision
 from core.status import charge_label, days_remaining, expiry_text, refund_label
 
@@ -189,6 +190,43 @@ class JournalView:
 
 
 @dataclass(frozen=True)
+class MessageView:
+    """A message to the customer kept with the order (R51); times are UTC."""
+
+    id: int
+    order_number: str
+    template_id: str
+    template_version: int | None
+    recipient: str
+    subject: str
+    body: str
+    status: str  # draft | sent | failed | manual
+    status_label: str  # 下書き | 送信済 | 送信失敗 | 手動送信
+    channel: str
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def message_view(message: Message, order_number: str) -> MessageView:
+    return MessageView(
+        id=message.id,
+        order_number=order_number,
+        template_id=message.template_id,
+        template_version=message.template_version,
+        recipient=message.recipient,
+        subject=message.subject,
+        body=message.body,
+        status=message.status,
+        status_label=status_label(message.status),
+        channel=message.channel,
+        error=message.error,
+        created_at=message.created_at,
+        sent_at=message.sent_at,
+    )
+
+
+@dataclass(frozen=True)
 class ChargePermissionView:
     id: str
     type: str
@@ -246,6 +284,7 @@ class OrderDetail:
     reauthorize_blocked_reason: str
     unsettled_operations: int
     seller_central_tasks: tuple[str, ...] = ()  # R11: recorded here, still to be done in Seller Central
+    messages: tuple[MessageView, ...] = ()  # R51: every message to the customer, oldest first
 
     def to_json(self) -> dict[str, Any]:
         def convert(value: Any) -> Any:
@@ -375,6 +414,10 @@ def order_detail(session: Session, number: str, now: datetime) -> OrderDetail:
         reauthorize_blocked_reason=reauth.reason,
         unsettled_operations=len(Journal.pending(session, order.number)),
         seller_central_tasks=tuple(_task_text(t) for t in Journal.seller_central_tasks(session, order.number)),
+        messages=tuple(
+            message_view(m, order.number)
+            for m in session.scalars(select(Message).where(Message.order_id == order.id).order_by(Message.id))
+        ),
     )
 
 

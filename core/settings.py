@@ -25,6 +25,12 @@ class AppSettings:
     auto_sync: bool = True  # 自動連携 (R11)
     sync_interval_minutes: int = 10
     demo_seeded: bool = False
+    # Sending messages (issue 5). The password is kept in the OS keyring, never here.
+    smtp_host: str = ""  # empty: messages are copied and sent by hand (手動送信)
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_security: str = "starttls"  # 'starttls' or 'ssl'
+    smtp_from: str = ""  # the From address; smtp_user when empty
 
     @property
     def has_amazon_credentials(self) -> bool:
@@ -62,9 +68,17 @@ def coerce(name: str, text: str) -> Any:
     if kind is int:
         if not value.isdigit() or int(value) <= 0:
             raise BadInput(f"{name} には1以上の整数を指定してください。")
+        if name == "smtp_port" and int(value) > 65535:
+            raise BadInput("smtp_port には1から65535までのポート番号を指定してください。")
         return int(value)
     if name == "amazon_environment" and value not in ("sandbox", "live"):
         raise BadInput("amazon_environment には sandbox または live を指定してください。")
+    if name == "smtp_security" and value.lower() not in ("starttls", "ssl"):
+        raise BadInput("smtp_security には starttls または ssl を指定してください。")
+    if name == "smtp_security":
+        return value.lower()
+    if name == "smtp_from" and value and ("@" not in value or any(c.isspace() for c in value)):
+        raise BadInput("smtp_from にはメールアドレスを指定してください(例: shop@example.jp)。")
     return value
 
 

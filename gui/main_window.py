@@ -39,9 +39,10 @@ from core.demo import seed_demo
 from core.domain import PaymentStatus, Tone
 from core.errors import UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
-from core.queries import OrderDetail
+from core.queries import MessageView, OrderDetail
 from core.settings import AppSettings
 from gui.about_dialog import AboutDialog
+from gui.composer.dialog import ComposerDialog, record_summary
 from gui.dialogs.controller import PaymentDialogs
 from gui.errors import error_message, show_error
 from gui.labels import APP_TITLE, badge_colors
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         self.last_sync_at: str = ""
         self.last_bulk: BulkOutcome | None = None  # the last bulk action's outcome (also in the banner)
         self.last_error_box: QMessageBox | None = None
+        self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
 
         self.setWindowTitle(APP_TITLE)
         self._build_toolbar()
@@ -278,6 +280,7 @@ class MainWindow(QMainWindow):
         self.detail.capture_requested.connect(self.operations.capture)
         self.detail.reauthorize_requested.connect(self.operations.reauthorize)
         self.detail.sync_requested.connect(self.operations.sync_order)
+        self.detail.compose_requested.connect(self.open_composer)
         self.operations.started.connect(self._on_actions_started)
         self.operations.finished.connect(self._on_actions_finished)
         self.operations.bulk_progress.connect(self._on_actions_bulk_progress)
@@ -657,6 +660,21 @@ class MainWindow(QMainWindow):
         self.model.refresh()
 
     # --- dialogs -------------------------------------------------------------------------
+
+    def open_composer(self, number: str, situation: str = "") -> ComposerDialog:
+        """The message composer for one order (issue 5); the order's timeline follows what it stores."""
+        dialog = ComposerDialog(self.app.messages, self.runner, number, situation=situation or None, parent=self)
+        dialog.message_recorded.connect(self._on_composer_message_recorded)
+        dialog.settings_changed.connect(lambda: self._apply_settings(self.app.settings.load()))
+        self.composer = dialog
+        dialog.open()
+        return dialog
+
+    def _on_composer_message_recorded(self, record: MessageView) -> None:
+        text, tone = record_summary(record)
+        self.banner.show_message(text, tone)
+        if record.order_number == self.detail.number_shown:
+            self.load_detail(record.order_number)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "確認", text)

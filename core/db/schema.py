@@ -231,3 +231,73 @@ Index("ix_orders_status_ordered", Order.payment_status, Order.ordered_at)
 # The order list filters 承認済/承認完了 by expiry (R9) and sorts by customer name.
 Index("ix_orders_status_expiry", Order.payment_status, Order.auth_expires_at, Order.ordered_at)
 Index("ix_customers_name", Customer.name)
+
+
+# --- Messages to customers (issue 5, R51) --------------------------------------------------
+
+
+class MessageTemplate(Base):
+    """An operator's own template (a built-in copied and edited, or written from scratch).
+
+    Its text lives in versions: saving adds a version, nothing is overwritten, so any earlier
+    text (and, for a copy, the built-in it came from) can be restored. Built-ins themselves are
+    files under ``resources/templates`` and never change.
+    """
+
+    __tablename__ = "message_templates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    based_on: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the built-in's id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    versions: Mapped[list[MessageTemplateVersion]] = relationship(
+        back_populates="template", order_by="MessageTemplateVersion.version", cascade="all, delete-orphan"
+    )
+
+
+class MessageTemplateVersion(Base):
+    __tablename__ = "message_template_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("message_templates.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    template: Mapped[MessageTemplate] = relationship(back_populates="versions")
+
+
+class Message(Base):
+    """One message to a customer, kept with its order whatever happened to it.
+
+    Stored as ``draft`` before it is handed to the SMTP server, then marked ``sent`` or
+    ``failed`` (with the reason); ``manual`` when the operator copied it to send by hand.
+    """
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    template_id: Mapped[str] = mapped_column(String(64))  # a built-in id, or 'user-<n>'
+    template_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))  # 'smtp' | 'manual'
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    smtp_message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+Index(
+    "ux_message_template_versions_version",
+    MessageTemplateVersion.template_id,
+    MessageTemplateVersion.version,
+    unique=True,
+)

@@ -32,6 +32,7 @@ from core.clock import format_jst
 from core.domain import OrderKind, PaymentStatus, Tone
 from core.journal import OUTCOME_LABELS
 from core.queries import OrderDetail
+from gui.composer.entry import MessageButton
 from gui.dialogs.operation_bar import OperationBar
 from gui.labels import badge_colors, order_status_from_label, order_status_tone, payment_label, payment_tone, yen
 from gui.orders.status_badge import BadgeLabel
@@ -113,11 +114,13 @@ class DetailPanel(QWidget):
         capture_requested(str): 入金処理 pressed for this order number.
         reauthorize_requested(str): 再与信 pressed.
         sync_requested(str): 同期 pressed.
+        compose_requested(str, str): (order number, situation or ''): write to the customer (issue 5).
     """
 
     capture_requested = Signal(str)
     reauthorize_requested = Signal(str)
     sync_requested = Signal(str)
+    compose_requested = Signal(str, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -164,6 +167,8 @@ class DetailPanel(QWidget):
         buttons.addWidget(self.capture_button)
         buttons.addWidget(self.reauthorize_button)
         buttons.addWidget(self.sync_button)
+        self.message_button = MessageButton()  # the composer (issue 5, gui/composer)
+        buttons.addWidget(self.message_button)
         buttons.addStretch(1)
         self.busy_label = QLabel()
         self.busy_label.setObjectName("busyLabel")
@@ -176,6 +181,9 @@ class DetailPanel(QWidget):
         body.addWidget(self.operation_bar)
 
         self.reauth_notice = Notice()
+        self.reauth_compose_button = QPushButton("購入者への案内を作成…")  # R41–R43 (issue 5)
+        self.reauth_compose_button.setObjectName("reauthComposeButton")
+        self.reauth_notice.layout().addWidget(self.reauth_compose_button)
         self.sync_notice = Notice()
         self.other_notice = Notice()
         body.addWidget(self.reauth_notice)
@@ -281,6 +289,8 @@ class DetailPanel(QWidget):
         self.capture_button.clicked.connect(self._on_capture_clicked)
         self.reauthorize_button.clicked.connect(self._on_reauthorize_clicked)
         self.sync_button.clicked.connect(self._on_sync_clicked)
+        self.message_button.requested.connect(self._on_message_button_requested)
+        self.reauth_compose_button.clicked.connect(lambda: self._on_message_button_requested("payment_failure"))
         self._update_buttons()
 
     # --- feeding -------------------------------------------------------------------------
@@ -367,6 +377,10 @@ class DetailPanel(QWidget):
         if self._detail is not None and self.reauthorize_button.isEnabled():
             self.set_busy(True, "再与信中…")
             self.reauthorize_requested.emit(self._detail.number)
+
+    def _on_message_button_requested(self, situation: str) -> None:
+        if self._detail is not None:
+            self.compose_requested.emit(self._detail.number, situation)
 
     def _on_sync_clicked(self) -> None:
         if self._detail is not None and self.sync_button.isEnabled():
@@ -509,6 +523,9 @@ class DetailPanel(QWidget):
                 text += f": {entry.detail}"
             outcome = OUTCOME_LABELS.get(entry.outcome or "", entry.outcome or "")
             entries.append((entry.at, text, yen(entry.amount) if entry.amount else "", outcome))
+        for message in getattr(detail, "messages", ()):  # R51: messages to the customer (issue 5)
+            state = message.status_label + (f": {message.error}" if message.error else "")
+            entries.append((message.sent_at or message.created_at, f"メッセージ「{message.subject}」", "", state))
         entries.sort(key=lambda e: e[0])
         self.timeline.setRowCount(len(entries))
         for row, (at, what, amount, state) in enumerate(entries):

@@ -1,0 +1,1 @@
+"""The message composer, the template editor and the SMTP settings (issue 5)."""
