@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+# R4: what Amazon (and so the product) says about an address with unusable data.
+R4_ADDRESS_MESSAGE = "ご指定のお届け先は利用できません。別のお届け先を選択してください"
+
 
 class OrderKind(StrEnum):
     """R2."""

@@ -24,6 +24,8 @@ from core.domain import (
 )
 from core.status import is_authorization_lapsed, is_charge_permission_expired, order_label
 
+UNSETTLED_MESSAGE = "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。"
+
 
 @dataclass(frozen=True)
 class OrderFacts:
@@ -62,9 +64,7 @@ def _common_refusal(order: OrderFacts) -> Decision | None:
     if order.order_status is OrderStatus.CANCELED:
         return Decision.no("キャンセル済みの受注です。", "R35")
     if order.unsettled_operation:
-        return Decision.no(
-            "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。", "exactly-once"
-        )
+        return Decision.no(UNSETTLED_MESSAGE, "exactly-once")
     return None
 
 

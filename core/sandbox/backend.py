@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 from core.amazonpay.signing import format_amz_date
 from core.clock import Clock, add_months, to_utc
+from core.domain import R4_ADDRESS_MESSAGE
 from core.sandbox.people import person_for
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -35,7 +36,6 @@ RECURRING_MONTHLY_LIMIT = 100_000  # R53
 REFUND_OVER_PERCENT = 15
 REFUND_OVER_YEN = 8_400
 PHONE_MIN_DIGITS = 10
-R4_ADDRESS_MESSAGE = "ご指定のお届け先は利用できません。別のお届け先を選択してください"
 
 DEFAULT_SETTINGS: dict[str, float] = {
     "capture_settle_seconds": 3600.0,  # CaptureInitiated → Captured for captures after 7 days (R55)

@@ -9,9 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import Clock
 from core.db.schema import ChargePermission, Customer, Order, OrderItem
-from core.domain import ChargePurpose, Instrument, OrderKind, OrderStatus
+from core.domain import R4_ADDRESS_MESSAGE, ChargePurpose, Instrument, OrderKind, OrderStatus, PaymentStatus
 from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import Journal
@@ -19,23 +20,7 @@ from core.ledger import apply_charge_permission_info, instrument_from_descriptor
 from core.queries import OrderDetail, OrderSummary, count_orders, list_orders, load_order, order_detail
 from core.status import charge_permission_expiry
 
-MAX_ORDER_TOTAL = 10_000_000  # R5
-R4_ADDRESS_MESSAGE = "ご指定のお届け先は利用できません。別のお届け先を選択してください"
-PAYMENT_STATUS_LABELS = (
-    "承認中",
-    "承認済",
-    "承認完了",
-    "承認失敗",
-    "承認取消済",
-    "請求中",
-    "請求済",
-    "請求完了",
-    "請求却下",
-    "返金中",
-    "返金済",
-    "返金却下",
-    "(Amazonのステータスが取得できませんでした)",
-)
+PAYMENT_STATUS_LABELS = tuple(status.value for status in PaymentStatus)  # R10, in table order
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import LOCAL_ONLY, SUCCEEDED, Journal, PendingOperation
 from core.ledger import refresh_order
-from core.payment_rules import capture_decision, reauthorize_decision
+from core.payment_rules import UNSETTLED_MESSAGE, capture_decision, reauthorize_decision
 from core.queries import load_order, order_facts
 from core.refund_rules import RefundPlan, plan_refund
 from core.services.operations import OperationEngine, OperationResult, Step
@@ -208,10 +208,7 @@ class PaymentService:
     @staticmethod
     def _check_settled(unsettled: bool) -> None:
         if unsettled:
-            raise RuleViolation(
-                "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。",
-                code="exactly-once",
-            )
+            raise RuleViolation(UNSETTLED_MESSAGE, code="exactly-once")
 
     # --- cancellation and payment-method change (R33–R35, R15, R6) ------------------------
 
