@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,28 +63,39 @@ class Kanjo:
     sandbox_url: str | None
     gateway_options: dict[str, object] = field(default_factory=dict)
     _gateway: Gateway | None = None
+    _gateway_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def gateway(self) -> Gateway:
-        if self._gateway is None:
-            self._gateway = open_gateway(
-                self.settings.load(),
-                clock=self.clock,
-                sandbox_db=self.sandbox_db,
-                sandbox_url=self.sandbox_url,
-                **self.gateway_options,  # type: ignore[arg-type]
-            )
-        return self._gateway
+        """The connection for the settings as saved, opened on first use (any thread)."""
+        with self._gateway_lock:
+            if self._gateway is None:
+                self._gateway = open_gateway(
+                    self.settings.load(),
+                    clock=self.clock,
+                    sandbox_db=self.sandbox_db,
+                    sandbox_url=self.sandbox_url,
+                    **self.gateway_options,  # type: ignore[arg-type]
+                )
+            return self._gateway
 
-    def reset_gateway(self) -> None:
-        """Drop the current connection so the next call uses the settings as saved now."""
-        if self._gateway is not None:
-            self._gateway.close()
-            self._gateway = None
+    def reset_gateway(self) -> Gateway:
+        """Close the current connection and open one for the settings as saved now.
+
+        Call it where money calls run (the window's work lane) so a call in flight finishes on
+        the connection it started with. Raises ``UserError`` when the new settings cannot be
+        used (an unreadable key file); the next call then tries again.
+        """
+        with self._gateway_lock:
+            old, self._gateway = self._gateway, None
+        if old is not None:
+            old.close()
+        return self.gateway()
 
     def close(self) -> None:
-        if self._gateway is not None:
-            self._gateway.close()
-            self._gateway = None
+        with self._gateway_lock:
+            old, self._gateway = self._gateway, None
+        if old is not None:
+            old.close()
         self.engine.dispose()
 
     def __enter__(self) -> Kanjo:

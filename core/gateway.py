@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
 from core.amazonpay.client import AmazonPayClient, Credentials
 from core.amazonpay.signing import generate_key_pair, load_private_key
 from core.clock import Clock
@@ -53,6 +55,18 @@ def ensure_sandbox_key(key_path: Path) -> tuple[bytes, bytes]:
     return key_path.read_bytes(), public_path.read_bytes()
 
 
+def read_private_key(path: str) -> RSAPrivateKey:
+    """The RSA private key in the PEM file at ``path``; ``BadInput`` in Japanese when it is not one."""
+    try:
+        return load_private_key(Path(path).expanduser().read_bytes())
+    except OSError as exc:
+        raise BadInput(f"秘密鍵ファイルを読み込めません: {path}") from exc
+    except ValueError as exc:
+        raise BadInput(
+            f"秘密鍵ファイルの形式が違います: {path}(Seller Centralで作成した、暗号化されていないPEM形式のRSA秘密鍵を指定してください)"
+        ) from exc
+
+
 def open_gateway(
     settings: AppSettings,
     *,
@@ -66,10 +80,7 @@ def open_gateway(
     if retry_delays is not None:
         options["retry_delays"] = retry_delays
     if settings.has_amazon_credentials:
-        try:
-            key = load_private_key(Path(settings.amazon_private_key_path).expanduser().read_bytes())
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"秘密鍵ファイルを読み込めません: {settings.amazon_private_key_path}") from exc
+        key = read_private_key(settings.amazon_private_key_path)
         credentials = Credentials(
             public_key_id=settings.amazon_public_key_id,
             private_key=key,

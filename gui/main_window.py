@@ -51,7 +51,7 @@ from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
 from gui.orders.status_badge import BadgeDelegate, BadgeLabel, badge_size
 from gui.orders.table_model import BADGE_COLUMNS, SORT_KEYS, Column, OrderRole, OrderTableModel
-from gui.settings_dialog import SettingsDialog, connection_changed
+from gui.settings_dialog import SettingsDialog, connection_changed, connection_name
 from gui.settings_store import WindowSettings
 from gui.tasks import READ, CancelToken, TaskRunner
 
@@ -416,11 +416,37 @@ class MainWindow(QMainWindow):
             return
         self._apply_settings(saved)
         if connection_changed(before, saved):
-            self.banner.show_message(
-                "設定を保存しました。Amazon Payの接続設定は、次回の起動から使われます。", Tone.ATTENTION
-            )
+            self.switch_connection(saved)
         else:
             self.banner.show_message("設定を保存しました。", Tone.SUCCESS)
+
+    def switch_connection(self, settings: AppSettings) -> None:
+        """Reopen the Amazon Pay connection for new credentials, without a restart.
+
+        It runs on the work lane, behind any capture or sync already queued, so a money call
+        in flight finishes on the connection it started with and the next one uses the new.
+        """
+        where = connection_name(settings)
+        self.job_label.setText(f"Amazon Payの接続先を{where}に切り替えています…")
+        self.banner.show_message(
+            f"設定を保存しました。実行中の処理が終わりしだい、接続先を{where}に切り替えます。", Tone.PROGRESS
+        )
+
+        def switched(_gateway: object) -> None:
+            self.job_label.setText("")
+            self.banner.show_message(f"設定を保存しました。Amazon Payの接続先を{where}に切り替えました。", Tone.SUCCESS)
+
+        def failed(exc: BaseException) -> None:
+            self.job_label.setText("")
+            if isinstance(exc, UserError):
+                self.banner.show_message(
+                    f"設定を保存しましたが、{where}に接続できません: {exc.message} 設定を確認してください。",
+                    Tone.FAILURE,
+                )
+            else:
+                self.show_bug(exc)
+
+        self.runner.run(self.app.reset_gateway, switched, failed)
 
     # --- list and detail -----------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.errors import UserError
+from core.gateway import read_private_key
 from core.settings import AppSettings
 
 MAX_SYNC_MINUTES = 24 * 60
@@ -137,6 +139,11 @@ class SettingsDialog(QDialog):
         key_path = values["amazon_private_key_path"]
         if key_path and not Path(key_path).expanduser().is_file():
             return f"秘密鍵ファイルが見つかりません: {key_path}"
+        if key_path:
+            try:
+                read_private_key(key_path)  # the file must hold a key now, not at the first capture
+            except UserError as exc:
+                return exc.message
         if bool(values["amazon_public_key_id"]) != bool(key_path):
             return "公開鍵IDと秘密鍵ファイルは両方とも入力してください(両方空ならサンドボックスで動作します)。"
         if values["amazon_environment"] == "live" and not values["amazon_merchant_id"]:
@@ -163,3 +170,10 @@ class SettingsDialog(QDialog):
 def connection_changed(before: AppSettings, after: AppSettings) -> bool:
     """Whether the Amazon Pay connection changed (the gateway must be reopened)."""
     return any(getattr(before, name) != getattr(after, name) for name in CONNECTION_FIELDS)
+
+
+def connection_name(settings: AppSettings) -> str:
+    """Where the gateway connects with these settings, as the operator reads it."""
+    if not settings.has_amazon_credentials:
+        return "内蔵のサンドボックス"
+    return "Amazon Payの本番環境" if settings.amazon_environment == "live" else "Amazon Payのサンドボックス環境"

@@ -104,6 +104,15 @@ class AmazonPayClient:
         self._sleep = sleep
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
+    @property
+    def public_key_id(self) -> str:
+        return self._credentials.public_key_id
+
+    @property
+    def environment(self) -> str:
+        """'sandbox' or 'live'."""
+        return self._credentials.environment
+
     def close(self) -> None:
         self._http.close()
 

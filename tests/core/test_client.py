@@ -61,7 +61,7 @@ from core.amazonpay.signing import (
 )
 from core.clock import FixedClock, add_months
 from core.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable, UserError
-from core.gateway import SANDBOX_PUBLIC_KEY_ID, ensure_sandbox_key, open_gateway
+from core.gateway import SANDBOX_PUBLIC_KEY_ID, ensure_sandbox_key, open_gateway, read_private_key
 from core.sandbox.backend import SandboxBackend
 from core.sandbox.control import SandboxControl
 from core.sandbox.server import SandboxServer
@@ -969,3 +969,19 @@ def test_open_gateway_registers_its_key_with_an_external_sandbox(
         assert sandbox.backend.public_key_pem(SANDBOX_PUBLIC_KEY_ID) is not None
     finally:
         gateway.close()
+
+
+def test_private_key_files_are_checked_with_a_japanese_message(tmp_path: Path) -> None:
+    private_pem, public_pem = generate_key_pair()
+    good = tmp_path / "private.pem"
+    good.write_bytes(private_pem)
+    assert read_private_key(str(good)).key_size == 2048
+    public = tmp_path / "public.pem"
+    public.write_bytes(public_pem)
+    with pytest.raises(UserError, match="秘密鍵ファイルの形式が違います"):
+        read_private_key(str(public))
+    with pytest.raises(UserError, match="秘密鍵ファイルを読み込めません"):
+        read_private_key(str(tmp_path / "missing.pem"))
+    live = AppSettings(amazon_public_key_id="LIVE-1", amazon_private_key_path=str(public), amazon_environment="live")
+    with pytest.raises(UserError, match="形式が違います"):
+        open_gateway(live, clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)), sandbox_db=tmp_path / "s.sqlite3")

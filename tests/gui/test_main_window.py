@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QProgressDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from core.amazonpay.errors import R41_CHANGE_METHOD_MESSAGE, R41_PAYMENT_SETTINGS_MESSAGE
+from core.amazonpay.signing import generate_key_pair
 from core.app import Kanjo
 from core.clock import FixedClock
 from core.domain import OrderKind, PaymentStatus, Tone
@@ -413,24 +414,80 @@ def test_settings_dialog_saves_and_applies(
     assert window.sync_timer.interval() == 5 * 60_000
     assert "山田商店" in window.windowTitle() and "設定を保存しました" in window.banner.text()
     key = tmp_path / "key.pem"
-    key.write_text("not used")
-    monkeypatch.setattr(
-        SettingsDialog,
-        "ask",
-        classmethod(
-            lambda cls, settings, parent=None: replace(
-                settings,
-                amazon_public_key_id="LIVE-KEY",
-                amazon_private_key_path=str(key),
-                amazon_environment="live",
-                amazon_merchant_id="M1",
-            )
-        ),
-    )
+    key.write_bytes(generate_key_pair()[0])
+    answer_settings(monkeypatch, **LIVE, amazon_private_key_path=str(key))
     window.open_settings()
     assert not window.sandbox_badge.isVisibleTo(window)
-    assert "次回の起動" in window.banner.text()
     assert app.settings.load().amazon_private_key_path == str(key)  # the path, never the key
+    assert "本番環境に切り替えました" in window.banner.text()  # no restart needed
+    gateway = app.gateway()
+    assert not gateway.is_sandbox
+    assert (gateway.client.public_key_id, gateway.client.environment) == ("LIVE-KEY", "live")
+
+
+LIVE = {"amazon_public_key_id": "LIVE-KEY", "amazon_environment": "live", "amazon_merchant_id": "M1"}
+NO_CREDENTIALS = {"amazon_public_key_id": "", "amazon_private_key_path": "", "amazon_environment": "sandbox"}
+
+
+def answer_settings(monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
+    """The settings dialog answers with the current settings changed by ``changes``."""
+    from dataclasses import replace
+
+    from gui.settings_dialog import SettingsDialog
+
+    monkeypatch.setattr(
+        SettingsDialog, "ask", classmethod(lambda cls, settings, parent=None: replace(settings, **changes))
+    )
+
+
+def test_new_credentials_wait_for_the_capture_in_flight_then_apply_without_restart(
+    app: Kanjo,
+    make_window: MakeWindow,
+    manual_runner: tuple[TaskRunner, ManualExecutor],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    place_order(app, "K1", 5_000)
+    task_runner, work = manual_runner
+    window = make_window(task_runner=task_runner, start=False)
+    window.model.set_query(window.model.query)
+    sandbox = app.gateway()
+    select(window, "K1")
+    window.detail.capture_button.click()  # queued on the work lane, not yet sent
+    key = tmp_path / "live.pem"
+    key.write_bytes(generate_key_pair()[0])
+    answer_settings(monkeypatch, **LIVE, amazon_private_key_path=str(key))
+    window.open_settings()
+    assert "実行中の処理が終わりしだい" in window.banner.text()
+    assert app.gateway() is sandbox  # nothing switched under the queued capture
+    work.run_all()
+    assert payment_text(window, "K1") == "請求済"  # the capture ran on the connection it was asked on
+    live = app.gateway()
+    assert live is not sandbox and not live.is_sandbox
+    assert "本番環境に切り替えました" in window.banner.text()
+
+    answer_settings(monkeypatch, **NO_CREDENTIALS)  # and back to the built-in sandbox
+    window.open_settings()
+    work.run_all()
+    back = app.gateway()
+    assert back.is_sandbox and back is not sandbox
+    assert "内蔵のサンドボックスに切り替えました" in window.banner.text()
+    assert window.sandbox_badge.isVisibleTo(window)
+    assert captures_sent(app) == 1  # the sandbox's own record: sent once, before the switch
+
+
+def test_unusable_new_credentials_are_reported_and_the_next_call_tries_again(
+    app: Kanjo, make_window: MakeWindow, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    window = make_window(start=False)
+    key = tmp_path / "broken.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    answer_settings(monkeypatch, **LIVE, amazon_private_key_path=str(key))
+    window.open_settings()
+    assert window.banner.tone is Tone.FAILURE
+    assert "接続できません" in window.banner.text() and "秘密鍵ファイルの形式が違います" in window.banner.text()
+    key.write_bytes(generate_key_pair()[0])  # the operator fixes the file
+    assert not app.gateway().is_sandbox
 
 
 def test_settings_dialog_validates_in_japanese(qtbot: QtBot, tmp_path: Path) -> None:
@@ -444,6 +501,11 @@ def test_settings_dialog_validates_in_japanese(qtbot: QtBot, tmp_path: Path) -> 
     dialog.buttons.accepted.emit()
     assert dialog.error.isVisibleTo(dialog) and "秘密鍵ファイルが見つかりません" in dialog.error.text()
     assert dialog.result_settings is None
+    not_a_key = tmp_path / "public.pem"
+    not_a_key.write_bytes(generate_key_pair()[1])  # the public half, a common mix-up
+    dialog.private_key_path.setText(str(not_a_key))
+    dialog.buttons.accepted.emit()
+    assert "秘密鍵ファイルの形式が違います" in dialog.error.text() and dialog.result_settings is None
     dialog.private_key_path.clear()
     dialog.public_key_id.clear()
     dialog.sync_interval.setValue(15)
