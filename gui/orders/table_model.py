@@ -7,10 +7,13 @@ so its memory stays flat whether the store holds a hundred orders or a million.
 Reading policy ("measure, then choose"; figures from bench/orders_bench.py at 1,000,000
 orders):
 
-* A new query (filter, search, sort) reads its first page and, when there are more rows than
-  one page, its count on the ``read`` lane; the old rows stay on screen until the new ones
-  arrive, then the model resets once (no flash of empty rows). A generation counter drops
-  answers that arrive after the query changed again (napari's histogram idea).
+* A new query (filter, search, sort) reads its first page on the GUI thread when SQLite
+  finishes it within ``sync_budget_ms`` (its progress handler stops a read that runs over;
+  an indexed first page takes about a millisecond), else on the ``read`` lane, the old rows
+  staying on screen until the new ones arrive; the model then resets once (no flash of empty
+  rows). The count, when there is more than one page, is always read on the ``read`` lane.
+  A generation counter drops answers that arrive after the query changed again (napari's
+  histogram idea).
 * A page the view asks for is read synchronously inside ``data()`` when it is cheap: a keyset
   read continuing from a page already held (about 1 ms), or an OFFSET read near the top
   (``sync_offset_limit`` rows). Anything else (a jump to row 900,000 before its neighbours
@@ -121,6 +124,7 @@ class OrderTableModel(QAbstractTableModel):
         sync_offset_limit: int = 20_000,
         sync_budget_ms: float = 8.0,
         prefetch: bool = True,
+        sync_first_page: bool = True,
         parent: Any = None,
     ) -> None:
         super().__init__(parent)
@@ -145,6 +149,8 @@ class OrderTableModel(QAbstractTableModel):
         self._last_touched = -1
         self._loading = 0
         self.prefetch = prefetch
+        self.sync_first_page = sync_first_page
+        self.first_pages_on_worker = 0
         self.sync_reads = 0  # counters for tests and the benchmark
         self.async_reads = 0
         self.prefetch_reads = 0
@@ -169,12 +175,26 @@ class OrderTableModel(QAbstractTableModel):
         return sum(len(rows) for rows in self._pages.values())
 
     def set_query(self, query: OrderQuery) -> None:
-        """Show the orders matching ``query``; the current rows stay until the new first page arrives."""
+        """Show the orders matching ``query``.
+
+        The first page is read here, on the GUI thread, when SQLite finishes it within
+        ``sync_budget_ms`` (an indexed read: about a millisecond); SQLite stops a read that
+        runs over, and the page is then read on the worker while the current rows stay on
+        screen. Either way the count follows from the worker.
+        """
         self._generation += 1
         generation = self._generation
         self._wanted = query
-        self._set_loading(+1)
         size = self.page_size
+        if self.sync_first_page:
+            started = time.perf_counter()
+            page = self._pages_source.page_within(query, 0, size + 1, self._clock.now(), self.sync_budget_ms)
+            if page is not None:
+                self.sync_reads += 1
+                self._apply_first_page(query, generation, page, (time.perf_counter() - started) * 1000)
+                return
+            self.first_pages_on_worker += 1
+        self._set_loading(+1)
 
         def read() -> tuple[Page, float]:
             started = time.perf_counter()
@@ -182,32 +202,34 @@ class OrderTableModel(QAbstractTableModel):
             return page, (time.perf_counter() - started) * 1000
 
         def arrived(result: tuple[Page, float]) -> None:
-            if generation != self._generation:
-                self._set_loading(-1)
-                return
-            page, took_ms = result
-            more = len(page.rows) > size
-            rows = page.rows[:size]
-            self.beginResetModel()
-            self._query = query
-            self._pages = OrderedDict()
-            self._keys, self._first_keys = {}, {}
-            self._requested = set()
-            # The first read also pays for compiling the statement, so only a clearly slow one
-            # (a search whose matches SQLite must sort) marks the query's pages as worker reads.
-            self._slow = took_ms > 3 * self.sync_budget_ms
-            self._store(0, rows)
-            self._count = len(rows)
-            self._count_exact = not more
-            self.endResetModel()
-            self.query_applied.emit()
-            if more:
-                self._read_count(generation)
-            else:
-                self.count_changed.emit(self._count)
+            if generation == self._generation:
+                self._apply_first_page(query, generation, *result)
             self._set_loading(-1)
 
         self._runner.run(read, arrived, self._failed_read, lane=READ)
+
+    def _apply_first_page(self, query: OrderQuery, generation: int, page: Page, took_ms: float) -> None:
+        """Swap in the new query's first page (one reset) and read its count on the worker."""
+        size = self.page_size
+        more = len(page.rows) > size
+        rows = page.rows[:size]
+        self.beginResetModel()
+        self._query = query
+        self._pages = OrderedDict()
+        self._keys, self._first_keys = {}, {}
+        self._requested = set()
+        # The first read also pays for compiling the statement, so only a clearly slow one
+        # (a search whose matches SQLite must sort) marks the query's pages as worker reads.
+        self._slow = took_ms > 3 * self.sync_budget_ms
+        self._store(0, rows)
+        self._count = len(rows)
+        self._count_exact = not more
+        self.endResetModel()
+        self.query_applied.emit()
+        if more:
+            self._read_count(generation)
+        else:
+            self.count_changed.emit(self._count)
 
     def refresh(self) -> None:
         """Re-read the count and the pages held (after a sync changed orders)."""

@@ -155,7 +155,6 @@ class Sandbox:
         ]
 
 
-
 @pytest.fixture
 def sandbox(state_dir: Path, clock: FixedClock, keys: KeyPair) -> Iterator[Sandbox]:
     backend = SandboxBackend(state_dir / "sandbox.sqlite3", clock)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from bench.store import NOW as BENCH_NOW
+from bench.store import build_store
 from core.app import Kanjo
 from core.clock import FixedClock
 from core.domain import OrderKind, OrderStatus, PaymentStatus
-from core.order_pages import OrderFilter, OrderPages, OrderQuery, SortKey, search_terms
+from core.order_pages import OrderFilter, OrderPages, OrderQuery, ReadOverBudget, SortKey, search_terms
 from tests.helpers import place_order
 
 
@@ -177,3 +181,30 @@ def test_needs_action_includes_a_total_raised_above_the_authorization_r28_r40(
     with app.engine.begin() as connection:  # as an amount change before capture leaves it (R26, R28)
         connection.execute(text("UPDATE orders SET total = 3500 WHERE number = 'UP'"))
     assert numbers(pages, OrderQuery(OrderFilter(needs_action=True)), clock) == ["UP"]
+
+
+def test_a_budgeted_read_is_stopped_by_sqlite_and_the_connection_stays_usable(tmp_path: Path) -> None:
+    engine = build_store(tmp_path / "orders.sqlite3", 3_000, log=False)
+    pages = OrderPages(engine)
+    assert pages.bounded_reads
+    far = OrderQuery(sort=SortKey.CUSTOMER)  # a join by name, 2,000 rows skipped: thousands of SQLite steps
+    with pytest.raises(ReadOverBudget):
+        pages.page(far, 2_000, 100, BENCH_NOW, budget_ms=0.0)
+    assert pages.page_within(far, 2_000, 100, BENCH_NOW, budget_ms=0.0) is None
+    # The pooled connection is reused; its progress handler is gone, so unbudgeted reads finish.
+    full = pages.page(far, 2_000, 100, BENCH_NOW)
+    assert len(full.rows) == 100
+    assert pages.page_within(far, 2_000, 100, BENCH_NOW, budget_ms=60_000.0) == full
+    assert pages.count(OrderQuery(), BENCH_NOW) == 3_000
+    engine.dispose()
+
+
+def test_a_failing_store_leaves_the_bounded_read_to_the_worker(tmp_path: Path) -> None:
+    engine = build_store(tmp_path / "orders.sqlite3", 10, log=False)
+    pages = OrderPages(engine)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE orders RENAME TO orders_gone"))
+    assert pages.page_within(OrderQuery(), 0, 10, BENCH_NOW, budget_ms=60_000.0) is None  # no exception here
+    with pytest.raises(OperationalError):
+        pages.page(OrderQuery(), 0, 10, BENCH_NOW)  # the worker's read raises and is reported
+    engine.dispose()

@@ -191,10 +191,22 @@ def test_scrolling_up_from_a_far_page_reads_backwards_on_the_gui_thread(big_stor
     runner.shutdown()
 
 
-def test_page_reads_queued_for_an_old_query_are_skipped(big_store: OrderPages, qtbot: QtBot) -> None:
+@pytest.mark.parametrize(("sync_first_page", "reads_left"), [(False, 1), (True, 0)])
+def test_page_reads_queued_for_an_old_query_are_skipped(
+    big_store: OrderPages, qtbot: QtBot, sync_first_page: bool, reads_left: int
+) -> None:
     reads = ManualExecutor()
     runner = TaskRunner(ImmediateExecutor(), reads)
-    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=100, sync_offset_limit=0, prefetch=False)
+    model = OrderTableModel(
+        big_store,
+        FixedClock(NOW),
+        runner,
+        page_size=100,
+        sync_offset_limit=0,
+        prefetch=False,
+        sync_first_page=sync_first_page,
+        sync_budget_ms=60_000,
+    )
     model.set_query(OrderQuery())
     reads.run_all()
     reads.run_all()
@@ -212,7 +224,43 @@ def test_page_reads_queued_for_an_old_query_are_skipped(big_store: OrderPages, q
         reads.run_all()
     finally:
         del big_store.page
-    assert len(calls) == 1  # only the new query's first page; the old far page was skipped
+    # Only the new query's first page (unless it was read at once); the old far page was skipped.
+    assert len(calls) == reads_left
+    assert model.query.sort is SortKey.TOTAL
+    runner.shutdown()
+
+
+def test_a_quick_first_page_is_shown_at_once_and_only_the_count_waits(big_store: OrderPages) -> None:
+    reads = ManualExecutor()
+    runner = TaskRunner(ImmediateExecutor(), reads)
+    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=100, sync_budget_ms=60_000)
+    model.set_query(OrderQuery())
+    expected = big_store.page(OrderQuery(), 0, 100, NOW).rows
+    assert [model.index(r, 0).data() for r in range(100)] == [r.number for r in expected]  # no worker ran
+    assert not model.count_exact and model.loading and len(reads.queue) == 1  # the count, on the worker
+    reads.run_all()
+    assert model.rowCount() == ORDERS and model.count_exact and not model.loading
+    runner.shutdown()
+
+
+def test_a_first_page_over_the_budget_is_read_on_the_worker_and_old_rows_stay(big_store: OrderPages) -> None:
+    reads = ManualExecutor()
+    runner = TaskRunner(ImmediateExecutor(), reads)
+    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=100, sync_budget_ms=60_000)
+    model.set_query(OrderQuery())
+    reads.run_all()
+    shown = model.index(0, 0).data()
+    model.sync_budget_ms = 0.0  # every read now runs over: SQLite stops it at the first check
+    by_customer = OrderQuery(sort=SortKey.CUSTOMER)
+    model.set_query(by_customer)
+    assert model.first_pages_on_worker == 1 and model.loading
+    assert model.query == OrderQuery() and model.index(0, 0).data() == shown  # the old rows, until the new arrive
+    reads.run_all()  # the first page
+    reads.run_all()  # the count
+    expected = big_store.page(by_customer, 0, 3, NOW).rows
+    assert model.query == by_customer
+    assert [model.index(r, 0).data() for r in range(3)] == [r.number for r in expected]
+    assert model.rowCount() == ORDERS
     runner.shutdown()
 
 
