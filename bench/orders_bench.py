@@ -414,7 +414,8 @@ def report(results: Results, store: Path) -> str:
         f"(Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)",
         f"store: {store} ({store.stat().st_size / 1e6:,.0f} MB)",
         "",
-        f"Kanjo: median of {REPEAT} runs of each step (the note gives the first, cold one); baseline: one run.",
+        f"Kanjo: median of {REPEAT} runs of each step (the note gives the first, cold one); "
+        f"baseline: one run (first page: median of {REPEAT}).",
         "",
         "| step | Kanjo: first page | Kanjo: row count known | baseline (QSqlTableModel + proxy) | ratio |",
         "| --- | ---: | ---: | ---: | ---: |",
