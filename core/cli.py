@@ -20,6 +20,7 @@ from core.app import Kanjo, data_dir, open_app
 from core.clock import format_jst, parse_iso
 from core.domain import OrderKind
 from core.errors import BadInput, UserError
+from core.gateway import read_private_key
 from core.money import format_yen, parse_yen
 from core.services.orders import LineItem
 from core.settings import AppSettings, SettingsStore, coerce
@@ -362,7 +363,10 @@ def _cmd_recover(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 
 def _cmd_settings(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     if args.settings_command == "set":
-        app.settings.save(**{args.key: coerce(args.key, args.value)})
+        value = coerce(args.key, args.value)
+        if args.key == "amazon_private_key_path" and value:
+            read_private_key(value)  # refuse a file that holds no usable key, before saving it
+        app.settings.save(**{args.key: value})
     values = SettingsStore.as_dict(app.settings.load())
     _emit(as_json, values, "\n".join(f"{k} = {v}" for k, v in values.items()))
     return 0

@@ -244,3 +244,18 @@ def test_payment_toolbox_through_the_command_line(env: dict[str, str]) -> None:
     assert to_amazon.returncode == 1 and "Amazon Payへの変更" in to_amazon.stderr
     changed = kanjo_json(env, "change-method", "9002", "bank_transfer")
     assert isinstance(changed, dict) and changed["ok"] and show(env, "9002")["payment_status"] is None
+
+
+def test_a_key_file_that_holds_no_private_key_is_refused_and_not_saved(base_env: dict[str, str], tmp_path: Path) -> None:
+    from core.amazonpay.signing import generate_key_pair
+
+    private_pem, public_pem = generate_key_pair()
+    public, private = tmp_path / "public.pem", tmp_path / "private.pem"
+    public.write_bytes(public_pem)
+    private.write_bytes(private_pem)
+    refused = kanjo(base_env, "settings", "set", "amazon_private_key_path", str(public), check=False)
+    assert refused.returncode == 1 and "秘密鍵ファイルの形式が違います" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert kanjo_json(base_env, "settings", "show")["amazon_private_key_path"] == ""  # type: ignore[index]
+    kanjo(base_env, "settings", "set", "amazon_private_key_path", str(private))
+    assert kanjo_json(base_env, "settings", "show")["amazon_private_key_path"] == str(private)  # type: ignore[index]
