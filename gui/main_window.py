@@ -208,7 +208,8 @@ class MainWindow(QMainWindow):
         toolbar.addWidget(self.shop_label)
         self.sandbox_badge = BadgeLabel("サンドボックス", Tone.ATTENTION)
         self.sandbox_badge.setObjectName("sandboxIndicator")
-        toolbar.addWidget(self.sandbox_badge)
+        # A widget in a tool bar is shown and hidden through its action (QToolBar.addWidget).
+        self.sandbox_action = toolbar.addWidget(self.sandbox_badge)
         self.toolbar = toolbar
         find = QAction(self)
         find.setShortcut(QKeySequence.StandardKey.Find)
@@ -390,7 +391,7 @@ class MainWindow(QMainWindow):
         minutes = max(1, settings.sync_interval_minutes)
         self.sync_timer.setInterval(minutes * 60_000)
         sandbox = not settings.has_amazon_credentials or settings.amazon_environment != "live"
-        self.sandbox_badge.setVisible(sandbox)
+        self.sandbox_action.setVisible(sandbox)
         self.sandbox_badge.setToolTip(
             "内蔵のサンドボックスで動作しています。実際の決済は行われません。"
             if not settings.has_amazon_credentials
@@ -427,14 +428,14 @@ class MainWindow(QMainWindow):
         in flight finishes on the connection it started with and the next one uses the new.
         """
         where = connection_name(settings)
-        self.job_label.setText(f"Amazon Payの接続先を{where}に切り替えています…")
+        self.job_label.setText(f"接続先を{where}に切り替えています…")
         self.banner.show_message(
             f"設定を保存しました。実行中の処理が終わりしだい、接続先を{where}に切り替えます。", Tone.PROGRESS
         )
 
         def switched(_gateway: object) -> None:
             self.job_label.setText("")
-            self.banner.show_message(f"設定を保存しました。Amazon Payの接続先を{where}に切り替えました。", Tone.SUCCESS)
+            self.banner.show_message(f"設定を保存しました。接続先を{where}に切り替えました。", Tone.SUCCESS)
 
         def failed(exc: BaseException) -> None:
             self.job_label.setText("")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtWidgets import QApplication
+
 from core.app import Kanjo
 from core.sandbox.control import SandboxControl
 from gui.main_window import MainWindow
@@ -33,3 +35,13 @@ def select(window: MainWindow, number: str) -> None:
 
 def captures_sent(app: Kanjo) -> int:
     return sum(1 for call in control(app).calls() if call["path"].endswith("/capture"))
+
+
+def sandbox_indicator_shown(window: MainWindow) -> bool:
+    """Whether the サンドボックス indicator shows, after the tool bar has laid itself out again
+    (as it does on every resize: it re-shows widgets whose action is visible)."""
+    window.resize(window.width() + 1, window.height())
+    QApplication.processEvents()
+    window.resize(window.width() - 1, window.height())
+    QApplication.processEvents()
+    return window.sandbox_action.isVisible() and window.sandbox_badge.isVisibleTo(window)

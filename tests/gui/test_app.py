@@ -11,6 +11,7 @@ from core.domain import PaymentStatus
 from gui import app as gui_app
 from gui.errors import BUG_MESSAGE, error_message, install_excepthooks, show_error
 from gui.orders.table_model import Column
+from tests.gui.helpers import sandbox_indicator_shown
 
 
 def test_first_start_opens_on_the_sandbox_and_seeds_demo_orders_in_the_background(
@@ -26,7 +27,7 @@ def test_first_start_opens_on_the_sandbox_and_seeds_demo_orders_in_the_backgroun
     qtbot.addWidget(window)
     try:
         assert window.isVisible()
-        assert window.sandbox_badge.isVisibleTo(window)
+        assert sandbox_indicator_shown(window)
         qtbot.waitUntil(lambda: launched.kanjo.settings.load().demo_seeded, timeout=60_000)
         qtbot.waitUntil(lambda: window.model.rowCount() == 26 and not window.model.loading, timeout=10_000)
         labels = {window.model.index(r, Column.PAYMENT_STATUS).data() for r in range(26)}

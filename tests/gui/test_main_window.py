@@ -20,7 +20,14 @@ from gui.main_window import MainWindow
 from gui.orders.table_model import Column
 from gui.tasks import TaskRunner
 from tests.gui.conftest import MakeWindow, ManualExecutor
-from tests.gui.helpers import captures_sent, control, numbers_shown, payment_text, select
+from tests.gui.helpers import (
+    captures_sent,
+    control,
+    numbers_shown,
+    payment_text,
+    sandbox_indicator_shown,
+    select,
+)
 from tests.helpers import place_order
 
 UNREACHABLE = PaymentStatus.UNREACHABLE.value
@@ -375,7 +382,7 @@ def test_first_start_seeds_every_badge_in_the_background_with_a_sandbox_indicato
     app: Kanjo, make_window: MakeWindow
 ) -> None:
     window = make_window(demo_orders=13)
-    assert window.sandbox_badge.isVisibleTo(window) and window.sandbox_badge.text() == "サンドボックス"
+    assert sandbox_indicator_shown(window) and window.sandbox_badge.text() == "サンドボックス"
     assert "[サンドボックス]" in window.windowTitle()
     assert app.settings.load().demo_seeded
     assert window.model.rowCount() == 13
@@ -417,7 +424,7 @@ def test_settings_dialog_saves_and_applies(
     key.write_bytes(generate_key_pair()[0])
     answer_settings(monkeypatch, **LIVE, amazon_private_key_path=str(key))
     window.open_settings()
-    assert not window.sandbox_badge.isVisibleTo(window)
+    assert not sandbox_indicator_shown(window)
     assert app.settings.load().amazon_private_key_path == str(key)  # the path, never the key
     assert "本番環境に切り替えました" in window.banner.text()  # no restart needed
     gateway = app.gateway()
@@ -472,7 +479,7 @@ def test_new_credentials_wait_for_the_capture_in_flight_then_apply_without_resta
     back = app.gateway()
     assert back.is_sandbox and back is not sandbox
     assert "内蔵のサンドボックスに切り替えました" in window.banner.text()
-    assert window.sandbox_badge.isVisibleTo(window)
+    assert sandbox_indicator_shown(window)
     assert captures_sent(app) == 1  # the sandbox's own record: sent once, before the switch
 
 
