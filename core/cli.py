@@ -402,7 +402,8 @@ def _cmd_message(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             _emit(
                 as_json,
                 {**draft.to_json(), "message": dataclasses.asdict(record)},
-                _message_text(draft) + "\n手動送信として記録しました。この文面をお使いのメールソフトから送ってください。",
+                _message_text(draft)
+                + "\n手動送信として記録しました。この文面をお使いのメールソフトから送ってください。",
             )
             return 0
         if not args.yes:
@@ -418,7 +419,8 @@ def _cmd_message(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     if command == "history":
         records = app.messages.history(args.number)
         lines = [
-            f"{format_jst(m.sent_at or m.created_at)}  {m.status_label}  {m.subject}" + (f"  ({m.error})" if m.error else "")
+            f"{format_jst(m.sent_at or m.created_at)}  {m.status_label}  {m.subject}"
+            + (f"  ({m.error})" if m.error else "")
             for m in records
         ]
         _emit(as_json, [dataclasses.asdict(m) for m in records], "\n".join(lines) or "メッセージはまだありません。")

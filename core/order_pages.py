@@ -151,8 +151,8 @@ class ReadOverBudget(Exception):
     """A budgeted read was stopped before it finished; nothing was read."""
 
 
-# How often (in SQLite virtual-machine steps) a budgeted read looks at the clock: about every
-# 50 µs on this hardware, so the budget holds to a fraction of a millisecond.
+# How often (in SQLite virtual-machine steps) a budgeted read looks at the clock: an indexed
+# first page takes about 3,000 steps in 0.15 ms, so the budget holds to about 0.1 ms.
 _BUDGET_CHECK_STEPS = 2_000
 
 
@@ -387,7 +387,7 @@ class OrderPages:
             order_status,
             expires,
         ) in connection.execute(statement):
-            label = _PAYMENT_STATUSES.get(effective)
+            label = _PAYMENT_STATUSES[effective] if effective else None  # None: no payment (決済不要)
             rows[order_id] = OrderRow(
                 id=order_id,
                 number=number,
@@ -405,7 +405,7 @@ class OrderPages:
         return rows
 
 
-_PAYMENT_STATUSES: dict[str | None, PaymentStatus] = {s.value: s for s in PaymentStatus}
+_PAYMENT_STATUSES: dict[str, PaymentStatus] = {s.value: s for s in PaymentStatus}
 _KINDS: dict[str, OrderKind] = {k.value: k for k in OrderKind}
 _ORDER_STATUSES: dict[str, OrderStatus] = {s.value: s for s in OrderStatus}
 

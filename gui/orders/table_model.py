@@ -9,7 +9,7 @@ orders):
 
 * A new query (filter, search, sort) reads its first page on the GUI thread when SQLite
   finishes it within ``sync_budget_ms`` (its progress handler stops a read that runs over;
-  an indexed first page takes about a millisecond), else on the ``read`` lane, the old rows
+  an indexed first page takes a few milliseconds), else on the ``read`` lane, the old rows
   staying on screen until the new ones arrive; the model then resets once (no flash of empty
   rows). The count, when there is more than one page, is always read on the ``read`` lane.
   A generation counter drops answers that arrive after the query changed again (napari's
@@ -178,7 +178,7 @@ class OrderTableModel(QAbstractTableModel):
         """Show the orders matching ``query``.
 
         The first page is read here, on the GUI thread, when SQLite finishes it within
-        ``sync_budget_ms`` (an indexed read: about a millisecond); SQLite stops a read that
+        ``sync_budget_ms`` (an indexed read: a few milliseconds); SQLite stops a read that
         runs over, and the page is then read on the worker while the current rows stay on
         screen. Either way the count follows from the worker.
         """
