@@ -230,11 +230,17 @@ def test_page_reads_queued_for_an_old_query_are_skipped(
     runner.shutdown()
 
 
-def test_a_quick_first_page_is_shown_at_once_and_only_the_count_waits(big_store: OrderPages) -> None:
+def held_reads_model(pages: OrderPages) -> tuple[OrderTableModel, ManualExecutor, TaskRunner]:
+    """A model whose worker reads wait for the test; its budget lets every GUI-thread read finish."""
     reads = ManualExecutor()
     runner = TaskRunner(ImmediateExecutor(), reads)
-    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=100, sync_budget_ms=60_000)
+    model = OrderTableModel(pages, FixedClock(NOW), runner, page_size=100, sync_budget_ms=60_000)
     model.set_query(OrderQuery())
+    return model, reads, runner
+
+
+def test_a_quick_first_page_is_shown_at_once_and_only_the_count_waits(big_store: OrderPages) -> None:
+    model, reads, runner = held_reads_model(big_store)
     expected = big_store.page(OrderQuery(), 0, 100, NOW).rows
     assert [model.index(r, 0).data() for r in range(100)] == [r.number for r in expected]  # no worker ran
     assert not model.count_exact and model.loading and len(reads.queue) == 1  # the count, on the worker
@@ -244,10 +250,7 @@ def test_a_quick_first_page_is_shown_at_once_and_only_the_count_waits(big_store:
 
 
 def test_a_first_page_over_the_budget_is_read_on_the_worker_and_old_rows_stay(big_store: OrderPages) -> None:
-    reads = ManualExecutor()
-    runner = TaskRunner(ImmediateExecutor(), reads)
-    model = OrderTableModel(big_store, FixedClock(NOW), runner, page_size=100, sync_budget_ms=60_000)
-    model.set_query(OrderQuery())
+    model, reads, runner = held_reads_model(big_store)
     reads.run_all()
     shown = model.index(0, 0).data()
     model.sync_budget_ms = 0.0  # every read now runs over: SQLite stops it at the first check
