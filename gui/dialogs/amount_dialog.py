@@ -32,6 +32,7 @@ from gui.dialogs.common import (
     mark_invalid,
     parse_quantity,
     preview_error_text,
+    run_modal,
     with_rule,
 )
 from gui.labels import yen
@@ -191,9 +192,7 @@ class AmountChangeDialog(OperationDialog):
     ) -> AmountChangeRequest | None:
         """Show the dialog; the change asked for, or None when closed (tests monkeypatch this)."""
         dialog = cls(detail, payments, runner, parent)
-        accepted = dialog.exec() == OperationDialog.DialogCode.Accepted
-        dialog.deleteLater()
-        return dialog.result_request if accepted else None
+        return dialog.result_request if run_modal(dialog) else None
 
     # --- rows ----------------------------------------------------------------------------
 

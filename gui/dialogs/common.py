@@ -363,3 +363,13 @@ class OperationDialog(QDialog):
     def done(self, result: int) -> None:
         self.preview.drop()  # an answer arriving after close is not shown
         super().done(result)
+
+
+def run_modal(dialog: QDialog) -> bool:
+    """Show ``dialog`` modally, schedule its deletion, and say whether it was accepted.
+
+    The dialogs' ``ask`` classmethods go through here (and tests monkeypatch ``ask``).
+    """
+    accepted = dialog.exec() == QDialog.DialogCode.Accepted
+    dialog.deleteLater()
+    return accepted

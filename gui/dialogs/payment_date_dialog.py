@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 from core.clock import format_jst
 from core.domain import Tone
 from core.queries import OrderDetail
-from gui.dialogs.common import InlineMessage, OperationDialog, with_rule
+from gui.dialogs.common import InlineMessage, OperationDialog, run_modal, with_rule
 from gui.tasks import TaskRunner
 
 NOTHING_SENT = "Amazon Payには何も送信しません。返金も行われず、売上(請求)はそのまま残ります。"
@@ -40,9 +40,7 @@ class ClearPaymentDateDialog(OperationDialog):
     def ask(cls, detail: OrderDetail, runner: TaskRunner, parent: QWidget | None = None) -> bool:
         """Show the dialog; True when the operator confirmed (tests monkeypatch this)."""
         dialog = cls(detail, runner, parent)
-        accepted = dialog.exec() == OperationDialog.DialogCode.Accepted
-        dialog.deleteLater()
-        return accepted
+        return run_modal(dialog)
 
     def text(self) -> str:
         """Everything the dialog says, for tests and screen readers."""

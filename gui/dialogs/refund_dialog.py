@@ -27,7 +27,7 @@ from core.errors import BadInput
 from core.queries import OrderDetail
 from core.refund_rules import RefundPlan
 from core.services.payments import PaymentService
-from gui.dialogs.common import CHECKING, OperationDialog, YenField, preview_error_text
+from gui.dialogs.common import CHECKING, OperationDialog, YenField, preview_error_text, run_modal
 from gui.labels import yen
 from gui.tasks import TaskRunner
 
@@ -139,9 +139,7 @@ class RefundDialog(OperationDialog):
     ) -> RefundRequest | None:
         """Show the dialog; the refund asked for, or None when closed (tests monkeypatch this)."""
         dialog = cls(detail, payments, runner, parent)
-        accepted = dialog.exec() == OperationDialog.DialogCode.Accepted
-        dialog.deleteLater()
-        return dialog.result_request if accepted else None
+        return dialog.result_request if run_modal(dialog) else None
 
     # --- live preview --------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from core.domain import OrderKind, Tone
 from core.queries import OrderDetail
 from core.services.payments import PAYMENT_METHODS, CancelPlan, PaymentService
-from gui.dialogs.common import CHECKING, InlineMessage, OperationDialog, html, preview_error_text
+from gui.dialogs.common import CHECKING, InlineMessage, OperationDialog, html, preview_error_text, run_modal
 from gui.labels import yen
 from gui.tasks import TaskRunner
 
@@ -179,9 +179,7 @@ class CancelDialog(WithdrawalDialog):
     ) -> CancelRequest | None:
         """Show the dialog; the cancellation asked for, or None when closed (tests monkeypatch this)."""
         dialog = cls(detail, payments, runner, parent)
-        accepted = dialog.exec() == OperationDialog.DialogCode.Accepted
-        dialog.deleteLater()
-        return dialog.result_request if accepted else None
+        return dialog.result_request if run_modal(dialog) else None
 
     def plan_call(self, void_amazon: bool) -> Callable[[], CancelPlan]:
         number, payments = self.detail.number, self.payments
@@ -228,9 +226,7 @@ class ChangeMethodDialog(WithdrawalDialog):
     ) -> ChangeMethodRequest | None:
         """Show the dialog; the change asked for, or None when closed (tests monkeypatch this)."""
         dialog = cls(detail, payments, runner, parent)
-        accepted = dialog.exec() == OperationDialog.DialogCode.Accepted
-        dialog.deleteLater()
-        return dialog.result_request if accepted else None
+        return dialog.result_request if run_modal(dialog) else None
 
     def methods(self) -> list[str]:
         return [self.method.itemData(i) for i in range(self.method.count())]

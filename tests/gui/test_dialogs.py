@@ -368,6 +368,27 @@ def test_clear_payment_date_dialog_says_nothing_is_sent_or_refunded(
     assert not not_paid.ok_button.isEnabled() and "記録されていません" in not_paid.ok_button.toolTip()
 
 
+def test_clear_payment_date_ask_is_true_only_when_confirmed(qtbot: QtBot, app: Kanjo, runner: TaskRunner) -> None:
+    place_order(app, "P3", 3_000)
+    app.payments.capture("P3")
+    answers = []
+
+    def answer(confirm: bool) -> None:
+        widget = QApplication.activeModalWidget()
+        assert isinstance(widget, ClearPaymentDateDialog)
+        answers.append(widget)
+        if confirm:
+            widget.ok_button.click()
+        else:
+            widget.reject()
+
+    QTimer.singleShot(0, lambda: answer(True))
+    assert ClearPaymentDateDialog.ask(detail(app, "P3"), runner) is True
+    QTimer.singleShot(0, lambda: answer(False))
+    assert ClearPaymentDateDialog.ask(detail(app, "P3"), runner) is False
+    assert len(answers) == 2
+
+
 # --- live preview mechanics ----------------------------------------------------------------------
 
 
