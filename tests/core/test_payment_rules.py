@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -18,10 +18,8 @@ from core.domain import (
     ChargeFacts,
     ChargePermissionFacts,
     ChargePermissionState,
-    ChargePermissionType,
     ChargePurpose,
     ChargeState,
-    Instrument,
     OrderKind,
     OrderStatus,
     PaymentStatus,
@@ -29,43 +27,13 @@ from core.domain import (
     RefundState,
 )
 from core.payment_rules import Decision, OrderFacts, capture_decision, reauthorize_decision
+from tests.core import facts
+from tests.core.facts import DAY, JST, NOW, SECOND, charge, refund
 
-NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
-SECOND = timedelta(seconds=1)
-DAY = timedelta(days=1)
-JST = timezone(timedelta(hours=9))
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
 # --------------------------------------------------------------------------- factories
-
-
-def charge(
-    state: ChargeState = ChargeState.AUTHORIZED,
-    *,
-    id: str = "C-1",
-    reason: str | None = None,
-    amount: int = 5_000,
-    captured: int = 0,
-    created: datetime = NOW - 5 * DAY,
-    expires: datetime | None = None,
-    capture_requested: bool = False,
-    capture_confirmed: bool = False,
-    purpose: ChargePurpose = ChargePurpose.ORIGINAL,
-) -> ChargeFacts:
-    return ChargeFacts(
-        id=id,
-        state=state,
-        reason_code=reason,
-        amount=amount,
-        captured_amount=captured,
-        refunded_amount=0,
-        created_at=created,
-        expires_at=expires,
-        capture_requested=capture_requested,
-        capture_confirmed=capture_confirmed,
-        purpose=purpose,
-    )
 
 
 def lapsed(id: str = "C-1", amount: int = 5_000) -> ChargeFacts:
@@ -85,24 +53,14 @@ def captured(id: str = "C-1", amount: int = 5_000, *, confirmed: bool = True) ->
     )
 
 
-def refund(state: RefundState = RefundState.REFUNDED, *, amount: int = 1_000) -> RefundFacts:
-    return RefundFacts(id="R-1", charge_id="C-1", state=state, amount=amount, created_at=NOW - DAY)
-
-
 def permission(
     state: ChargePermissionState = ChargePermissionState.CHARGEABLE,
     *,
     reason: str | None = None,
     expires: datetime | None = NOW + 300 * DAY,
 ) -> ChargePermissionFacts:
-    return ChargePermissionFacts(
-        id="P-1",
-        type=ChargePermissionType.ONE_TIME,
-        state=state,
-        reason_code=reason,
-        expires_at=expires,
-        instrument=Instrument.CARD,
-    )
+    """A Charge Permission with 300 days left unless told otherwise."""
+    return facts.permission(state, reason=reason, expires=expires)
 
 
 _DEFAULT_PERMISSION = permission()
