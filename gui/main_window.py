@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.app import Kanjo
-from core.clock import format_jst
+from core.clock import format_jst, to_jst
 from core.demo import seed_demo
 from core.domain import PaymentStatus, Tone
 from core.errors import UserError
@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle(APP_TITLE)
         self._build_toolbar()
-        self.filter_bar = FilterBar()
+        self.filter_bar = FilterBar(to_jst(app.clock.now()).date())
         self.banner = Banner()
         self.table = self._build_table()
         self.detail = DetailPanel()

@@ -108,7 +108,8 @@ class FilterBar(QWidget):
 
     changed = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, today: date | None = None, parent: QWidget | None = None) -> None:
+        """``today``: the Japan calendar date the date range starts from (the app clock's)."""
         super().__init__(parent)
         self.search = QLineEdit()
         self.search.setObjectName("search")
@@ -125,9 +126,9 @@ class FilterBar(QWidget):
         for kind in OrderKind:
             self.kind.addItem(kind.label, kind)
         self.use_dates = QCheckBox("受注日")
-        today = QDate.currentDate()
-        self.date_from = QDateEdit(today.addMonths(-1))
-        self.date_to = QDateEdit(today)
+        start = QDate(today) if today is not None else QDate.currentDate()
+        self.date_from = QDateEdit(start.addMonths(-1))
+        self.date_to = QDateEdit(start)
         for edit in (self.date_from, self.date_to):
             edit.setCalendarPopup(True)
             edit.setDisplayFormat("yyyy/MM/dd")
@@ -177,7 +178,8 @@ class FilterBar(QWidget):
         self.order_status.changed.connect(self._emit)
         self.kind.currentIndexChanged.connect(lambda _i: self._emit())
         self.use_dates.toggled.connect(self._on_dates_toggled)
-        self.date_from.dateChanged.connect(lambda _d: self._emit_if_dates())
+        self.date_to.setMinimumDate(self.date_from.date())
+        self.date_from.dateChanged.connect(self._on_date_from_changed)
         self.date_to.dateChanged.connect(lambda _d: self._emit_if_dates())
         self.needs_action.toggled.connect(lambda _on: self._emit())
         self.action_days.valueChanged.connect(lambda _v: self._emit_if_needs_action())
@@ -222,6 +224,13 @@ class FilterBar(QWidget):
         self.date_to.setEnabled(on)
         if emit:
             self._emit()
+
+    def _on_date_from_changed(self, day: QDate) -> None:
+        # The end never comes before the start (a start after it moves it along): one change, one query.
+        self.date_to.blockSignals(True)
+        self.date_to.setMinimumDate(day)
+        self.date_to.blockSignals(False)
+        self._emit_if_dates()
 
     def _emit_if_dates(self) -> None:
         if self.use_dates.isChecked():

@@ -251,6 +251,35 @@ def test_search_waits_for_a_pause_in_typing(app: Kanjo, make_window: MakeWindow,
     qtbot.waitUntil(lambda: numbers_shown(window) == ["P2"], timeout=3_000)
 
 
+def test_date_range_filter_follows_the_japan_calendar_from_the_app_clock(
+    app: Kanjo, make_window: MakeWindow, clock: FixedClock
+) -> None:
+    from datetime import UTC, datetime
+
+    from PySide6.QtCore import QDate
+
+    jst = timedelta(hours=9)
+    place_order(app, "D1", ordered_at=datetime(2026, 11, 20, 23, 30, tzinfo=UTC) - jst)  # 11/20 23:30 in Tokyo
+    place_order(app, "D2", ordered_at=datetime(2026, 11, 21, 0, 30, tzinfo=UTC) - jst)  # 11/21 00:30 (UTC: 11/20)
+    place_order(app, "D3", ordered_at=datetime(2026, 11, 19, 10, 0, tzinfo=UTC) - jst)
+    window = make_window()
+    bar = window.filter_bar
+    assert bar.date_to.date() == QDate(2026, 11, 21)  # the app clock's day in Tokyo, not the machine's
+    assert bar.date_from.date() == QDate(2026, 10, 21)
+    assert not bar.date_from.isEnabled()
+    bar.use_dates.setChecked(True)
+    assert numbers_shown(window) == ["D2", "D1", "D3"]
+    bar.date_from.setDate(QDate(2026, 11, 21))
+    assert numbers_shown(window) == ["D2"]  # a Tokyo day, although D2's UTC date is 11/20
+    bar.date_from.setDate(QDate(2026, 11, 20))
+    bar.date_to.setDate(QDate(2026, 11, 20))
+    assert numbers_shown(window) == ["D1"]
+    bar.date_from.setDate(QDate(2026, 11, 22))  # a start after the end moves the end with it
+    assert bar.date_to.date() == QDate(2026, 11, 22) and numbers_shown(window) == []
+    bar.use_dates.setChecked(False)
+    assert len(numbers_shown(window)) == 3
+
+
 def test_filter_keeps_the_chosen_order_selected(app: Kanjo, make_window: MakeWindow) -> None:
     place_order(app, "K1", 1_000)
     place_order(app, "K2", 1_000)
