@@ -21,6 +21,7 @@ from core.clock import format_jst, parse_iso
 from core.domain import OrderKind
 from core.errors import BadInput, UserError
 from core.gateway import read_private_key
+from core.journal import HELD, NOT_SENT, UNKNOWN
 from core.money import format_yen, parse_yen
 from core.services.orders import LineItem
 from core.settings import AppSettings, SettingsStore, coerce
@@ -350,7 +351,7 @@ def _cmd_clear_payment_date(app: Kanjo, args: argparse.Namespace, as_json: bool)
 
 def _cmd_recover(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     results = app.payments.recover()
-    unsettled = [r for r in results if r.outcome in ("unknown", "not_sent")]
+    unsettled = [r for r in results if r.outcome in (UNKNOWN, NOT_SENT, HELD)]  # the operator must look
     if as_json:
         _print_json([r.to_json() for r in results])
     elif not results:

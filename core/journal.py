@@ -32,7 +32,8 @@ FAILED = "failed"  # Amazon answered no: nothing moved
 NOT_SENT = "not_sent"  # never reached Amazon
 UNKNOWN = "unknown"  # 結果不明: may or may not have happened
 LOCAL_ONLY = "local_only"  # automatic sync off (R11): to be done in Seller Central
-SETTLED_OUTCOMES = frozenset({SUCCEEDED, FAILED, NOT_SENT, LOCAL_ONLY})
+HELD = "held"  # an in-doubt refund not sent again: it could now go past what was captured
+SETTLED_OUTCOMES = frozenset({SUCCEEDED, FAILED, NOT_SENT, LOCAL_ONLY, HELD})
 
 OUTCOME_LABELS = {
     SUCCEEDED: "成功",
@@ -40,6 +41,7 @@ OUTCOME_LABELS = {
     NOT_SENT: "未送信",
     UNKNOWN: "結果不明",
     LOCAL_ONLY: "Seller Centralで実施が必要",
+    HELD: "再送せず(要確認)",
 }
 
 

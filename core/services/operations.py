@@ -32,11 +32,12 @@ from core.amazonpay.errors import (
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
 from core.clock import Clock
 from core.db.schema import Charge, JournalEntry, Order, Refund
-from core.domain import ChargePurpose, ChargeState, OrderKind, Origin
+from core.domain import ChargePurpose, ChargeState, OrderKind, Origin, RefundState
 from core.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable
 from core.gateway import Gateway
 from core.journal import (
     FAILED,
+    HELD,
     LOCAL_ONLY,
     NOT_SENT,
     OUTCOME_LABELS,
@@ -166,14 +167,19 @@ class OperationEngine:
 
     def run_all(self, number: str, action: str, intent_ids: Sequence[int]) -> OperationResult:
         crashpoint(f"{action}:after_intent")
-        results = [self.run(intent_id) for intent_id in intent_ids]
+        results = [self.run(intent_id, resend=False) for intent_id in intent_ids]
         return combine(number, action, results)
 
     def pending(self, order_number: str | None = None) -> list[PendingOperation]:
         with self._sessions() as session:
             return Journal.pending(session, order_number)
 
-    def run(self, intent_id: int) -> OperationResult:
+    def run(self, intent_id: int, *, resend: bool = True) -> OperationResult:
+        """Send one journaled step and record its outcome.
+
+        ``resend``: the step may have been sent before (recovery, sync, app start) rather
+        than just journaled by :meth:`run_all` in this call.
+        """
         with self._sessions() as session:
             op = next((p for p in Journal.pending(session) if p.intent_id == intent_id), None)
             if op is None:  # settled meanwhile (another window or process)
@@ -181,12 +187,16 @@ class OperationEngine:
                 assert entry is not None
                 return OperationResult(entry.order_number or "", entry.action, SUCCEEDED, "処理済みです。")
             before = self._earlier_steps(session, op)
-        if any(outcome in (FAILED, NOT_SENT) for outcome in before):
+        if any(outcome in (FAILED, NOT_SENT, HELD) for outcome in before):
             return self._settle(op, NOT_SENT, ABANDONED)
         if any(outcome not in (SUCCEEDED, LOCAL_ONLY) for outcome in before):
             return OperationResult(
                 op.order_number or "", op.action, UNKNOWN, "前の手順の結果が確定していないため、待機しています。"
             )
+        if op.action == "refund" and op.charge_id:
+            stopped = self._refund_beyond_capture(op, resend=resend)
+            if stopped is not None:
+                return stopped
         crashpoint(f"{op.action}:before_send")
         try:
             response = self._gateway().client.send(op.request)
@@ -203,6 +213,56 @@ class OperationEngine:
             # Amazon answered, and the answer is no (請求却下): nothing moved, later steps stop.
             return self._settle(op, FAILED, "", response=response)
         return self._settle(op, SUCCEEDED, "", response=response)
+
+    def _refund_beyond_capture(self, op: PendingOperation, *, resend: bool) -> OperationResult | None:
+        """Stop a refund that would take its charge past what was captured; None lets it go.
+
+        Amazon accepts refunds up to 15 % (at most 8,400円) over the captured amount, so a
+        refund planned from a stale ledger, or resent after a refund made meanwhile in Seller
+        Central, would pay the buyer more than they paid. The charge is read first: its
+        ``refundedAmount`` (settled refunds) and the refunds recorded here must leave room.
+
+        A resent refund may itself be in ``refundedAmount`` already. When that total is
+        exactly the refunds recorded here plus this one, this one went through, and the
+        resend is answered from Amazon's idempotency store. Otherwise the doubt cannot be
+        settled from here: the refund is not resent (HELD) and the operator checks Seller
+        Central.
+        """
+        assert op.charge_id is not None
+        amount = op.amount or 0
+        try:
+            info = self._gateway().client.get_charge(op.charge_id)
+        except GatewayError as exc:
+            if resend:
+                return self._settle(op, UNKNOWN, f"{exc.message} 結果は次回の同期・復旧で確定します。")
+            return self._settle(op, NOT_SENT, exc.message)
+        with self._sessions() as session:
+            known = sum(
+                r.amount
+                for r in session.scalars(select(Refund).where(Refund.charge_id == op.charge_id))
+                if r.state != RefundState.DECLINED
+            )
+        captured, refunded = info.captured_amount, info.refunded_amount
+        if max(known, refunded) + amount <= captured:
+            return None
+        if resend and refunded == known + amount:
+            return None
+        if resend:
+            return self._settle(
+                op,
+                HELD,
+                f"返金{amount:,}円の結果を確認できないうちに、この売上にはほかの返金(Seller Centralなど)も"
+                f"行われています(Amazon Payでの返金済み{refunded:,}円、売上{captured:,}円)。再送すると売上額を"
+                "超えて返金されるおそれがあるため、再送していません。Seller Centralで返金の履歴を確認し、"
+                "必要なら同期してから改めて返金してください。",
+            )
+        return self._settle(
+            op,
+            NOT_SENT,
+            f"Amazon Payではこの売上にすでに{refunded:,}円が返金されていて、この画面の記録より多くなっています"
+            f"(Seller Centralでの返金など)。{amount:,}円を返金すると売上{captured:,}円を超えるため、送信していません。"
+            "同期してから、もう一度返金してください。",
+        )
 
     def _earlier_steps(self, session: Session, op: PendingOperation) -> list[str | None]:
         """Last outcomes of the steps before ``op`` in the same operation."""

@@ -166,6 +166,55 @@ def test_refund_timeout_is_unknown_then_recovered_exactly_once(app: Kanjo) -> No
     assert len(sandbox_states(app, "R4")["refunds"]) == 1
 
 
+def test_an_in_doubt_refund_is_not_resent_past_the_capture_after_a_seller_central_refund(app: Kanjo) -> None:
+    """A refund lost to an outage, then a Seller Central refund, then recovery: Amazon would
+    accept the resend up to 15 % over the capture; Kanjo holds it instead (money never lost)."""
+    place_order(app, "R6", 3_000)
+    app.payments.capture("R6")
+    ctl = control(app)
+    ctl.add_fault("503", count=20, path="/refunds")  # the refund never reaches Amazon
+    assert app.payments.refund("R6", None).outcome == "unknown"
+    charge_id = app.orders.detail("R6").charges[0].id
+    ctl.seller_central("refund", "R6", 500, charge_id)  # meanwhile, in Seller Central
+    ctl.clear_faults()
+    [held] = app.payments.recover()
+    assert held.outcome == "held" and not held.ok
+    assert "再送していません" in held.message and "Seller Central" in held.message
+    assert [r["refundAmount"]["amount"] for r in ctl.snapshot("R6")["refunds"]] == ["500"]  # 3,000 never sent
+    assert app.payments.pending("R6") == []  # the order is not blocked
+    app.sync.sync_order("R6")
+    assert app.payments.refund_preview("R6", None).total == 2_500
+    assert app.payments.refund("R6", None).ok
+    app.sync.sync_order("R6")
+    detail = app.orders.detail("R6")
+    assert detail.refunded == 3_000 and detail.payment_status == PaymentStatus.REFUNDED.value
+
+
+def test_a_refund_planned_from_a_stale_ledger_is_not_sent_past_the_capture(app: Kanjo) -> None:
+    place_order(app, "R7", 3_000)
+    app.payments.capture("R7")
+    charge_id = app.orders.detail("R7").charges[0].id
+    control(app).seller_central("refund", "R7", 400, charge_id)  # not synced yet
+    result = app.payments.refund("R7", None)  # planned as 3,000 from what is known here
+    assert result.outcome == "not_sent" and "400円" in result.message and "同期" in result.message
+    assert len(control(app).snapshot("R7")["refunds"]) == 1
+    app.sync.sync_order("R7")
+    assert app.payments.refund("R7", None).amount == 2_600
+
+
+def test_a_refund_resent_after_it_went_through_is_confirmed_not_held(app: Kanjo) -> None:
+    place_order(app, "R8", 3_000)
+    app.payments.capture("R8")
+    ctl = control(app)
+    ctl.settings(hang_seconds=3.0)
+    ctl.add_fault("timeout", path="/refunds")  # processed by Amazon, the answer lost
+    assert app.payments.refund("R8", None).outcome == "unknown"
+    [recovered] = app.payments.recover()  # Amazon's refundedAmount already holds it
+    assert recovered.outcome == "succeeded"
+    assert [r.amount for r in app.orders.detail("R8").refunds] == [3_000]
+    assert len(ctl.snapshot("R8")["refunds"]) == 1
+
+
 def test_refund_decline_shows_refund_declined(app: Kanjo) -> None:
     place_order(app, "R5", 3_000)
     app.payments.capture("R5")
