@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
         self.confirm: Callable[[str], bool] = self._confirm  # tests replace it
         self._detail_generation = 0
         self._wanted_number: str | None = None
+        self._selected_numbers: list[str] = []  # kept across a model reset (see _restore_selection)
+        self._bulk_stopping_text = ""
         self._bulk_dialog: QProgressDialog | None = None
         self._sync_token: CancelToken | None = None
         self.last_sync_at: str = ""
@@ -276,6 +278,8 @@ class MainWindow(QMainWindow):
         self.model.read_failed.connect(self.show_bug)
         self.model.dataChanged.connect(self._on_model_data_changed)
         self.model.refreshed.connect(self._on_model_refreshed)
+        self.model.modelAboutToBeReset.connect(self._remember_selection)
+        self.model.modelReset.connect(self._restore_selection)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_bulk_actions())
         self.detail.capture_requested.connect(self.operations.capture)
@@ -477,12 +481,41 @@ class MainWindow(QMainWindow):
         self._wanted_number = None
         self._update_count_label()
 
+    def _remember_selection(self) -> None:
+        """Before the rows are replaced: the orders selected, by number (rows may move)."""
+        selection = self.table.selectionModel().selection()
+        self._selected_numbers = [n for r in selection for n in self.model.numbers_between(r.top(), r.bottom())]
+
+    def _restore_selection(self) -> None:
+        """After the rows were replaced: select the same orders where they are now.
+
+        A selection is by row number; left as it was, it would point at other orders once a
+        sync moved rows (and a bulk capture would take their money). Selected rows in pages
+        no longer held are dropped rather than guessed.
+        """
+        numbers, self._selected_numbers = self._selected_numbers, []
+        selection = QItemSelection()
+        last_column = self.model.columnCount() - 1
+        runs: list[list[int]] = []
+        for row in self.model.rows_of(numbers):
+            if runs and runs[-1][1] == row - 1:
+                runs[-1][1] = row
+            else:
+                runs.append([row, row])
+        for top, bottom in runs:
+            selection.select(self.model.index(top, 0), self.model.index(bottom, last_column))
+        self.table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._update_bulk_actions()
+
     def _on_model_refreshed(self) -> None:
         number = self.detail.number_shown
         if number:
             row = self.model.row_of(number)
             if row is not None and self.table.currentIndex().row() != row:
-                self.select_row(row)
+                # Move the current row only: the selection was restored by order number.
+                self.table.selectionModel().setCurrentIndex(
+                    self.model.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate
+                )
             self.load_detail(number)
 
     def _on_model_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: object = None) -> None:
@@ -611,7 +644,7 @@ class MainWindow(QMainWindow):
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
         dialog.canceled.connect(token.cancel)
-        dialog.canceled.connect(lambda: dialog.setLabelText("中止しています…(処理中の受注が終わると止まります)"))
+        dialog.canceled.connect(lambda: self._show_bulk_stopping(label))
         self._bulk_dialog = dialog
         dialog.show()
         try:
@@ -620,6 +653,14 @@ class MainWindow(QMainWindow):
             dialog.close()
             self._bulk_dialog = None
             self.banner.show_message(exc.message, Tone.FAILURE)
+
+    def _show_bulk_stopping(self, label: str) -> None:
+        """The progress dialog hides itself when cancelled; the order in hand still finishes
+        (a money call is never cut off), so the status bar says so until it has."""
+        self._bulk_stopping_text = f"一括{label}を中止しています…(処理中の受注が終わると止まります)"
+        self.job_label.setText(self._bulk_stopping_text)
+        self.job_progress.setRange(0, 0)
+        self.job_progress.show()
 
     def _on_actions_bulk_progress(self, done: int, total: int) -> None:
         dialog = self._bulk_dialog
@@ -631,7 +672,12 @@ class MainWindow(QMainWindow):
             dialog.setLabelText(f"{done:,} / {total:,}件 処理しました…")
 
     def _on_actions_bulk_finished(self, outcome: BulkOutcome) -> None:
+        if self._bulk_stopping_text and self.job_label.text() == self._bulk_stopping_text:
+            self.job_label.setText("")
+            self.job_progress.hide()
+        self._bulk_stopping_text = ""
         if self._bulk_dialog is not None:
+            self._bulk_dialog.blockSignals(True)  # closing a QProgressDialog emits canceled()
             self._bulk_dialog.close()
             self._bulk_dialog.deleteLater()
             self._bulk_dialog = None

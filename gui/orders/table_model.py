@@ -250,7 +250,14 @@ class OrderTableModel(QAbstractTableModel):
             if generation != self._generation:
                 return
             count, pages = result
-            if count != self._count:
+            moved = any(
+                [row.number for row in rows] != [row.number for row in self._pages.get(i, ())]
+                for i, rows in pages.items()
+                if i in self._pages
+            )
+            if count != self._count or moved:
+                # Rows changed places (a sync changed a sorted column, or orders came or went):
+                # reset, so that a selection or current row never points at another order.
                 self.beginResetModel()
                 self._pages, self._keys, self._first_keys, self._requested = OrderedDict(), {}, {}, set()
                 for i, rows in pages.items():
@@ -430,6 +437,25 @@ class OrderTableModel(QAbstractTableModel):
     def number_at(self, row: int) -> str | None:
         found = self.row_at(row)
         return found.number if found else None
+
+    def numbers_between(self, top: int, bottom: int) -> list[str]:
+        """Order numbers of the held rows from ``top`` to ``bottom`` (never reads)."""
+        numbers: list[str] = []
+        for page_index, rows in self._pages.items():
+            start = page_index * self.page_size
+            for row in range(max(top, start), min(bottom, start + len(rows) - 1) + 1):
+                numbers.append(rows[row - start].number)
+        return numbers
+
+    def rows_of(self, numbers: Iterable[str]) -> list[int]:
+        """The rows showing these orders, for those in a page held (sorted)."""
+        wanted = set(numbers)
+        return sorted(
+            page_index * self.page_size + offset
+            for page_index, rows in self._pages.items()
+            for offset, row in enumerate(rows)
+            if row.number in wanted
+        )
 
     def row_of(self, number: str) -> int | None:
         """The row showing order ``number``, if it is in a page held."""

@@ -343,12 +343,59 @@ def test_bulk_progress_dialog_cancels_before_the_next_order(
         if done == 1 and dialog is not None and dialog.isVisible():
             dialog.findChild(QPushButton).click()  # the operator presses 中止
 
+    stopping: list[str] = []
     window.operations.bulk_progress.connect(press_cancel)
+    window.operations.bulk_progress.connect(lambda *_: stopping.append(window.job_label.text()))
     window.bulk("capture")
     outcome = window.last_bulk
     assert outcome.cancelled and len(outcome.outcomes) == 1
     assert "中止により未処理 3件" in window.banner.text()
     assert captures_sent(app) == 1
+    assert any("中止しています" in text for text in stopping)  # the dialog hid; the status bar says it
+    assert window.job_label.text() == "" and not window.job_progress.isVisibleTo(window)
+
+
+def selected_numbers(window: MainWindow) -> set[str]:
+    rows = {i.row() for i in window.table.selectionModel().selectedRows()}
+    return {window.model.number_at(row) or "" for row in rows}
+
+
+def test_a_refresh_that_moves_rows_keeps_the_selection_on_the_same_orders(
+    app: Kanjo, make_window: MakeWindow
+) -> None:
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+    for i, total in enumerate([1_000, 2_000, 3_000, 4_000]):
+        place_order(app, f"S{i}", total)
+    window = make_window()
+    window.table.sortByColumn(Column.TOTAL, Qt.SortOrder.DescendingOrder)
+    assert numbers_shown(window) == ["S3", "S2", "S1", "S0"]
+    model = window.model
+    window.table.selectionModel().select(
+        QItemSelection(model.index(0, 0), model.index(1, model.columnCount() - 1)),
+        QItemSelectionModel.SelectionFlag.ClearAndSelect,
+    )
+    assert selected_numbers(window) == {"S3", "S2"}
+    app.payments.change_amount("S3", total=500)  # elsewhere (another window, a sync): S3 moves down
+    window.model.refresh()
+    assert numbers_shown(window) == ["S2", "S1", "S0", "S3"]
+    assert selected_numbers(window) == {"S3", "S2"}  # not the rows 0 and 1 of before
+    assert window.bulk_capture_action.text() == "一括入金処理(2件)"
+    window.bulk("capture")
+    assert sorted(o.number for o in window.last_bulk.outcomes) == ["S2", "S3"]
+    assert captures_sent(app) == 2
+
+
+def test_the_bulk_action_count_follows_a_new_filter(app: Kanjo, make_window: MakeWindow) -> None:
+    for i in range(3):
+        place_order(app, f"N{i}", 1_000)
+    window = make_window()
+    select_all(window)
+    assert window.bulk_capture_action.text() == "一括入金処理(3件)"
+    window.filter_bar.search.setText("該当なし")
+    window.filter_bar.apply_now()
+    assert window.model.rowCount() == 0
+    assert window.bulk_capture_action.text() == "一括入金処理" and not window.bulk_capture_action.isEnabled()
 
 
 def test_bulk_reauthorize_selected_rows(app: Kanjo, make_window: MakeWindow, clock: FixedClock) -> None:
