@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -55,6 +57,37 @@ def _encode(value: Any) -> str:
     return str(value)
 
 
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def normalize_domain(text: str) -> str:
+    """The shop's domain as links need it ("shop.example.jp"), or BadInput in Japanese.
+
+    Full-width input is folded (ｓｈｏｐ．ｅｘａｍｐｌｅ．ｊｐ), a pasted "https://…/" is trimmed,
+    and a Japanese domain (日本語.jp) is accepted. Spaces, paths, queries and "@" are refused:
+    the domain goes into the URLs sent to customers (R43).
+    """
+    value = unicodedata.normalize("NFKC", text).strip()
+    for prefix in ("https://", "http://"):
+        if value.lower().startswith(prefix):
+            value = value[len(prefix) :]
+    value = value.rstrip("/").rstrip(".").lower()
+    if not value:
+        return ""
+    problem = "ドメインは「shop.example.jp」の形で入力してください(空白・パス・?・#・@ は使えません)。"
+    host, _, port = value.partition(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        raise BadInput(problem)
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise BadInput(problem) from exc
+    labels = ascii_host.split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        raise BadInput(problem)
+    return value
+
+
 def coerce(name: str, text: str) -> Any:
     """Validate a value typed by the operator for setting ``name``."""
     if name not in _FIELDS:
@@ -77,6 +110,8 @@ def coerce(name: str, text: str) -> Any:
         raise BadInput("smtp_security には starttls または ssl を指定してください。")
     if name == "smtp_security":
         return value.lower()
+    if name == "shop_domain":
+        return normalize_domain(value)
     if name == "smtp_from" and value and ("@" not in value or any(c.isspace() for c in value)):
         raise BadInput("smtp_from にはメールアドレスを指定してください(例: shop@example.jp)。")
     return value

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.errors import UserError
 from core.gateway import read_private_key
-from core.settings import AppSettings
+from core.settings import AppSettings, normalize_domain
 
 MAX_SYNC_MINUTES = 24 * 60
 CONNECTION_FIELDS = ("amazon_merchant_id", "amazon_public_key_id", "amazon_private_key_path", "amazon_environment")
@@ -117,12 +117,13 @@ class SettingsDialog(QDialog):
         return dialog.result_settings if dialog.exec() == QDialog.DialogCode.Accepted else None
 
     def values(self) -> dict[str, Any]:
-        domain = self.shop_domain.text().strip()
-        for prefix in ("https://", "http://"):
-            domain = domain.removeprefix(prefix)
+        try:
+            domain = normalize_domain(self.shop_domain.text())
+        except UserError:
+            domain = self.shop_domain.text().strip()  # kept as typed; validate() says what is wrong
         return {
             "shop_name": self.shop_name.text().strip(),
-            "shop_domain": domain.strip("/"),
+            "shop_domain": domain,
             "operator_name": self.operator_name.text().strip(),
             "seller_token": self.seller_token.text().strip(),
             "amazon_merchant_id": self.merchant_id.text().strip(),
@@ -148,8 +149,10 @@ class SettingsDialog(QDialog):
             return "公開鍵IDと秘密鍵ファイルは両方とも入力してください(両方空ならサンドボックスで動作します)。"
         if values["amazon_environment"] == "live" and not values["amazon_merchant_id"]:
             return "本番に接続するには出品者ID(Merchant ID)を入力してください。"
-        if " " in values["shop_domain"] or "/" in values["shop_domain"]:
-            return "ドメインは「shop.example.jp」の形で入力してください。"
+        try:
+            normalize_domain(self.shop_domain.text())
+        except UserError as exc:
+            return exc.message
         return None
 
     def _on_save(self) -> None:

@@ -592,7 +592,11 @@ def test_settings_dialog_validates_in_japanese(qtbot: QtBot, tmp_path: Path) -> 
     dialog.private_key_path.clear()
     dialog.public_key_id.clear()
     dialog.sync_interval.setValue(15)
-    dialog.shop_domain.setText("https://shop.example.jp/")
+    for broken in ("shop　example.jp", "shop.example.jp?x=1#y", "@@@", "shop.example.jp/my"):
+        dialog.shop_domain.setText(broken)  # each would end up in a link sent to a customer (R43)
+        dialog.buttons.accepted.emit()
+        assert "ドメイン" in dialog.error.text() and dialog.result_settings is None, broken
+    dialog.shop_domain.setText("https://ｓｈｏｐ．ｅｘａｍｐｌｅ．ｊｐ/")
     dialog.buttons.accepted.emit()
     assert dialog.result_settings is not None
     assert dialog.result_settings.sync_interval_minutes == 15
