@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from core.app import Kanjo
 from core.clock import format_jst, to_jst
 from core.demo import seed_demo
-from core.domain import PaymentStatus, Tone
+from core.domain import OrderStatus, PaymentStatus, Tone
 from core.errors import UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from core.queries import MessageView, OrderDetail
@@ -50,7 +50,7 @@ from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome
 from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
 from gui.orders.status_badge import BadgeDelegate, BadgeLabel, badge_size
-from gui.orders.table_model import BADGE_COLUMNS, SORT_KEYS, Column, OrderRole, OrderTableModel
+from gui.orders.table_model import BADGE_COLUMNS, HEADERS, SORT_KEYS, Column, OrderRole, OrderTableModel
 from gui.settings_dialog import SettingsDialog, connection_changed, connection_name
 from gui.settings_store import WindowSettings
 from gui.tasks import READ, CancelToken, TaskRunner
@@ -58,15 +58,16 @@ from gui.tasks import READ, CancelToken, TaskRunner
 log = logging.getLogger(__name__)
 
 DEMO_ORDERS = 26
-DEFAULT_COLUMN_WIDTHS = {
-    Column.NUMBER: 104,
-    Column.ORDERED_AT: 124,
-    Column.CUSTOMER: 104,
-    Column.KIND: 96,
-    Column.TOTAL: 84,
-    Column.ORDER_STATUS: 92,
-    Column.AUTH_EXPIRY: 76,
+# What each column must show in full at first start (measured with the table's font).
+WIDEST_TEXT = {
+    Column.NUMBER: "K01000000-00",
+    Column.ORDERED_AT: "2026/12/31 23:59",
+    Column.CUSTOMER: "長谷川 美奈子",
+    Column.KIND: "定期・頒布会",
+    Column.TOTAL: "10,000,000円",
+    Column.AUTH_EXPIRY: "残り30日",
 }
+DETAIL_MIN_WIDTH = 460  # the detail panel's five operation buttons in one row
 
 
 class Banner(QFrame):
@@ -169,9 +170,24 @@ class MainWindow(QMainWindow):
         self.sync_timer.timeout.connect(self._on_sync_timer_timeout)
         self._apply_settings(self.settings)
         self._connect()
-        self.resize(1440, 860)
-        self.splitter.setSizes([900, 540])
+        screen = self.screen()
+        self.first_start_layout(screen.availableGeometry().width() if screen is not None else None)
         self.window_settings.restore(self, self.splitter, self.table.horizontalHeader())
+
+    def first_start_layout(self, screen_width: int | None) -> None:
+        """Size the window for a first start (QSettings restores the operator's layout after).
+
+        Wide enough for every list column in full with the detail panel beside it (the font
+        decides; the screen caps it); the list gets what its columns need.
+        """
+        header = self.table.horizontalHeader()
+        columns = sum(header.sectionSize(c) for c in range(header.count()))
+        list_width = columns + self.table.verticalScrollBar().sizeHint().width() + 8
+        width = max(1440, list_width + DETAIL_MIN_WIDTH + 24)
+        if screen_width:
+            width = min(width, screen_width)
+        self.resize(width, 860)
+        self.splitter.setSizes([min(list_width, width - DETAIL_MIN_WIDTH), DETAIL_MIN_WIDTH])
 
     # --- construction --------------------------------------------------------------------
 
@@ -241,11 +257,19 @@ class MainWindow(QMainWindow):
         header.setSectionsMovable(True)
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
-        for column, width in DEFAULT_COLUMN_WIDTHS.items():
-            header.resizeSection(column, width)
-        # Wide enough for the longest R10 label, so every badge reads in full.
+        metrics = QFontMetrics(table.font())
+        header_metrics = QFontMetrics(header.font())
+        for column, text in WIDEST_TEXT.items():
+            width = max(metrics.horizontalAdvance(text), header_metrics.horizontalAdvance(HEADERS[column]) + 18)
+            header.resizeSection(column, width + 16)
+        # Badge columns: wide enough for the longest label, so every badge reads in full.
         longest = max(badge_size(status.value, table.font()).width() for status in PaymentStatus)
         header.resizeSection(Column.PAYMENT_STATUS, longest + 12)
+        widest_order_status = max(badge_size(status.label, table.font()).width() for status in OrderStatus)
+        header.resizeSection(
+            Column.ORDER_STATUS,
+            max(widest_order_status + 12, header_metrics.horizontalAdvance(HEADERS[Column.ORDER_STATUS]) + 34),
+        )
         header.setSortIndicator(Column.ORDERED_AT, Qt.SortOrder.DescendingOrder)
         table.setSortingEnabled(True)
         return table

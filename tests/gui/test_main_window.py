@@ -17,6 +17,7 @@ from core.clock import FixedClock
 from core.domain import OrderKind, PaymentStatus, Tone
 from gui.errors import BUG_MESSAGE
 from gui.main_window import MainWindow
+from gui.orders.status_badge import badge_size
 from gui.orders.table_model import Column
 from gui.tasks import TaskRunner
 from tests.gui.conftest import MakeWindow, ManualExecutor
@@ -644,3 +645,16 @@ def test_status_choices_toggle_with_one_click_on_the_line(app: Kanjo, make_windo
     qtbot.mouseClick(choices.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.filter_bar.payment.selected() == set()
     assert numbers_shown(window) == ["M1"]
+
+
+def test_every_list_column_shows_in_full_at_first_start(app: Kanjo, make_window: MakeWindow) -> None:
+    window = make_window(start=False)
+    window.first_start_layout(1920)  # a common screen (the offscreen test screen is 800 wide)
+    header = window.table.horizontalHeader()
+    columns = sum(header.sectionSize(c) for c in range(header.count()))
+    assert window.splitter.sizes()[0] >= columns  # 与信期限 is not pushed off to the right
+    assert window.splitter.sizes()[1] >= 440  # and the detail panel keeps its room
+    assert header.sectionSize(Column.PAYMENT_STATUS) >= max(
+        badge_size(status.value, window.table.font()).width() for status in PaymentStatus
+    )
+    assert header.sectionSize(Column.TOTAL) >= window.table.fontMetrics().horizontalAdvance("10,000,000円")
