@@ -15,7 +15,6 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt,
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -45,7 +44,7 @@ from gui.about_dialog import AboutDialog
 from gui.composer.dialog import ComposerDialog, record_summary
 from gui.dialogs.controller import PaymentDialogs
 from gui.errors import error_message, show_error
-from gui.labels import APP_TITLE, badge_colors
+from gui.labels import APP_TITLE
 from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
 from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
@@ -54,6 +53,7 @@ from gui.orders.table_model import BADGE_COLUMNS, HEADERS, SORT_KEYS, Column, Or
 from gui.settings_dialog import SettingsDialog, connection_changed, connection_name
 from gui.settings_store import WindowSettings
 from gui.tasks import READ, CancelToken, TaskRunner
+from gui.tinted_frame import TintedFrame
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +70,11 @@ WIDEST_TEXT = {
 DETAIL_MIN_WIDTH = 460  # the detail panel's five operation buttons in one row
 
 
-class Banner(QFrame):
+class Banner(TintedFrame):
     """The outcome of the last operation, above the list; closes with ×."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
+        super().__init__("banner", parent=parent)
         self.label = QLabel()
         self.label.setObjectName("bannerText")
         self.label.setWordWrap(True)
@@ -89,17 +88,10 @@ class Banner(QFrame):
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.tone = Tone.NEUTRAL
         self.hide()
 
     def show_message(self, text: str, tone: Tone) -> None:
-        self.tone = tone
-        colors = badge_colors(tone, self.palette())
-        self.setStyleSheet(
-            f"QFrame#banner {{ background: {colors.background.name()}; border: 1px solid {colors.border.name()};"
-            f" border-radius: 6px; }} QFrame#banner QLabel, QFrame#banner QToolButton {{ color: {colors.text.name()};"
-            " background: transparent; }"
-        )
+        self.set_tone(tone)
         self.label.setText(text)
         self.show()
 

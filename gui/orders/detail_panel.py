@@ -34,8 +34,9 @@ from core.journal import OUTCOME_LABELS
 from core.queries import OrderDetail
 from gui.composer.entry import MessageButton
 from gui.dialogs.operation_bar import OperationBar
-from gui.labels import badge_colors, order_status_from_label, order_status_tone, payment_label, payment_tone, yen
+from gui.labels import BadgeColors, order_status_from_label, order_status_tone, payment_label, payment_tone, yen
 from gui.orders.status_badge import BadgeLabel
+from gui.tinted_frame import TintedFrame
 
 PURPOSE_LABELS = {
     "original": "注文時の与信",
@@ -67,12 +68,12 @@ R42_GUIDANCE = (
 )
 
 
-class Notice(QFrame):
+class Notice(TintedFrame):
     """A tinted box for a message that needs the operator's eye (R41, a failed sync, R32)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("notice")
+        super().__init__("notice", "QLabel#noticeTitle { font-weight: bold; }", parent)
+        self._body = ""
         self.title = QLabel()
         self.title.setObjectName("noticeTitle")
         self.body = QLabel()
@@ -84,19 +85,18 @@ class Notice(QFrame):
         layout.setSpacing(4)
         layout.addWidget(self.title)
         layout.addWidget(self.body)
-        self.tone = Tone.NEUTRAL
         self.hide()
 
     def show_message(self, title: str, body: str, tone: Tone) -> None:
-        self.tone = tone
-        colors = badge_colors(tone, self.palette())
-        self.setStyleSheet(
-            f"QFrame#notice {{ background: {colors.background.name()}; border: 1px solid {colors.border.name()};"
-            f" border-radius: 6px; }} QFrame#notice QLabel {{ color: {colors.text.name()}; background: transparent; }}"
-            " QLabel#noticeTitle { font-weight: bold; }"
-        )
+        """``body`` is HTML (escaped text, <br>, links)."""
+        self._body = body
         self.title.setText(title)
-        self.body.setText(body)
+        self.set_tone(tone)
+
+    def tone_applied(self, colors: BadgeColors) -> None:
+        # A style sheet does not reach links in rich text, and the palette's link blue is
+        # unreadable on a dark red tint: each link takes the tone's text colour.
+        self.body.setText(self._body.replace("<a ", f'<a style="color: {colors.text.name()};" '))
         self.show()
 
 

@@ -361,9 +361,7 @@ def selected_numbers(window: MainWindow) -> set[str]:
     return {window.model.number_at(row) or "" for row in rows}
 
 
-def test_a_refresh_that_moves_rows_keeps_the_selection_on_the_same_orders(
-    app: Kanjo, make_window: MakeWindow
-) -> None:
+def test_a_refresh_that_moves_rows_keeps_the_selection_on_the_same_orders(app: Kanjo, make_window: MakeWindow) -> None:
     from PySide6.QtCore import QItemSelection, QItemSelectionModel
 
     for i, total in enumerate([1_000, 2_000, 3_000, 4_000]):

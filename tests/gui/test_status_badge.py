@@ -126,3 +126,29 @@ def test_badge_label_widget_matches_the_list(qtbot: QtBot) -> None:
     color = image.pixelColor(MARGIN + H_PADDING // 2, label.height() // 2)
     assert close(color, badge_colors(Tone.FAILURE, label.palette()).background)
     assert label.toolTip() == "請求却下" and label.text() == "請求却下"
+
+
+def test_tinted_boxes_follow_a_palette_switch_and_keep_links_readable(qtbot: QtBot) -> None:
+    from gui.orders.detail_panel import Notice
+
+    notice = Notice()
+    qtbot.addWidget(notice)
+    notice.show_message("再与信に失敗しました", '<a href="https://example.jp/">注文履歴</a>', Tone.FAILURE)
+    notice.show()
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    before = app.palette()
+    light = badge_colors(Tone.FAILURE, before)
+    assert light.background.name() in notice.styleSheet()
+    try:
+        app.setPalette(DARK)  # the desktop switches to dark while Kanjo runs
+        QApplication.processEvents()
+        dark = badge_colors(Tone.FAILURE, DARK)
+        assert dark.background.name() != light.background.name()
+        assert dark.background.name() in notice.styleSheet()
+        assert f'<a style="color: {dark.text.name()};"' in notice.body.text()  # links read on the tint
+        assert contrast_ratio(dark.text, dark.background) >= 4.5
+    finally:
+        app.setPalette(before)
+        QApplication.processEvents()
+    assert light.background.name() in notice.styleSheet()
