@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
         self.job_progress.hide()
         self.job_cancel = QPushButton("中止")
         self.job_cancel.hide()
-        self.job_cancel.clicked.connect(self.operations.cancel_sync_all)
+        self.job_cancel.clicked.connect(self._cancel_sync_all)
         self.sync_label = QLabel()
         self.sync_label.setObjectName("syncLabel")
         bar.addWidget(self.count_label)
@@ -722,22 +722,36 @@ class MainWindow(QMainWindow):
         self.job_cancel.setVisible(not background)
         return token
 
+    def _cancel_sync_all(self) -> None:
+        """Stop after the order being read (a read is never cut off); say so until it has."""
+        self.operations.cancel_sync_all()
+        self.job_cancel.setEnabled(False)
+        self.job_label.setText("同期を中止しています…(読み込み中の受注が終わると止まります)")
+
     def _on_sync_timer_timeout(self) -> None:
         self.sync_all(background=True)
 
     def _on_actions_sync_all_progress(self, done: int, total: int) -> None:
         self.job_progress.setRange(0, max(total, 1))
         self.job_progress.setValue(done)
-        self.job_label.setText(f"同期しています… {done:,}/{total:,}")
+        if self.job_cancel.isEnabled():
+            self.job_label.setText(f"同期しています… {done:,}/{total:,}")
 
     def _on_actions_sync_all_finished(self, outcome: SyncAllOutcome) -> None:
         self._sync_token = None
         self.job_progress.hide()
         self.job_cancel.hide()
+        self.job_cancel.setEnabled(True)
         self.job_label.setText("")
-        self.last_sync_at = format_jst(self.app.clock.now())
         failed = [r for r in outcome.results if not r.ok]
-        self.sync_label.setText(f"最終同期: {self.last_sync_at}" + (f"(失敗 {len(failed)}件)" if failed else ""))
+        if outcome.cancelled:  # not every order was read: the last full sync stays what it was
+            self.sync_label.setText(
+                (f"最終同期: {self.last_sync_at}" if self.last_sync_at else "")
+                + f"(中止: {len(outcome.results):,}件のみ同期)"
+            )
+        else:
+            self.last_sync_at = format_jst(self.app.clock.now())
+            self.sync_label.setText(f"最終同期: {self.last_sync_at}" + (f"(失敗 {len(failed)}件)" if failed else ""))
         if not outcome.background:
             self.banner.show_message(outcome.summary, Tone.ATTENTION if failed else Tone.SUCCESS)
         elif failed:

@@ -147,6 +147,9 @@ class SettingsDialog(QDialog):
                 return exc.message
         if bool(values["amazon_public_key_id"]) != bool(key_path):
             return "公開鍵IDと秘密鍵ファイルは両方とも入力してください(両方空ならサンドボックスで動作します)。"
+        if values["amazon_environment"] == "live" and not (values["amazon_public_key_id"] and key_path):
+            # Without keys the built-in sandbox would answer, while the operator believes it is live.
+            return "本番に接続するには公開鍵IDと秘密鍵ファイルを入力してください。"
         if values["amazon_environment"] == "live" and not values["amazon_merchant_id"]:
             return "本番に接続するには出品者ID(Merchant ID)を入力してください。"
         try:

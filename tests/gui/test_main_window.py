@@ -453,6 +453,24 @@ def test_background_sync_yields_to_the_operator(
     assert payment_text(window, "V1") == "請求済"
 
 
+def test_cancelling_sync_all_says_it_is_stopping_and_keeps_the_last_full_sync_time(
+    app: Kanjo, make_window: MakeWindow, manual_runner: tuple[TaskRunner, ManualExecutor]
+) -> None:
+    for i in range(3):
+        place_order(app, f"Z{i}", 1_000)
+    task_runner, work = manual_runner
+    window = make_window(task_runner=task_runner, start=False)
+    window.model.set_query(window.model.query)
+    assert window.sync_all() is not None
+    assert window.job_cancel.isVisibleTo(window)
+    window.job_cancel.click()
+    assert "中止しています" in window.job_label.text() and not window.job_cancel.isEnabled()
+    work.run_all()
+    assert window.job_label.text() == "" and not window.job_cancel.isVisibleTo(window)
+    assert "中止" in window.sync_label.text() and window.last_sync_at == ""  # no full sync happened
+    assert window.job_cancel.isEnabled()  # ready for the next one
+
+
 def test_first_start_seeds_every_badge_in_the_background_with_a_sandbox_indicator(
     app: Kanjo, make_window: MakeWindow
 ) -> None:
@@ -590,6 +608,12 @@ def test_settings_dialog_validates_in_japanese(qtbot: QtBot, tmp_path: Path) -> 
     assert "秘密鍵ファイルの形式が違います" in dialog.error.text() and dialog.result_settings is None
     dialog.private_key_path.clear()
     dialog.public_key_id.clear()
+    dialog.environment.setCurrentIndex(1)  # 本番 with a merchant id but no keys
+    dialog.merchant_id.setText("M1")
+    dialog.buttons.accepted.emit()
+    assert "公開鍵IDと秘密鍵ファイル" in dialog.error.text() and dialog.result_settings is None
+    dialog.environment.setCurrentIndex(0)
+    dialog.merchant_id.clear()
     dialog.sync_interval.setValue(15)
     for broken in ("shop　example.jp", "shop.example.jp?x=1#y", "@@@", "shop.example.jp/my"):
         dialog.shop_domain.setText(broken)  # each would end up in a link sent to a customer (R43)
