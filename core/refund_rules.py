@@ -35,12 +35,18 @@ class RefundPlan:
         return sum(line.amount for line in self.lines)
 
 
-def refundable_by_charge(charges: Sequence[ChargeFacts], refunds: Sequence[RefundFacts]) -> dict[str, int]:
-    """Yen still refundable per captured charge, newest capture first."""
+def refunds_taken_by_charge(refunds: Sequence[RefundFacts]) -> dict[str, int]:
+    """Yen refunded or being refunded per charge (a declined refund took nothing)."""
     taken: dict[str, int] = {}
     for refund in refunds:
         if refund.state is not RefundState.DECLINED:
             taken[refund.charge_id] = taken.get(refund.charge_id, 0) + refund.amount
+    return taken
+
+
+def refundable_by_charge(charges: Sequence[ChargeFacts], refunds: Sequence[RefundFacts]) -> dict[str, int]:
+    """Yen still refundable per captured charge, newest capture first."""
+    taken = refunds_taken_by_charge(refunds)
     captured = [c for c in charges if c.state is ChargeState.CAPTURED and c.captured_amount > 0]
     captured.sort(key=lambda c: (to_utc(c.created_at), c.seq, c.id), reverse=True)
     return {c.id: max(c.captured_amount - taken.get(c.id, 0), 0) for c in captured}

@@ -49,7 +49,15 @@ from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome
 from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
 from gui.orders.status_badge import BadgeDelegate, BadgeLabel, badge_size
-from gui.orders.table_model import BADGE_COLUMNS, HEADERS, SORT_KEYS, Column, OrderRole, OrderTableModel
+from gui.orders.table_model import (
+    BADGE_COLUMNS,
+    HEADERS,
+    SORT_KEYS,
+    Column,
+    OrderRole,
+    OrderTableModel,
+    row_runs,
+)
 from gui.settings_dialog import SettingsDialog, connection_changed, connection_name
 from gui.settings_store import WindowSettings
 from gui.tasks import READ, CancelToken, TaskRunner
@@ -512,14 +520,8 @@ class MainWindow(QMainWindow):
         numbers, self._selected_numbers = self._selected_numbers, []
         selection = QItemSelection()
         last_column = self.model.columnCount() - 1
-        runs: list[list[int]] = []
-        for row in self.model.rows_of(numbers):
-            if runs and runs[-1][1] == row - 1:
-                runs[-1][1] = row
-            else:
-                runs.append([row, row])
-        for top, bottom in runs:
-            selection.select(self.model.index(top, 0), self.model.index(bottom, last_column))
+        for top, length in row_runs(self.model.rows_of(numbers)):
+            selection.select(self.model.index(top, 0), self.model.index(top + length - 1, last_column))
         self.table.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         self._update_bulk_actions()
 

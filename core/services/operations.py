@@ -32,7 +32,7 @@ from core.amazonpay.errors import (
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
 from core.clock import Clock
 from core.db.schema import Charge, JournalEntry, Order, Refund
-from core.domain import ChargePurpose, ChargeState, OrderKind, Origin, RefundState
+from core.domain import ChargePurpose, ChargeState, OrderKind, Origin
 from core.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable
 from core.gateway import Gateway
 from core.journal import (
@@ -55,8 +55,10 @@ from core.ledger import (
     new_charge_row,
     next_seq,
     refresh_order,
+    refund_facts,
 )
 from core.queries import load_order
+from core.refund_rules import refunds_taken_by_charge
 from core.status import extended_charge_permission_expiry
 
 ABANDONED = "前の手順が完了しなかったため、この手順は送信していません。"
@@ -237,11 +239,8 @@ class OperationEngine:
                 return self._settle(op, UNKNOWN, f"{exc.message} 結果は次回の同期・復旧で確定します。")
             return self._settle(op, NOT_SENT, exc.message)
         with self._sessions() as session:
-            known = sum(
-                r.amount
-                for r in session.scalars(select(Refund).where(Refund.charge_id == op.charge_id))
-                if r.state != RefundState.DECLINED
-            )
+            recorded = session.scalars(select(Refund).where(Refund.charge_id == op.charge_id))
+            known = refunds_taken_by_charge([refund_facts(r) for r in recorded]).get(op.charge_id, 0)
         captured, refunded = info.captured_amount, info.refunded_amount
         if max(known, refunded) + amount <= captured:
             return None

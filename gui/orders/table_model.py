@@ -484,7 +484,7 @@ class OrderTableModel(QAbstractTableModel):
         def read() -> list[str]:
             numbers = dict(known)
             now = clock.now()
-            for start, length in _runs(sorted(missing)):
+            for start, length in row_runs(sorted(missing)):
                 for i, number in enumerate(source.numbers_in(query, start, length, now)):
                     numbers[start + i] = number
             return [numbers[row] for row in order if row in numbers]
@@ -593,7 +593,7 @@ def _display_texts(row: OrderRow) -> tuple[str, ...]:
     )
 
 
-def _runs(rows: Sequence[int]) -> list[tuple[int, int]]:
+def row_runs(rows: Sequence[int]) -> list[tuple[int, int]]:
     """Consecutive runs of sorted row numbers as (start, length)."""
     runs: list[tuple[int, int]] = []
     for row in rows:
