@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Mapping
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +48,68 @@ OUTCOME_LABELS = {
 }
 
 
+# An intent with no outcome yet is either being sent right now (by this process, another
+# window or another process) or was interrupted (a crash): the first must be waited for, the
+# second is 結果不明 and is resent by recovery. Each intent records who wrote it; see
+# ``in_flight``. A writer on another computer (a shared database) is trusted for this long.
+REMOTE_IN_FLIGHT_SECONDS = 180.0
+_running: set[int] = set()  # intents this process is sending now
+_running_lock = threading.Lock()
+
+
+def _process_start(pid: int) -> str | None:
+    """When ``pid`` started (Linux: clock ticks since boot), so a reused pid is not taken for it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return fields[19].decode("ascii")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def owner_record() -> dict[str, object]:
+    """Who writes an intent: this computer, this process, and the wall-clock time (not the app clock)."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid), "wall": time.time()}
+
+
+def mark_running(intent_ids: Iterable[int]) -> None:
+    with _running_lock:
+        _running.update(intent_ids)
+
+
+def mark_done(intent_ids: Iterable[int]) -> None:
+    with _running_lock:
+        _running.difference_update(intent_ids)
+
+
+def _process_alive(pid: int, start: object) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return False
+    now_start = _process_start(pid)
+    return start is None or now_start is None or now_start == start
+
+
+def in_flight(intent_id: int, owner: Mapping[str, object] | None) -> bool:
+    """Whether an intent without outcome is being sent now (True) or was interrupted (False)."""
+    if not owner:
+        return False  # written before owners were recorded: only recovery settles it
+    pid = owner.get("pid")
+    if owner.get("host") == socket.gethostname() and isinstance(pid, int):
+        if pid == os.getpid():
+            with _running_lock:
+                return intent_id in _running
+        return _process_alive(pid, owner.get("start"))
+    wall = owner.get("wall")
+    return isinstance(wall, (int, float)) and 0 <= time.time() - wall < REMOTE_IN_FLIGHT_SECONDS
+
+
 def crashpoint(name: str) -> None:
     """Die here, at once and without cleanup, when ``KANJO_CRASHPOINT`` names this point.
 
@@ -67,6 +132,7 @@ class PendingOperation:
     detail: Mapping[str, Any]
     last_outcome: str | None
     at: datetime
+    in_flight: bool = False  # no outcome yet and its writer is still sending it (not 結果不明)
 
 
 class Journal:
@@ -215,6 +281,15 @@ class Journal:
                     detail=json.loads(intent.detail) if intent.detail else {},
                     last_outcome=last,
                     at=intent.at,
+                    in_flight=last is None and in_flight(intent.id, _owner(intent.detail)),
                 )
             )
         return pending
+
+
+def _owner(detail: str | None) -> Mapping[str, object] | None:
+    try:
+        owner = json.loads(detail or "{}").get("owner")
+    except (ValueError, AttributeError):
+        return None
+    return owner if isinstance(owner, dict) else None

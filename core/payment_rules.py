@@ -25,6 +25,10 @@ from core.domain import (
 from core.status import is_authorization_lapsed, is_charge_permission_expired, order_label
 
 UNSETTLED_MESSAGE = "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。"
+IN_PROGRESS_MESSAGE = (
+    "この受注では別の決済処理が実行中です(ほかのウィンドウ・担当者・コマンド)。"
+    "終わってから、もう一度操作してください。"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class OrderFacts:
     amount_changed_externally: bool = False
     sync_failed: bool = False
     unsettled_operation: bool = False  # a money call of this order is 結果不明
+    operation_in_progress: bool = False  # a money call of this order is being sent right now (elsewhere)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,13 @@ def _common_refusal(order: OrderFacts) -> Decision | None:
         return Decision.no("この受注の決済方法はAmazon Payではありません。", "R33")
     if order.order_status is OrderStatus.CANCELED:
         return Decision.no("キャンセル済みの受注です。", "R35")
+    return in_progress_refusal(order)
+
+
+def in_progress_refusal(order: OrderFacts) -> Decision | None:
+    """No second money call while one is under way or in doubt (exactly once, issue 10 item 1)."""
+    if order.operation_in_progress:
+        return Decision.no(IN_PROGRESS_MESSAGE, "in-progress")
     if order.unsettled_operation:
         return Decision.no(UNSETTLED_MESSAGE, "exactly-once")
     return None

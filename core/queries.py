@@ -121,6 +121,7 @@ def load_order(session: Session, number: str) -> Order:
 
 
 def order_facts(session: Session, order: Order) -> OrderFacts:
+    pending = Journal.pending(session, order.number)
     return OrderFacts(
         number=order.number,
         kind=OrderKind(order.kind),
@@ -132,7 +133,8 @@ def order_facts(session: Session, order: Order) -> OrderFacts:
         charge_permission=charge_permission_facts(order.charge_permission) if order.charge_permission else None,
         amount_changed_externally=order.amount_changed_externally,
         sync_failed=order.sync_error is not None,
-        unsettled_operation=bool(Journal.pending(session, order.number)),
+        unsettled_operation=any(not p.in_flight for p in pending),
+        operation_in_progress=any(p.in_flight for p in pending),
     )
 
 
@@ -282,9 +284,10 @@ class OrderDetail:
     capture_blocked_reason: str
     can_reauthorize: bool
     reauthorize_blocked_reason: str
-    unsettled_operations: int
+    unsettled_operations: int  # 結果不明: interrupted, to be resent by recovery or sync
     seller_central_tasks: tuple[str, ...] = ()  # R11: recorded here, still to be done in Seller Central
     messages: tuple[MessageView, ...] = ()  # R51: every message to the customer, oldest first
+    operations_in_progress: int = 0  # money calls being sent right now by another window or process
 
     def to_json(self) -> dict[str, Any]:
         def convert(value: Any) -> Any:
@@ -312,6 +315,7 @@ def order_detail(session: Session, number: str, now: datetime) -> OrderDetail:
         select(JournalEntry).where(JournalEntry.order_number == order.number).order_by(JournalEntry.id)
     ).all()
     status = session.scalar(select(effective_payment_status(now)).where(Order.id == order.id))
+    pending = Journal.pending(session, order.number)
     return OrderDetail(
         number=order.number,
         kind=order.kind,
@@ -412,7 +416,8 @@ def order_detail(session: Session, number: str, now: datetime) -> OrderDetail:
         capture_blocked_reason=capture.reason,
         can_reauthorize=reauth.allowed,
         reauthorize_blocked_reason=reauth.reason,
-        unsettled_operations=len(Journal.pending(session, order.number)),
+        unsettled_operations=sum(1 for p in pending if not p.in_flight),
+        operations_in_progress=sum(1 for p in pending if p.in_flight),
         seller_central_tasks=tuple(_task_text(t) for t in Journal.seller_central_tasks(session, order.number)),
         messages=tuple(
             message_view(m, order.number)

@@ -46,6 +46,9 @@ from core.journal import (
     Journal,
     PendingOperation,
     crashpoint,
+    mark_done,
+    mark_running,
+    owner_record,
 )
 from core.ledger import (
     LOCAL_CHARGE_PREFIX,
@@ -124,12 +127,18 @@ class OperationEngine:
     ) -> list[int]:
         """Journal every step of ``operation`` (inside the caller's transaction).
 
+        The caller holds the order's lock (``core.db.locks.lock_order``) since before it read
+        what the order allows, so the check and these intents are one atomic step. Each intent
+        names its writer (``owner``), so another process that meets it while it is being sent
+        reports an operation in progress, not 結果不明.
+
         ``then`` holds local changes (order status, payment method) applied once the last
         step succeeded. With ``local_only`` (automatic sync off, R11) nothing will be sent:
         each step is recorded as "Seller Centralで実施が必要" and ``then`` applies at once.
         """
         now = self._clock.now()
         operation_id = secrets.token_hex(8)
+        owner = owner_record()
         ids: list[int] = []
         for index, step in enumerate(steps):
             detail: dict[str, Any] = {
@@ -138,6 +147,7 @@ class OperationEngine:
                 "op": operation,
                 "step": index,
                 "steps": len(steps),
+                "owner": owner,
             }
             if then and index == len(steps) - 1:
                 detail["then"] = dict(then)
@@ -160,6 +170,8 @@ class OperationEngine:
                     session, intent, LOCAL_ONLY, now=now, message="自動連携がオフのため送信していません。"
                 )
             ids.append(intent.id)
+        if not local_only:
+            mark_running(ids)  # before the commit: from then on another thread may look
         if then and (local_only or not steps):
             apply_then(order, then, now)
         refresh_order(order, now)
@@ -168,8 +180,11 @@ class OperationEngine:
     # --- sending ---------------------------------------------------------------------------
 
     def run_all(self, number: str, action: str, intent_ids: Sequence[int]) -> OperationResult:
-        crashpoint(f"{action}:after_intent")
-        results = [self.run(intent_id, resend=False) for intent_id in intent_ids]
+        try:
+            crashpoint(f"{action}:after_intent")
+            results = [self.run(intent_id, resend=False) for intent_id in intent_ids]
+        finally:
+            mark_done(intent_ids)
         return combine(number, action, results)
 
     def pending(self, order_number: str | None = None) -> list[PendingOperation]:

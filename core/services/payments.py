@@ -10,7 +10,8 @@ once). With automatic sync off (R11) the steps are recorded only, marked
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,13 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.amazonpay.client import AmazonPayClient, new_idempotency_key
 from core.amount_rules import amount_change_refusal
 from core.clock import Clock
+from core.db.locks import lock_order
 from core.db.schema import Order, OrderItem
 from core.domain import ChargePurpose, ChargeState, Instrument, OrderKind, OrderStatus
 from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import LOCAL_ONLY, SUCCEEDED, Journal, PendingOperation
 from core.ledger import refresh_order
-from core.payment_rules import UNSETTLED_MESSAGE, capture_decision, reauthorize_decision
+from core.payment_rules import OrderFacts, capture_decision, in_progress_refusal, reauthorize_decision
 from core.queries import load_order, order_facts
 from core.refund_rules import RefundPlan, plan_refund
 from core.services.operations import OperationEngine, OperationResult, Step
@@ -106,66 +108,87 @@ class PaymentService:
     def _result_local(self, order: Order, action: str, amount: int) -> OperationResult:
         return OperationResult(order.number, action, LOCAL_ONLY, LOCAL_ONLY_MESSAGE, amount, order.payment_status)
 
+    @contextmanager
+    def _locked(self, number: str) -> Iterator[tuple[Session, Order]]:
+        """One unit of work on ``number`` under its per-order lock (issue 10 item 1).
+
+        Everything an operation checks is read after the lock is taken, and its journal
+        intents are written before the lock is released (on commit): two operations on one
+        order, in two windows or processes, can never both pass the same check.
+        """
+        with self._sessions.begin() as session:
+            lock_order(session, number)
+            yield session, load_order(session, number)
+
     # --- capture (入金処理, R24, R28) --------------------------------------------------------
 
     def capture(self, number: str) -> OperationResult:
-        with self._sessions() as session:
-            order = load_order(session, number)
-            decision = capture_decision(order_facts(session, order), self._clock.now())
-        if not decision.allowed:
-            raise RuleViolation(decision.reason, code=decision.rule)
-        if decision.authorize_first:
-            # R28: the pending amount change exceeds what is authorized: authorize the difference first.
-            first = self._authorize(number, decision.authorize_first, ChargePurpose.INCREASE)
-            if not first.ok:
-                return first
-        with self._sessions.begin() as session:
-            order = load_order(session, number)
+        return self._capture(number, authorize_first=True)
+
+    def _capture(self, number: str, *, authorize_first: bool) -> OperationResult:
+        with self._locked(number) as (session, order):
             decision = capture_decision(order_facts(session, order), self._clock.now())
             if not decision.allowed:
                 raise RuleViolation(decision.reason, code=decision.rule)
-            steps = [
-                Step(
-                    "capture",
-                    AmazonPayClient.capture_request(charge_id, amount, idempotency_key=new_idempotency_key()),
-                    charge_id=charge_id,
-                    amount=amount,
-                )
-                for charge_id, amount in decision.captures
-            ]
             local = self._local_only()
-            ids = self._engine.begin(session, order, "capture", steps, local_only=local)
-            if local:
-                order.payment_date = self._clock.now()
-                return self._result_local(order, "capture", decision.amount)
+            if decision.authorize_first and authorize_first:
+                # R28: the pending amount change exceeds what is authorized: authorize the difference first.
+                first_amount = decision.authorize_first
+                ids = self._begin_authorize(session, order, first_amount, ChargePurpose.INCREASE, local)
+            else:
+                first_amount = 0
+                steps = [
+                    Step(
+                        "capture",
+                        AmazonPayClient.capture_request(charge_id, amount, idempotency_key=new_idempotency_key()),
+                        charge_id=charge_id,
+                        amount=amount,
+                    )
+                    for charge_id, amount in decision.captures
+                ]
+                ids = self._engine.begin(session, order, "capture", steps, local_only=local)
+                if local:
+                    order.payment_date = self._clock.now()
+                    return self._result_local(order, "capture", decision.amount)
+        if first_amount:
+            first = self._result_local_by_number(number, first_amount) if local else None
+            first = first or self._engine.run_all(number, "authorize", ids)
+            if not first.ok:
+                return first
+            return self._capture(number, authorize_first=False)
         return self._engine.run_all(number, "capture", ids)
+
+    def _result_local_by_number(self, number: str, amount: int) -> OperationResult:
+        with self._sessions() as session:
+            return self._result_local(load_order(session, number), "authorize", amount)
 
     # --- re-authorization (再与信, R40–R42) --------------------------------------------------
 
     def reauthorize(self, number: str) -> OperationResult:
-        with self._sessions() as session:
-            decision = reauthorize_decision(order_facts(session, load_order(session, number)), self._clock.now())
-        if not decision.allowed:
-            raise RuleViolation(decision.reason, code=decision.rule)
-        assert decision.purpose is not None
-        return self._authorize(number, decision.amount, decision.purpose)
-
-    def _authorize(self, number: str, amount: int, purpose: ChargePurpose) -> OperationResult:
-        with self._sessions.begin() as session:
-            order = load_order(session, number)
-            assert order.charge_permission_id is not None
-            request = AmazonPayClient.create_charge_request(
-                order.charge_permission_id,
-                amount,
-                idempotency_key=new_idempotency_key(),
-                merchant_reference_id=order.number,
-            )
-            step = Step("authorize", request, amount=amount, detail={"purpose": purpose.value})
+        with self._locked(number) as (session, order):
+            decision = reauthorize_decision(order_facts(session, order), self._clock.now())
+            if not decision.allowed:
+                raise RuleViolation(decision.reason, code=decision.rule)
+            assert decision.purpose is not None
             local = self._local_only()
-            ids = self._engine.begin(session, order, "authorize", [step], local_only=local)
+            ids = self._begin_authorize(session, order, decision.amount, decision.purpose, local)
             if local:
-                return self._result_local(order, "authorize", amount)
+                return self._result_local(order, "authorize", decision.amount)
         return self._engine.run_all(number, "authorize", ids)
+
+    def _begin_authorize(
+        self, session: Session, order: Order, amount: int, purpose: ChargePurpose, local: bool
+    ) -> list[int]:
+        """Journal a new authorization on the order's Charge Permission (under the order's lock)."""
+        assert order.charge_permission_id is not None
+        request = AmazonPayClient.create_charge_request(
+            order.charge_permission_id,
+            amount,
+            idempotency_key=new_idempotency_key(),
+            merchant_reference_id=order.number,
+        )
+        step = Step("authorize", request, amount=amount, detail={"purpose": purpose.value})
+        return self._engine.begin(session, order, "authorize", [step], local_only=local)
 
     # --- refunds (返金, R33, R38, R39) ------------------------------------------------------
 
@@ -173,15 +196,14 @@ class PaymentService:
         """The allocation over the captures, shown for confirmation before anything is sent."""
         with self._sessions() as session:
             facts = order_facts(session, load_order(session, number))
-        self._check_settled(facts.unsettled_operation)
+        self._check_settled(facts)
         return plan_refund(facts.charges, facts.refunds, amount)
 
     def refund(self, number: str, amount: int | None, reason: str = "") -> OperationResult:
         """Refund ``amount`` yen, or everything left when ``amount`` is None (全額返金)."""
-        with self._sessions.begin() as session:
-            order = load_order(session, number)
+        with self._locked(number) as (session, order):
             facts = order_facts(session, order)
-            self._check_settled(facts.unsettled_operation)
+            self._check_settled(facts)
             plan = plan_refund(facts.charges, facts.refunds, amount)
             steps = self._refund_steps(plan, reason)
             local = self._local_only()
@@ -206,9 +228,10 @@ class PaymentService:
         ]
 
     @staticmethod
-    def _check_settled(unsettled: bool) -> None:
-        if unsettled:
-            raise RuleViolation(UNSETTLED_MESSAGE, code="exactly-once")
+    def _check_settled(facts: OrderFacts) -> None:
+        refusal = in_progress_refusal(facts)
+        if refusal is not None:
+            raise RuleViolation(refusal.reason, code=refusal.rule)
 
     # --- cancellation and payment-method change (R33–R35, R15, R6) ------------------------
 
@@ -228,8 +251,7 @@ class PaymentService:
         irreversibly; reservations and subscriptions always close it (R15). Either needs
         ``confirmed``.
         """
-        with self._sessions.begin() as session:
-            order = load_order(session, number)
+        with self._locked(number) as (session, order):
             if order.order_status == OrderStatus.CANCELED:
                 raise RuleViolation("この受注はすでにキャンセルされています。", code="R35")
             plan, steps = self._plan_withdrawal(session, order, void_amazon=void_amazon, cancel=True, reason=reason)
@@ -261,8 +283,7 @@ class PaymentService:
         """Change the payment method away from Amazon Pay (R33): before capture the
         authorizations are canceled, after it everything captured is refunded. Changing *to*
         Amazon Pay is impossible (R6)."""
-        with self._sessions.begin() as session:
-            order = load_order(session, number)
+        with self._locked(number) as (session, order):
             self._check_method(order, method)
             plan, steps = self._plan_withdrawal(session, order, void_amazon=void_amazon, cancel=False)
             if plan.needs_confirmation and not confirmed:
@@ -298,7 +319,7 @@ class PaymentService:
         """Steps that take the money back: refund what was captured, cancel open authorizations,
         close the permission when asked (or, for a canceled reservation or subscription, R15)."""
         facts = order_facts(session, order)
-        self._check_settled(facts.unsettled_operation)
+        self._check_settled(facts)
         now = self._clock.now()
         if any(c.state is ChargeState.CAPTURE_INITIATED for c in facts.charges):
             raise RuleViolation("売上処理がAmazonで完了していません。同期してから操作してください。", code="R55")
@@ -419,8 +440,7 @@ class PaymentService:
             if value is not None and value < 0:
                 raise BadInput(f"{label}にマイナスは指定できません。")
         now = self._clock.now()
-        with self._sessions.begin() as session:
-            order = load_order(session, number)
+        with self._locked(number) as (session, order):
             unit_total = (
                 sum(price * quantity for _name, price, quantity in items)
                 if items is not None
@@ -488,8 +508,7 @@ class PaymentService:
     def clear_payment_date(self, number: str) -> OperationResult:
         """Clear the recorded payment date: local only, nothing is sent or refunded (R37)."""
         now = self._clock.now()
-        with self._sessions.begin() as session:
-            order = load_order(session, number)
+        with self._locked(number) as (session, order):
             if order.payment_date is None:
                 raise RuleViolation("入金日が記録されていません。", code="R37")
             order.payment_date = None
@@ -516,5 +535,8 @@ class PaymentService:
         return self._engine.pending(order_number)
 
     def recover(self, order_number: str | None = None) -> list[OperationResult]:
-        """Finish every interrupted money call (same request, same idempotency key) or report it."""
-        return [self._engine.run(op.intent_id) for op in self.pending(order_number)]
+        """Finish every interrupted money call (same request, same idempotency key) or report it.
+
+        A call that another window or process is sending right now is left to it.
+        """
+        return [self._engine.run(op.intent_id) for op in self.pending(order_number) if not op.in_flight]

@@ -426,6 +426,11 @@ class DetailPanel(QWidget):
                 f"結果不明の決済処理が{detail.unsettled_operations}件あります。同期すると同じ要求を再送して確定します"
                 "(二重に決済されることはありません)。"
             )
+        if detail.operations_in_progress:
+            notes.append(
+                "この受注の決済処理をほかのウィンドウまたは担当者が実行中です。終わるまで、ここからは操作できません。"
+                "同期すると結果が表示されます。"
+            )
         notes.extend(getattr(detail, "seller_central_tasks", ()))  # R11: recorded here, to do there
         if notes:
             self.other_notice.show_message("ご確認ください", _html("\n".join(notes)), Tone.ATTENTION)
