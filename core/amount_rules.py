@@ -46,10 +46,24 @@ def amount_change_refusal(
     charge_states: list[ChargeState],
     capture_requested: bool,
     payment_method: str,
+    permission_open: bool = True,
 ) -> tuple[str, str] | None:
-    """Why the new total cannot be set, as (Japanese reason, rule); None when it can."""
+    """Why the new total cannot be set, as (Japanese reason, rule); None when it can.
+
+    ``payment_method`` "none" (決済不要) is what a total of 0 left behind (R34). Raising such
+    a total again is possible only while Amazon still holds a chargeable Charge Permission
+    (``permission_open``): then the order is an Amazon Pay order again, within the same limits.
+    """
     if new_total < 0:
         return "金額にマイナスは指定できません。", "R26"
+    if payment_method == "none" and new_total > 0:
+        if not permission_open:
+            return (
+                "Amazon Payの取引情報が終了しているため、0円(決済不要)にした受注の金額は戻せません。"
+                "代金は別の決済方法で受け取ってください。",
+                "R34",
+            )
+        payment_method = "amazon_pay"
     if payment_method == "amazon_pay" and (
         capture_requested or any(s in (ChargeState.CAPTURED, ChargeState.CAPTURE_INITIATED) for s in charge_states)
     ):

@@ -297,6 +297,11 @@ def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 
 def _cmd_amount(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     total = parse_yen(args.yen, field="金額")
+    change = app.payments.amount_preview(args.number, total)
+    if change.allowed and change.needs_confirmation and not args.yes:  # a total of 0 (R34)
+        raise UserError(
+            "確認が必要な変更です。内容を確認し --yes を付けて実行してください: " + " ".join(change.consequences)
+        )
     return _operation(
         app.payments.change_amount(args.number, total=total, void_amazon=args.void_amazon, confirmed=args.yes),
         as_json,

@@ -64,6 +64,8 @@ class Decision:
 
 
 def _common_refusal(order: OrderFacts) -> Decision | None:
+    if order.payment_method == "none":
+        return Decision.no("受注金額が0円のため決済不要です。入金処理するには、先に受注金額を変更してください。", "R34")
     if order.payment_method != "amazon_pay":
         return Decision.no("この受注の決済方法はAmazon Payではありません。", "R33")
     if order.order_status is OrderStatus.CANCELED:

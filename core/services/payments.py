@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.amazonpay.client import AmazonPayClient, new_idempotency_key
 from core.amount_rules import amount_change_refusal
-from core.clock import Clock
+from core.clock import Clock, to_jst, to_utc
 from core.db.locks import lock_order
 from core.db.schema import Order, OrderItem
 from core.domain import ChargePurpose, ChargeState, Instrument, OrderKind, OrderStatus
@@ -77,15 +78,33 @@ class AmountChange:
     authorized: int
     refusal: str | None
     rule: str | None
+    consequences: tuple[str, ...] = ()  # named before a total of 0 is set (R34): needs a confirmation
 
     @property
     def allowed(self) -> bool:
         return self.refusal is None
 
     @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.consequences)
+
+    @property
     def needs_reauthorization(self) -> int:
         """Yen the capture will authorize first (R28)."""
         return max(self.new_total - self.authorized, 0)
+
+
+def zero_total_consequence(authorized: int, expiries: Sequence[datetime | None]) -> str:
+    """What a total of 0 does (R34), named for the confirmation."""
+    text = "お支払いが決済不要になり、入金処理はできなくなります。"
+    if authorized:
+        last = max((e for e in expiries if e is not None), default=None)
+        until = f"({to_jst(last):%Y年%m月%d日}まで)" if last else ""
+        text += (
+            f"Amazonの与信{authorized:,}円は取り消されずに与信期限{until}まで残ります"
+            "(金額を戻せばその与信で入金処理できます。与信も取り消すには「Amazonの取引情報を取り消す」)。"
+        )
+    return text
 
 
 class PaymentService:
@@ -387,6 +406,13 @@ class PaymentService:
 
     def _check_amount(self, order: Order, new_total: int) -> AmountChange:
         cp = order.charge_permission
+        now = self._clock.now()
+        permission_open = (
+            cp is not None
+            and cp.state != "Closed"
+            and cp.closed_at is None
+            and not (cp.expires_at is not None and to_utc(cp.expires_at) <= to_utc(now))
+        )
         refusal = amount_change_refusal(
             kind=OrderKind(order.kind),
             new_total=new_total,
@@ -400,14 +426,19 @@ class PaymentService:
             charge_states=[ChargeState(c.state) for c in order.charges],
             capture_requested=any(c.capture_requested_at is not None for c in order.charges),
             payment_method=order.payment_method,
+            permission_open=permission_open,
         )
         if refusal is None and order.order_status == OrderStatus.CANCELED:
             refusal = ("キャンセル済みの受注です。", "R35")
-        authorized = sum(
-            c.amount
+        open_charges = [
+            c
             for c in order.charges
-            if c.state == ChargeState.AUTHORIZED and c.expires_at and c.expires_at > self._clock.now()
-        )
+            if c.state == ChargeState.AUTHORIZED and c.expires_at and to_utc(c.expires_at) > to_utc(now)
+        ]
+        authorized = sum(c.amount for c in open_charges)
+        consequences: tuple[str, ...] = ()
+        if refusal is None and new_total == 0 and order.total != 0 and order.payment_method == "amazon_pay":
+            consequences = (zero_total_consequence(authorized, [c.expires_at for c in open_charges]),)
         return AmountChange(
             order.number,
             order.total,
@@ -415,6 +446,7 @@ class PaymentService:
             authorized,
             refusal[0] if refusal else None,
             refusal[1] if refusal else None,
+            consequences,
         )
 
     def change_amount(
@@ -459,6 +491,8 @@ class PaymentService:
                 raise RuleViolation(check.refusal or "", code=check.rule or "")
             if new_total == 0 and void_amazon and not confirmed:
                 raise RuleViolation("Amazon Payの取引情報の削除は取り消せないため、確認が必要です。", code="R34")
+            if check.needs_confirmation and not confirmed:
+                raise RuleViolation("確認が必要です: " + " ".join(check.consequences), code="R34")
             before = order.total
             if items is not None:
                 costs = {i.name: i.cost_price for i in order.items}
@@ -476,6 +510,10 @@ class PaymentService:
                     )
             order.shipping_fee, order.fees, order.discount, order.adjustment = shipping, fee, off, adjustment
             order.total = new_total
+            if order.payment_method == "none" and new_total > 0:
+                # Back from 決済不要: Amazon still holds the Charge Permission (checked above), so
+                # the order is collected through Amazon Pay again; R28 authorizes what is missing.
+                order.payment_method = "amazon_pay"
             self._engine.journal.event(
                 session,
                 action="amount_change",

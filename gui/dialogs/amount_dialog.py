@@ -311,7 +311,9 @@ class AmountChangeDialog(OperationDialog):
         return self.void_box.isVisible() and self.void_box.isChecked()
 
     def update_state(self) -> None:
-        self.confirm.set_consequences([VOID_CONSEQUENCE] if self.void_selected() else [])
+        # A total of 0 (R34) names what it does and needs the acknowledgement, void or not.
+        zero = list(self.checked.consequences) if self.checked is not None and self.checked.allowed else []
+        self.confirm.set_consequences(zero + ([VOID_CONSEQUENCE] if self.void_selected() else []))
         if self._input_error is not None:
             self.message.show_message(self._input_error, Tone.FAILURE)
             self.set_ok(False, self._input_error)
@@ -342,7 +344,7 @@ class AmountChangeDialog(OperationDialog):
             return
         self.message.show_message(" ".join(notes), Tone.ATTENTION if change.needs_reauthorization else Tone.NEUTRAL)
         if not self.confirm.satisfied:
-            self.set_ok(False, f"「{VOID_LABEL}」の内容を確認し、「上記を理解しました」にチェックしてください。")
+            self.set_ok(False, "表示した内容を確認し、「上記を理解しました」にチェックしてください。")
             return
         self.set_ok(True)
 
@@ -358,7 +360,7 @@ class AmountChangeDialog(OperationDialog):
             fees=self.fees.value(),
             discount=self.discount.value(),
             void_amazon=void,
-            confirmed=void and self.confirm.satisfied,
+            confirmed=bool(self.confirm.consequences) and self.confirm.satisfied,
         )
         super().accept()
 

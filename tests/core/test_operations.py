@@ -312,7 +312,7 @@ def test_r6_changing_to_amazon_pay_is_refused(app: Kanjo) -> None:
 
 def test_r34_zero_total_is_no_payment_needed(app: Kanjo) -> None:
     place_order(app, "Z1", 3_000)
-    app.payments.change_amount("Z1", total=0)
+    app.payments.change_amount("Z1", total=0, confirmed=True)
     detail = app.orders.detail("Z1")
     assert detail.total == 0 and detail.payment_status == PaymentStatus.AUTHORIZED.value  # not voided
     place_order(app, "Z2", 3_000)
@@ -321,6 +321,48 @@ def test_r34_zero_total_is_no_payment_needed(app: Kanjo) -> None:
     app.payments.change_amount("Z2", total=0, void_amazon=True, confirmed=True)
     assert app.orders.detail("Z2").payment_status is None
     assert sandbox_states(app, "Z2")["cp"] == ["Closed"]
+
+
+def test_r34_a_total_of_0_needs_a_named_confirmation_and_changes_nothing_without_it(app: Kanjo) -> None:
+    place_order(app, "Z3", 3_000)
+    preview = app.payments.amount_preview("Z3", 0)
+    assert preview.needs_confirmation and "決済不要" in preview.consequences[0]
+    assert "3,000円" in preview.consequences[0]  # the authorization Amazon keeps is named
+    journal_before = len(app.orders.detail("Z3").journal)
+    with pytest.raises(RuleViolation, match="確認が必要"):
+        app.payments.change_amount("Z3", total=0)
+    detail = app.orders.detail("Z3")
+    assert detail.total == 3_000 and len(detail.journal) == journal_before
+    assert detail.can_capture
+    assert not app.payments.amount_preview("Z3", 2_000).needs_confirmation  # only 0 yen asks
+
+
+def test_r34_after_a_total_of_0_the_order_follows_what_amazon_still_holds(app: Kanjo) -> None:
+    """Not voided: the authorization stays at Amazon, so raising the total again brings the
+    order back to Amazon Pay and the capture takes it; never an authorization nobody can capture."""
+    place_order(app, "Z4", 3_000)
+    app.payments.change_amount("Z4", total=0, confirmed=True)
+    detail = app.orders.detail("Z4")
+    assert not detail.can_capture and "決済不要" in detail.capture_blocked_reason
+    assert detail.payment_status == PaymentStatus.AUTHORIZED.value  # Amazon still holds 3,000円
+    app.payments.change_amount("Z4", total=2_500)
+    detail = app.orders.detail("Z4")
+    assert detail.total == 2_500 and detail.can_capture, detail.capture_blocked_reason
+    assert app.payments.capture("Z4").ok
+    assert app.orders.detail("Z4").captured == 2_500
+    assert sandbox_states(app, "Z4")["charges"] == ["Captured"]
+
+
+def test_r34_after_a_voided_total_of_0_the_total_cannot_rise_again(app: Kanjo) -> None:
+    place_order(app, "Z5", 3_000)
+    app.payments.change_amount("Z5", total=0, void_amazon=True, confirmed=True)
+    assert sandbox_states(app, "Z5")["cp"] == ["Closed"]
+    refusal = app.payments.amount_preview("Z5", 1_000)
+    assert not refusal.allowed and refusal.rule == "R34"
+    with pytest.raises(RuleViolation, match="終了しているため"):
+        app.payments.change_amount("Z5", total=1_000)
+    detail = app.orders.detail("Z5")
+    assert detail.total == 0 and not detail.can_capture
 
 
 # --- 入金日取消 (R37) -------------------------------------------------------------------------

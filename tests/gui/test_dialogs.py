@@ -162,14 +162,18 @@ def test_zero_total_offers_the_void_option_and_needs_the_acknowledgement_r34(
     place_order(app, "A5", 5_000)
     dialog = amount_dialog(qtbot, app, runner, "A5")
     dialog.show()
-    assert not dialog.void_box.isVisible()
+    assert not dialog.void_box.isVisible() and not dialog.confirm.isVisible()
     dialog.rows[0].remove.click()
     assert dialog.rows == [] and dialog.new_total == 0
     assert dialog.void_box.isVisible() and dialog.void_box.text() == "Amazonの取引情報を取り消す"
     assert "決済不要" in dialog.message.text()
-    assert dialog.ok_button.isEnabled() and not dialog.confirm.isVisible()  # 決済不要 alone is reversible
+    # A total of 0 alone already names what it does (決済不要, the authorization Amazon keeps) and
+    # needs the acknowledgement (issue 10 item 2).
+    assert dialog.confirm.isVisible() and len(dialog.confirm.consequences) == 1
+    assert "決済不要" in dialog.confirm.consequences[0] and "5,000円" in dialog.confirm.consequences[0]
+    assert not dialog.ok_button.isEnabled()
     dialog.void_box.setChecked(True)
-    assert dialog.confirm.isVisible() and dialog.confirm.consequences == (VOID_CONSEQUENCE,)
+    assert dialog.confirm.isVisible() and dialog.confirm.consequences[-1] == VOID_CONSEQUENCE
     assert dialog.confirm.checkbox.text() == UNDERSTOOD
     assert not dialog.ok_button.isEnabled()
     dialog.confirm.checkbox.setChecked(True)
@@ -182,6 +186,22 @@ def test_zero_total_offers_the_void_option_and_needs_the_acknowledgement_r34(
     dialog.ok_button.click()
     request = dialog.result_request
     assert request is not None and request.items == () and request.void_amazon and request.confirmed
+
+
+def test_zero_total_without_void_is_confirmed_too_r34(qtbot: QtBot, app: Kanjo, runner: TaskRunner) -> None:
+    place_order(app, "A7", 5_000)
+    dialog = amount_dialog(qtbot, app, runner, "A7")
+    dialog.show()
+    dialog.rows[0].remove.click()
+    assert not dialog.ok_button.isEnabled() and "理解しました" in dialog.ok_button.toolTip()
+    dialog.confirm.checkbox.setChecked(True)
+    dialog.ok_button.click()
+    request = dialog.result_request
+    assert request is not None and not request.void_amazon and request.confirmed
+    app.payments.change_amount(
+        "A7", items=request.items, void_amazon=request.void_amazon, confirmed=request.confirmed
+    )
+    assert app.orders.detail("A7").total == 0
 
 
 def test_amount_dialog_ask_returns_none_when_closed(qtbot: QtBot, app: Kanjo, runner: TaskRunner) -> None:

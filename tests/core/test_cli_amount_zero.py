@@ -1,0 +1,41 @@
+"""`kanjo amount N 0` names what a total of 0 does and needs --yes (issue 10 item 2, R34)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_total_of_0_without_yes_is_refused_on_stderr_and_changes_nothing(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "sandbox", "place-order", "--number", "Z-CLI", "--total", "3000")[0] == 0
+    code, out, err = run(capsys, "amount", "Z-CLI", "0")
+    assert code == 1 and out == ""
+    assert err.startswith("kanjo: ") and "--yes" in err and "決済不要" in err and err.count("\n") == 1
+    code, out, _err = run(capsys, "--json", "orders", "show", "Z-CLI")
+    shown = json.loads(out)
+    assert shown["total"] == 3000 and shown["can_capture"] is True
+    assert not [j for j in shown["journal"] if j["action"] == "amount_change"]
+
+    code, out, err = run(capsys, "--json", "amount", "Z-CLI", "0", "--yes")
+    assert code == 0, err
+    assert json.loads(out)["ok"] is True
+    code, out, _err = run(capsys, "--json", "orders", "show", "Z-CLI")
+    assert json.loads(out)["total"] == 0
+
+    # Amazon still holds the authorization: raising the total again needs no --yes and can be captured.
+    assert run(capsys, "amount", "Z-CLI", "1500")[0] == 0
+    code, out, err = run(capsys, "--json", "capture", "Z-CLI")
+    assert code == 0, err
+    assert json.loads(out)["amount"] == 1500
