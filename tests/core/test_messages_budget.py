@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from core.app import Kanjo
+from core.cli import main
 from core.messages import budget
 from core.messages.builtin import builtin_templates
 from core.messages.rendering import TemplateRefused, check_template, render
@@ -96,6 +97,10 @@ ATTACKS = {
     "loops-over-range": "{% for i in range(100) %}{% for j in range(100) %}{% for k in range(100) %}"
     "{% endfor %}{% endfor %}{% endfor %}",
     "huge-int-print": "{{ 10 ** 5000 }}",
+    "filter-block": "{% filter center(10**9) %}x{% endfilter %}",
+    "markup-format": "{% autoescape true %}{{ ('{:999999999}'|safe).format(1) }}{% endautoescape %}",
+    "macro-default": "{% macro m(s='a'.ljust(10**9)) %}{{ s }}{% endmacro %}{{ m() }}",
+    "dict-literal": "{% set s = 'x' * 60000 %}{{ {'a': s, 'b': s}|length }}",
 }
 
 
@@ -183,6 +188,28 @@ def test_a_template_that_passes_with_the_sample_is_still_bounded_on_a_big_real_o
         shop.messages.render(saved.id, "BIG-1")
     assert time.monotonic() - started < FAST
     assert shop.messages.history("BIG-1") == []  # nothing stored
+
+
+def test_runaway_recursion_is_refused_fast() -> None:
+    refused = assert_refused_fast("{% for x in [1] recursive %}{{ loop([x, x]) }}{% endfor %}")
+    assert "深くなりすぎ" in refused.message or "上限" in refused.message
+
+
+def test_the_command_line_refuses_in_one_line_and_stores_nothing(
+    shop: Kanjo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    place(shop, "BIG-2", items=tuple((f"商品{i}", 100 + i, 1) for i in range(200)))
+    cubic = "{% for a in items %}{% for b in items %}{% for c in items %}{{ '' }}{% endfor %}{% endfor %}{% endfor %}"
+    saved = shop.messages.save_template(None, title="三重", subject="{{ order_number }}", body=cubic)
+    for command in (["message", "render"], ["message", "send", "--manual"]):
+        started = time.monotonic()
+        code = main([*command[:2], saved.id, "BIG-2", *command[2:]])
+        out, err = capsys.readouterr()
+        assert time.monotonic() - started < FAST
+        assert code == 1 and out == ""
+        assert err.count("\n") == 1 and "繰り返しが多すぎます(合計の上限100,000回)" in err
+        assert "Traceback" not in err and "予期しない" not in err
+    assert shop.messages.history("BIG-2") == []
 
 
 # --- legitimate templates are untouched ------------------------------------------------------------
