@@ -8,10 +8,12 @@ Templates are written by the operator, so they are code we do not trust:
   refused (there is no loader, and the check below names them).
 * ``StrictUndefined``: an unknown name is never a blank. It is refused when the template is
   *saved* (:func:`check_template`, with the unknown names), not when a message is sent.
-* Work is bounded: ``*`` and ``**`` are checked before they run, ``range`` has a budget
-  per render, and the output has a size limit. These keep a typo such as ``'-' * 10**9``
-  from freezing the window; they are not a defence against a determined operator, who
-  owns the machine anyway.
+* Work is bounded (:mod:`core.messages.budget`): every operation that can build a big
+  value is checked before it runs, and each render has budgets of time (2 s), output
+  (256 Ki characters, macros included), loop turns and ``range`` numbers. The final text is
+  streamed and refused past 100,000 characters. These keep a typo or a pasted snippet such as
+  ``'-' * 10**9`` from freezing the window or filling the memory; they are not a defence
+  against a determined operator, who owns the machine anyway.
 
 Every failure is a :class:`TemplateRefused` (a ``UserError``) with a Japanese message: a
 template error is the operator's to fix, never a bug of the product.
@@ -20,24 +22,19 @@ template error is the operator's to fix, never a bug of the product.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from core.errors import UserError
+from core.messages.budget import Budget, BudgetExceeded, MessageEnvironment, budget_scope, budgeted_range
 from core.messages.variables import VARIABLE_NAMES, MissingValue, sample_variables
 
 MAX_OUTPUT_CHARS: Final = 100_000
-MAX_SEQUENCE_CHARS: Final = 10_000  # longest string or list that `*` may build
-MAX_EXPONENT: Final = 64
-RANGE_BUDGET: Final = 10_000  # items all `range()` calls of one render may produce together
 MAX_SUBJECT_CHARS: Final = 200
 
 PART_LABELS: Final = {"subject": "件名", "body": "本文", "title": "題名"}
@@ -50,42 +47,11 @@ _FORBIDDEN_NODES: Final = {
     nodes.Extends: "extends",
 }
 
-_range_budget: ContextVar[list[int]] = ContextVar("kanjo_range_budget")
-
 
 class TemplateRefused(UserError):
     """A template that cannot be saved or rendered; the message says why, in Japanese."""
 
     code = "template_refused"
-
-
-def _budgeted_range(*args: int) -> Iterator[int]:
-    values = range(*args)
-    budget = _range_budget.get([RANGE_BUDGET])
-    if len(values) > budget[0]:
-        raise SecurityError(f"range() は1回の作成で合計{RANGE_BUDGET:,}個までです")
-    budget[0] -= len(values)
-    return iter(values)
-
-
-class MessageEnvironment(ImmutableSandboxedEnvironment):
-    """The sandbox with bounded ``*`` and ``**``."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise SecurityError(f"べき乗の指数は{MAX_EXPONENT}までです")
-        elif operator == "*":
-            for sequence, count in ((left, right), (right, left)):
-                if (
-                    isinstance(sequence, str | list | tuple)
-                    and isinstance(count, int)
-                    and len(sequence) * count > MAX_SEQUENCE_CHARS
-                ):
-                    raise SecurityError(f"繰り返しで作れる長さは{MAX_SEQUENCE_CHARS:,}までです")
-        return super().call_binop(context, operator, left, right)
 
 
 def _environment() -> MessageEnvironment:
@@ -98,7 +64,7 @@ def _environment() -> MessageEnvironment:
     )
     # No lipsum/cycler/joiner/namespace/dict: only what a message needs.
     env.globals.clear()
-    env.globals["range"] = _budgeted_range
+    env.globals["range"] = budgeted_range
     return env
 
 
@@ -163,9 +129,11 @@ def _render_part(source: str, part: str, variables: Mapping[str, Any]) -> str:
         template = _compile(source)
     except TemplateSyntaxError as exc:
         raise TemplateRefused(f"{_where(part, exc.lineno)}の書き方に誤りがあります: {exc.message}") from None
-    token = _range_budget.set([RANGE_BUDGET])
     try:
-        text = template.render(dict(variables))
+        with budget_scope() as budget:
+            text = _stream(template, variables, budget)
+    except BudgetExceeded as exc:
+        raise TemplateRefused(f"{_where(part)}: {exc.message}。", code="template_budget") from None
     except MissingValue as exc:
         raise TemplateRefused(str(exc.message), code="missing_value") from None
     except UndefinedError as exc:
@@ -179,11 +147,28 @@ def _render_part(source: str, part: str, variables: Mapping[str, Any]) -> str:
         raise TemplateRefused(f"{_where(part)}: テンプレートの処理が深くなりすぎました。") from None
     except Exception as exc:  # the operator's template code failed: theirs to fix, not a bug
         raise TemplateRefused(f"{_where(part)}を作成できませんでした({type(exc).__name__}: {exc})。") from None
-    finally:
-        _range_budget.reset(token)
-    if len(text) > MAX_OUTPUT_CHARS:
-        raise TemplateRefused(f"{_where(part)}が長すぎます({MAX_OUTPUT_CHARS:,}文字まで)。")
+    if text is None:
+        raise TemplateRefused(f"{_where(part)}が長すぎます(上限{MAX_OUTPUT_CHARS:,}文字)。", code="template_budget")
     return text
+
+
+def _stream(template: Template, variables: Mapping[str, Any], budget: Budget) -> str | None:
+    """Render piece by piece; None as soon as the text is too long, checking the time between pieces."""
+    pieces: list[str] = []
+    length = 0
+    stream = template.generate(dict(variables))
+    close = getattr(stream, "close", None)
+    try:
+        for piece in stream:
+            length += len(piece)
+            if length > MAX_OUTPUT_CHARS:
+                return None
+            pieces.append(piece)
+            budget.tick()
+    finally:
+        if close is not None:
+            close()  # stop the template's generator now, not when it is collected
+    return "".join(pieces)
 
 
 def _undefined_text(exc: UndefinedError, part: str) -> str:
