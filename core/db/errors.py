@@ -228,6 +228,8 @@ def store_error(exc: BaseException, url: str | None = None, *, path: Path | None
             f"データベースが他の処理で使用中です{_where(path)}。しばらくしてからもう一度実行してください。",
             code="store_busy",
         )
+    if code == "SQLITE_IOERR" and _nearly_full(path):
+        return disk_full(path)  # a full disk also shows as an I/O error (no room for the -shm file)
     if code == "SQLITE_IOERR":
         return StoreError(
             f"データベースファイルの読み書きに失敗しました{_where(path)}。ディスクの状態を確認してください。",
@@ -239,6 +241,17 @@ def store_error(exc: BaseException, url: str | None = None, *, path: Path | None
             code="store_cannot_connect",
         )
     return None
+
+
+def _nearly_full(path: Path | None) -> bool:
+    if path is None:
+        return False
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 1 << 20
+    except OSError:
+        return False
 
 
 def _os_error(exc: OSError, path: Path | None) -> StoreError | None:
