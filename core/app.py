@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import Clock, clock_from_env
 from core.db.engine import make_engine, make_sessionmaker, migrate, sqlite_path
+from core.db.errors import open_error
+from core.files import private_dir
 from core.gateway import SANDBOX_URL_ENV, Gateway, open_gateway
 from core.journal import Journal
 from core.services.messages import MessageService
@@ -32,6 +34,18 @@ def data_dir(environ: Mapping[str, str] | None = None) -> Path:
     if env.get(DATA_DIR_ENV):
         return Path(env[DATA_DIR_ENV]).expanduser()
     return platformdirs.user_data_path("kanjo", appauthor=False)
+
+
+def secure_data_dir(environ: Mapping[str, str] | None = None, *, create: bool = True) -> Path:
+    """The data directory, created 0700, or tightened to 0700 when an older Kanjo left it 0755.
+
+    It holds customer data (the store, the sandbox's buyers, backups, the error log), so no
+    other local user may list or read it (issue 10, item 5). No chmod on Windows (see core.files).
+    """
+    path = data_dir(environ)
+    if create or path.exists():
+        private_dir(path)
+    return path
 
 
 def default_db_url(environ: Mapping[str, str] | None = None) -> str:
@@ -115,8 +129,7 @@ def open_app(
     env = os.environ if environ is None else environ
     url = db_url or default_db_url(env)
     clock = clock or clock_from_env(dict(env))
-    engine = make_engine(url)
-    migrate(engine, now=clock.now())
+    engine = _open_store(url, env, clock)
     sessions = make_sessionmaker(engine)
     settings = SettingsStore(sessions)
     journal = Journal()
@@ -142,3 +155,26 @@ def open_app(
     )
     holder["app"] = app
     return app
+
+
+def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> Engine:
+    """The engine over a migrated store; a store that cannot be used raises a Japanese ``StoreError``.
+
+    A bad URL, a missing driver, a read-only, full, damaged or newer-version store are told
+    apart in ``core.db.errors`` (issue 10, items 6 and 9); nothing is written in those cases.
+    """
+    engine: Engine | None = None
+    try:
+        engine = make_engine(url)  # creates a missing SQLite folder 0700 and the file 0600
+        # Kanjo's own data directory is tightened if an older version left it open; a folder
+        # chosen with --db elsewhere (it may be shared on purpose) is left as it is.
+        secure_data_dir(env, create=False)
+        migrate(engine, now=clock.now())
+        return engine
+    except Exception as exc:
+        if engine is not None:
+            engine.dispose()
+        mapped = open_error(exc, url)
+        if mapped is None:
+            raise
+        raise mapped from exc

@@ -11,13 +11,14 @@ import contextlib
 import json
 import logging
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from core import __version__
-from core.app import Kanjo, data_dir, open_app
+from core.app import Kanjo, data_dir, default_db_url, open_app, secure_data_dir
+from core.bug_log import write_bug_log
 from core.clock import format_jst, parse_iso
+from core.db.errors import store_error
 from core.domain import OrderKind
 from core.errors import BadInput, UserError
 from core.gateway import read_private_key
@@ -179,16 +180,29 @@ def main(argv: Sequence[str] | None = None, *, open_window: Callable[[str | None
     except KeyboardInterrupt:
         sys.stderr.write("kanjo: 中断しました。\n")
         return 130
-    except Exception as exc:  # a bug: say so in one line, keep the details in the log
-        log_path = data_dir() / "kanjo-error.log"
-        try:
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            with log_path.open("a", encoding="utf-8") as handle:
-                handle.write(traceback.format_exc() + "\n")
-        except OSError:
-            pass
-        sys.stderr.write(f"kanjo: 予期しないエラーが発生しました({type(exc).__name__})。詳細: {log_path}\n")
-        return EXIT_BUG
+    except Exception as exc:
+        return _unexpected(exc, args.db)
+
+
+def _unexpected(exc: Exception, db_url: str | None) -> int:
+    """A store failure the operator can act on (full, read-only, damaged …) is a one-line
+    refusal (exit 1, core.db.errors); anything else is a bug: one line here, and the types and
+    frames, never the values, in the 0600 error log (core.bug_log)."""
+    try:
+        mapped = store_error(exc, db_url or default_db_url())
+    except Exception:  # the mapping must never turn a bug report into a traceback
+        mapped = None
+    if mapped is not None:
+        sys.stderr.write(f"kanjo: {mapped.message}\n")
+        return EXIT_USER_ERROR
+    log_path = data_dir() / "kanjo-error.log"
+    try:
+        secure_data_dir()
+        write_bug_log(log_path, exc)
+    except OSError:
+        pass
+    sys.stderr.write(f"kanjo: 予期しないエラーが発生しました({type(exc).__name__})。詳細: {log_path}\n")
+    return EXIT_BUG
 
 
 def _run(args: argparse.Namespace, as_json: bool) -> int:

@@ -3,7 +3,6 @@ built-in local sandbox (started in-process on loopback) when no credentials are 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from core.amazonpay.client import AmazonPayClient, Credentials
 from core.amazonpay.signing import generate_key_pair, load_private_key
 from core.clock import Clock
 from core.errors import BadInput
+from core.files import private_dir, tighten, write_private_atomic
 from core.sandbox.backend import SandboxBackend
 from core.sandbox.control import SandboxControl
 from core.sandbox.server import SandboxServer
@@ -42,16 +42,19 @@ class Gateway:
 
 
 def ensure_sandbox_key(key_path: Path) -> tuple[bytes, bytes]:
-    """The local sandbox's key pair, made once and kept beside its state file."""
+    """The local sandbox's key pair, made once and kept beside its state file.
+
+    The private key is created 0600 (a fresh temporary file opened with that mode, then
+    renamed), never written open and chmod-ed afterwards; an older, too-open key is tightened.
+    The public half is written first, so a key file never exists without it.
+    """
     public_path = key_path.with_suffix(".pub.pem")
     if not key_path.exists() or not public_path.exists():
-        key_path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_path.parent, tighten_existing=False)
         private_pem, public_pem = generate_key_pair()
-        tmp = key_path.with_suffix(".tmp")
-        tmp.write_bytes(private_pem)
-        os.chmod(tmp, 0o600)
-        public_path.write_bytes(public_pem)
-        tmp.replace(key_path)
+        write_private_atomic(public_path, public_pem)
+        write_private_atomic(key_path, private_pem)
+    tighten(key_path)
     return key_path.read_bytes(), public_path.read_bytes()
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from core import __version__
+from core.db.errors import StoreError, check_writable, sqlite_file_problem
+from core.files import copy_private, create_private_file, private_dir, tighten
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -28,17 +31,38 @@ def sqlite_path(url: str) -> Path | None:
 
 def make_engine(url: str) -> Engine:
     path = sqlite_path(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+    if path is not None and not make_url(url).query.get("uri"):
+        prepare_sqlite_file(path)
+    # hide_parameters: an error's text never carries the values of a statement (customer data).
+    engine = create_engine(url, future=True, hide_parameters=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
+def prepare_sqlite_file(path: Path) -> None:
+    """Before SQLite opens ``path``: refuse a damaged or read-only file, create a new one 0600.
+
+    SQLite creates its ``-wal`` and ``-shm`` files with the main file's permissions, so making
+    the main file 0600 before SQLite first opens it keeps all three private under any umask;
+    an older, too-open store and its companions are tightened (issue 10, items 5 and 9).
+    The file is only read here (its header), never written or "repaired".
+    """
+    private_dir(path.parent, tighten_existing=False)
+    problem = sqlite_file_problem(path) or check_writable(path)
+    if problem is not None:
+        raise problem
+    create_private_file(path)
+    for companion in ("-wal", "-shm", "-journal"):
+        tighten(path.with_name(path.name + companion))
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # REPLACE conflict resolution deletes the old row; only with recursive triggers does that
+    # delete fire the journal's DELETE trigger, so INSERT OR REPLACE cannot rewrite it (issue 10).
+    cursor.execute("PRAGMA recursive_triggers=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -71,24 +95,47 @@ def migrate_to(engine: Engine, revision: str) -> None:
     command.upgrade(_alembic_config(engine), revision)
 
 
+def known_revisions(engine: Engine) -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(_alembic_config(engine)).walk_revisions()}
+
+
+def newer_database(path_or_url: object, revision: str) -> StoreError:
+    return StoreError(
+        f"このデータベースは新しいバージョンのKanjoで作成されています(スキーマ {revision}、このKanjo {__version__} は"
+        f"{FIRST_RELEASED_REVISION}〜の既知のスキーマのみ扱えます): {path_or_url}。"
+        "ファイルには手を加えていません。新しいバージョンのKanjoで開いてください。",
+        code="store_newer",
+    )
+
+
 def migrate(engine: Engine, *, now: datetime | None = None) -> Path | None:
     """Bring the schema to the newest revision.
 
-    An existing SQLite file on an older revision is copied aside first
-    (``kanjo.sqlite3.bak-<rev>-<UTC time>``) so an upgrade can always be undone by hand.
-    Returns the backup's path, if one was made.
+    A store whose revision this version does not know was made by a newer Kanjo: it is refused
+    (``StoreError``) before anything is copied or changed. An existing SQLite file on an older
+    revision is copied aside first, once per migration: ``kanjo.sqlite3.bak-<from>-to-<to>``
+    (0600, like the store). If that backup already exists (an earlier start was interrupted),
+    it is kept and no other is made, so starts never pile up copies of a large store.
+    Returns the backup's path when this call made one. ``now`` is accepted for callers and
+    no longer used: the name says which migration the copy is for, not when.
     """
+    del now
     backup: Path | None = None
     current = current_revision(engine)
-    if current != head_revision(engine):
-        path = sqlite_path(str(engine.url))
-        if current is not None and path is not None and path.exists():
-            stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-            backup = path.with_name(f"{path.name}.bak-{current}-{stamp}")
+    head = head_revision(engine)
+    if current == head:
+        return None
+    path = sqlite_path(str(engine.url))
+    if current is not None and current not in known_revisions(engine):
+        raise newer_database(path or engine.url.render_as_string(hide_password=True), current)
+    if current is not None and path is not None and path.exists():
+        target = path.with_name(f"{path.name}.bak-{current}-to-{head}")
+        if not target.exists():
             with engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            shutil.copy2(path, backup)
-        command.upgrade(_alembic_config(engine), "head")
+            copy_private(path, target)
+            backup = target
+    command.upgrade(_alembic_config(engine), "head")
     return backup
 
 

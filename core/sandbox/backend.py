@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from core.amazonpay.signing import format_amz_date
 from core.clock import Clock, add_months, to_utc
+from core.db.engine import prepare_sqlite_file
+from core.db.errors import open_error
 from core.domain import R4_ADDRESS_MESSAGE
 from core.sandbox.people import person_for
 
@@ -148,15 +150,23 @@ class SandboxBackend:
 
     def __init__(self, path: Path | str, clock: Clock) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self._lock = threading.RLock()
-        db = sqlite3.connect(self.path, timeout=30)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
-        finally:
-            db.close()
+            # The sandbox's buyers are customer-like data: the same 0600 file (and so 0600
+            # -wal/-shm) as the store, and the same Japanese reasons when it cannot be used.
+            prepare_sqlite_file(self.path)
+            db = sqlite3.connect(self.path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+            finally:
+                db.close()
+        except (OSError, sqlite3.Error) as exc:
+            mapped = open_error(exc, f"sqlite:///{self.path}")
+            if mapped is None:
+                raise
+            raise mapped from exc
 
     # --- plumbing --------------------------------------------------------------------------
 

@@ -55,3 +55,68 @@ def test_a_fresh_store_is_created_at_the_newest_schema_without_backup(tmp_path: 
     finally:
         app.close()
     assert not list((tmp_path / "new").glob("*.bak-*"))
+
+
+def _file_state(path: Path) -> tuple[bytes, list[str]]:
+    return path.read_bytes(), sorted(p.name for p in path.parent.iterdir())
+
+
+def test_a_store_from_a_newer_version_is_refused_once_with_no_copy(tmp_path: Path) -> None:
+    """Issue 10, item 6: an unknown (newer) revision is refused before anything is copied."""
+    import hashlib
+
+    import pytest
+
+    from core.db.errors import StoreError
+    from tests.core.test_cli_end_to_end import kanjo
+
+    db = tmp_path / "kanjo.sqlite3"
+    engine = make_engine(f"sqlite:///{db}")
+    migrate_to(engine, "head")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    engine.dispose()
+    before = _file_state(db)
+    digest = hashlib.sha256(before[0]).hexdigest()
+
+    for _start in range(2):
+        with pytest.raises(StoreError, match="新しいバージョンのKanjoで作成されています") as caught:
+            open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)})
+        assert str(db) in caught.value.message and "0099" in caught.value.message
+    assert not list(tmp_path.glob("*.bak-*"))
+
+    env = {"KANJO_HOME": str(tmp_path / "home"), "KANJO_NOW": "2026-11-21T12:00:00+09:00", "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = kanjo(env, "--db", f"sqlite:///{db}", "orders", "list", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("kanjo: このデータベースは新しいバージョンのKanjoで作成されています")
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert not list(tmp_path.glob("*.bak-*"))
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
+
+
+def test_one_backup_per_migration_never_one_per_start(tmp_path: Path) -> None:
+    """Issue 10, item 6: the backup is named by from→to revision; an existing one is kept, not repeated."""
+    db = tmp_path / "kanjo.sqlite3"
+    old = make_engine(f"sqlite:///{db}")
+    migrate_to(old, FIRST_RELEASED_REVISION)
+    head = head_revision(old)
+    old.dispose()
+    earlier = tmp_path / f"kanjo.sqlite3.bak-{FIRST_RELEASED_REVISION}-to-{head}"
+    earlier.write_bytes(b"the copy an interrupted earlier start made")
+
+    for _start in range(3):
+        open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)}).close()
+    assert sorted(p.name for p in tmp_path.glob("*.bak-*")) == [earlier.name]
+    assert earlier.read_bytes() == b"the copy an interrupted earlier start made"
+
+
+def test_the_backup_is_named_by_both_revisions(tmp_path: Path) -> None:
+    db = tmp_path / "kanjo.sqlite3"
+    old = make_engine(f"sqlite:///{db}")
+    migrate_to(old, FIRST_RELEASED_REVISION)
+    old.dispose()
+    app = open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)})
+    head = head_revision(app.engine)
+    app.close()
+    assert [p.name for p in tmp_path.glob("*.bak-*")] == [f"kanjo.sqlite3.bak-{FIRST_RELEASED_REVISION}-to-{head}"]

@@ -47,6 +47,21 @@ def test_run_reports_a_store_it_cannot_open_in_japanese(monkeypatch: pytest.Monk
     assert "Traceback" not in shown[0]
 
 
+def test_run_shows_why_a_damaged_store_cannot_be_opened_and_keeps_it(
+    monkeypatch: pytest.MonkeyPatch, home: Path, tmp_path: Path
+) -> None:
+    """Issue 10, item 9: the window says what the command line says (not the bug dialog)."""
+    shown: list[str] = []
+    monkeypatch.setattr(gui_app.QMessageBox, "critical", lambda _parent, _title, text: shown.append(text))
+    bad = tmp_path / "damaged.sqlite3"
+    bad.write_bytes(b"this is not SQLite" * 200)
+    assert gui_app.run(f"sqlite:///{bad}") == 1
+    assert len(shown) == 1 and "データベースファイルが壊れています" in shown[0] and str(bad) in shown[0]
+    assert shown[0] != f"データを開けませんでした。{BUG_MESSAGE}"
+    assert bad.read_bytes() == b"this is not SQLite" * 200
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("damaged")) == ["damaged.sqlite3"]
+
+
 def test_error_texts_and_excepthook(qtbot: QtBot) -> None:
     from core.errors import RuleViolation
 
