@@ -215,5 +215,6 @@ def test_the_command_line_loser_is_told_another_operation_is_in_progress(world: 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_hundreds_of_races(world: World) -> None:
     run_rounds(world, rounds=150, processes=4, operations=4)
