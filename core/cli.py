@@ -10,8 +10,12 @@ import argparse
 import contextlib
 import json
 import logging
+import math
+import re
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from core import __version__
@@ -25,17 +29,53 @@ from core.gateway import read_private_key
 from core.journal import HELD, NOT_SENT, UNKNOWN
 from core.money import format_yen, parse_yen
 from core.services.orders import LineItem
-from core.settings import AppSettings, SettingsStore, coerce
+from core.settings import CONNECTION_FIELDS, AppSettings, SettingsStore, coerce, connection_problem, parse_int
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_BUG = 70
 log = logging.getLogger("kanjo")
 
+MAX_DEMO_ORDERS = 10_000
+MAX_LIST_LIMIT = 10_000_000  # a larger --limit means "all of them" and is lowered to this
+MAX_FAULT_COUNT = 10_000
+EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
+
+# Text read from outside (a customer's name, an order number from a shop system) is printed
+# without terminal control: escape sequences are dropped, other controls become visible.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI
+    r"|\x9b[0-?]*[ -/]*[@-~]?"  # CSI, 8-bit
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, PM, APC, SOS
+    r"|\x1b[ -/]*[0-~]?"  # any other escape
+)
+_BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029\x85]")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _line(value: object) -> str:
+    """``value`` as text that stays on one line and cannot drive the terminal."""
+    text = _BREAKS.sub(" ", _ESCAPES.sub("", str(value)))
+    return _CONTROLS.sub("\ufffd", text)
+
+
+def _block(value: object) -> str:
+    """Like ``_line`` but keeps the line breaks (a message body, a finished report)."""
+    return "\n".join(_line(part) for part in str(value).split("\n"))
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(_block(text) + "\n")
+
+
+def _fail(message: str) -> None:
+    """The one Japanese line every non-zero exit prints on stderr."""
+    sys.stderr.write(f"kanjo: {_line(message)}\n")
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"kanjo: 引数が正しくありません: {message}\n")
+        _fail(f"引数が正しくありません: {message}")
         raise SystemExit(EXIT_USAGE)
 
 
@@ -47,15 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("init", help="データフォルダとデータベースを作成します")
     demo = sub.add_parser("demo", help="サンドボックスにデモ注文を作成します")
-    demo.add_argument("--orders", type=int, default=26)
-    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--orders", default="26", metavar="N")
+    demo.add_argument("--seed", default="1", metavar="S")
 
     orders = sub.add_parser("orders", help="受注の一覧と詳細").add_subparsers(
         dest="orders_command", parser_class=_Parser
     )
     listing = orders.add_parser("list", help="受注一覧")
     listing.add_argument("--status", metavar="LABEL", help="与信ステータスで絞り込み(例: 承認済)")
-    listing.add_argument("--limit", type=int)
+    listing.add_argument("--limit", metavar="N")
     show = orders.add_parser("show", help="受注の詳細")
     show.add_argument("number")
 
@@ -94,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     setter = settings.add_parser("set")
     setter.add_argument("key")
     setter.add_argument("value")
+    setter.add_argument(
+        "more", nargs="*", metavar="KEY VALUE", help="同時に変更する項目(接続設定を一度に切り替えるとき)"
+    )
 
     message = sub.add_parser("message", help="お客様へのメッセージ(テンプレート・作成・送信)").add_subparsers(
         dest="message_command", parser_class=_Parser
@@ -117,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve = sandbox.add_parser("serve", help="サンドボックスのサーバーを起動します")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0)
+    serve.add_argument("--port", default="0")
     place = sandbox.add_parser("place-order", help="購入者としてAmazon Payで注文します")
     place.add_argument("--number", required=True)
     place.add_argument("--total", required=True)
@@ -144,8 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = fault.add_parser("add")
     add.add_argument("kind", choices=["429", "500", "503", "timeout"])
-    add.add_argument("--count", type=int, default=1)
-    add.add_argument("--rate", type=float)
+    add.add_argument("--count", default="1", metavar="N")
+    add.add_argument("--rate", metavar="P")
     add.add_argument("--path", default="")
     fault.add_parser("clear")
     return parser
@@ -159,7 +202,7 @@ def _emit(as_json: bool, data: Any, text: str) -> None:
     if as_json:
         _print_json(data)
     else:
-        sys.stdout.write(text + "\n")
+        _out(text)
 
 
 def main(argv: Sequence[str] | None = None, *, open_window: Callable[[str | None], int] | None = None) -> int:
@@ -175,10 +218,10 @@ def main(argv: Sequence[str] | None = None, *, open_window: Callable[[str | None
     try:
         return _run(args, as_json)
     except UserError as exc:
-        sys.stderr.write(f"kanjo: {exc.message}\n")
+        _fail(exc.message)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        sys.stderr.write("kanjo: 中断しました。\n")
+        _fail("中断しました。")
         return 130
     except Exception as exc:
         return _unexpected(exc, args.db)
@@ -205,7 +248,49 @@ def _unexpected(exc: Exception, db_url: str | None) -> int:
     return EXIT_BUG
 
 
+def _read_numbers(args: argparse.Namespace) -> None:
+    """Numbers typed as arguments, read before anything is opened (issue 10 item 9).
+
+    argparse's ``type=int`` would take ①-free Unicode digits, 20-digit counts and ``nan``;
+    each of these is refused here with a Japanese line and nothing is written.
+    """
+    command = args.command
+    if command == "demo":
+        args.orders = parse_int(args.orders, field="--orders", minimum=0, maximum=MAX_DEMO_ORDERS)
+        args.seed = parse_int(args.seed, field="--seed", minimum=0, maximum=9999)
+    elif command == "orders" and args.orders_command == "list" and args.limit is not None:
+        args.limit = parse_int(args.limit, field="--limit", minimum=1, maximum=MAX_LIST_LIMIT, cap=True)
+    elif command == "sandbox" and args.sandbox_command == "serve":
+        args.port = parse_int(args.port, field="--port", minimum=0, maximum=65535)
+    elif command == "sandbox" and args.sandbox_command == "fault" and args.fault_command == "add":
+        args.count = parse_int(args.count, field="--count", minimum=1, maximum=MAX_FAULT_COUNT)
+        args.rate = None if args.rate is None else _parse_rate(args.rate)
+
+
+def _parse_rate(text: str) -> float:
+    problem = BadInput("--rate には0から1までの数を指定してください(例: 0.2)。")
+    value = text.translate(str.maketrans("０１２３４５６７８９．", "0123456789.")).strip()
+    if not re.fullmatch(r"[0-9]*\.?[0-9]+|[0-9]+\.", value, re.ASCII):  # no nan, inf, 1e3, 1_0 or ٣
+        raise problem
+    rate = float(value)
+    if not (math.isfinite(rate) and 0.0 <= rate <= 1.0):
+        raise problem
+    return rate
+
+
+def _parse_ordered_at(text: str, now: datetime) -> datetime:
+    problem = "--ordered-at には日時をISO 8601で指定してください(例: 2026-11-01T10:00:00+09:00)。"
+    try:
+        moment = parse_iso(text)
+    except (ValueError, OverflowError) as exc:
+        raise BadInput(problem) from exc
+    if moment < EARLIEST_ORDER or moment > now:
+        raise BadInput(f"--ordered-at には2000年以降、現在({format_jst(now)})までの日時を指定してください。")
+    return moment
+
+
 def _run(args: argparse.Namespace, as_json: bool) -> int:
+    _read_numbers(args)
     if args.command == "sandbox" and args.sandbox_command == "serve":
         return _serve(args, as_json)
     with open_app(args.db) as app:
@@ -241,39 +326,41 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         ]
         for row in rows:
             lines.append(
-                f"{row.number:<12}{format_jst(row.ordered_at):<18}{format_yen(row.total):>12}  "
-                f"{(row.payment_status or '決済なし'):<12}{row.order_status:<8}  {row.customer_name} {row.auth_expiry}"
+                f"{_line(row.number):<12}{format_jst(row.ordered_at):<18}{format_yen(row.total):>12}  "
+                f"{_line(row.payment_status or '決済なし'):<12}{_line(row.order_status):<8}  "
+                f"{_line(row.customer_name)} {_line(row.auth_expiry)}"
             )
         lines.append(f"{len(rows)}件")
-        sys.stdout.write("\n".join(lines) + "\n")
+        _out("\n".join(lines))
         return 0
     if args.orders_command == "show":
         detail = app.orders.detail(args.number)
         if as_json:
             _print_json(detail.to_json())
             return 0
+        d = detail
         out = [
-            f"受注番号: {detail.number}  ({detail.kind_label})",
-            f"受注日時: {format_jst(detail.ordered_at)}",
-            f"与信ステータス: {detail.payment_status or '決済なし'}   受注ステータス: {detail.order_status}",
-            f"購入者: {detail.customer_name} <{detail.customer_email}>",
-            f"お届け先: 〒{detail.ship_postal_code} {detail.ship_prefecture}{detail.ship_address}",
-            f"合計: {format_yen(detail.total)}  与信: {format_yen(detail.authorized)}  "
-            f"売上: {format_yen(detail.captured)}  返金: {format_yen(detail.refunded)}",
+            f"受注番号: {_line(d.number)}  ({_line(d.kind_label)})",
+            f"受注日時: {format_jst(d.ordered_at)}",
+            f"与信ステータス: {_line(d.payment_status or '決済なし')}   受注ステータス: {_line(d.order_status)}",
+            f"購入者: {_line(d.customer_name)} <{_line(d.customer_email)}>",
+            f"お届け先: 〒{_line(d.ship_postal_code)} {_line(d.ship_prefecture)}{_line(d.ship_address)}",
+            f"合計: {format_yen(d.total)}  与信: {format_yen(d.authorized)}  "
+            f"売上: {format_yen(d.captured)}  返金: {format_yen(d.refunded)}",
         ]
-        out.extend(f"  与信 {c.id}  {format_yen(c.amount)}  {c.label}" for c in detail.charges)
-        out.extend(f"  返金 {f.id}  {format_yen(f.amount)}  {f.label}" for f in detail.refunds)
-        if detail.reauth_message:
-            out.append(f"再与信エラー: {detail.reauth_message}")
+        out.extend(f"  与信 {_line(c.id)}  {format_yen(c.amount)}  {_line(c.label)}" for c in d.charges)
+        out.extend(f"  返金 {_line(f.id)}  {format_yen(f.amount)}  {_line(f.label)}" for f in d.refunds)
+        if d.reauth_message:
+            out.append(f"再与信エラー: {_line(d.reauth_message)}")
         out.extend(
-            f"  メッセージ {format_jst(m.sent_at or m.created_at)}  {m.status_label}  {m.subject}"
-            for m in getattr(detail, "messages", ())
+            f"  メッセージ {format_jst(m.sent_at or m.created_at)}  {_line(m.status_label)}  {_line(m.subject)}"
+            for m in getattr(d, "messages", ())
         )
-        if detail.sync_error:
-            out.append(f"同期エラー: {detail.sync_error}")
-        if not detail.can_capture:
-            out.append(f"入金処理不可: {detail.capture_blocked_reason}")
-        sys.stdout.write("\n".join(out) + "\n")
+        if d.sync_error:
+            out.append(f"同期エラー: {_line(d.sync_error)}")
+        if not d.can_capture:
+            out.append(f"入金処理不可: {_line(d.capture_blocked_reason)}")
+        _out("\n".join(out))
         return 0
     raise BadInput("orders の後に list または show を指定してください。")
 
@@ -282,9 +369,17 @@ def _exit_code(result: Any) -> int:
     return 0 if result.ok else EXIT_USER_ERROR if result.outcome != "unknown" else 3
 
 
-def _operation(result: Any, as_json: bool) -> int:
-    _emit(as_json, result.to_json(), result.message)
-    return _exit_code(result)
+def _operation(result: Any, as_json: bool, extra: dict[str, Any] | None = None) -> int:
+    """An operation's outcome: JSON (or, on success, the message) on stdout; a refusal or failure
+    also says why in one line on stderr (issue 10 item 4), with or without ``--json``."""
+    code = _exit_code(result)
+    if as_json:
+        _print_json({**result.to_json(), **(extra or {})})
+    elif code == 0:
+        _out(_line(result.message))
+    if code != 0:
+        _fail(result.message or f"処理できませんでした({result.outcome})。")
+    return code
 
 
 def _cmd_capture(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
@@ -302,11 +397,13 @@ def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         _print_json([r.to_json() for r in results] if not args.number else results[0].to_json())
     else:
         for r in failed:
-            sys.stderr.write(f"kanjo: {r.order_number}: {r.message}\n")
-        sys.stdout.write(
-            f"{len(results) - len(failed)}件の状態を取得しました。" + (f" {len(failed)}件失敗" if failed else "") + "\n"
-        )
-    return EXIT_USER_ERROR if failed else 0
+            _out(f"{_line(r.order_number)}: {_line(r.message)}")
+        _out(f"{len(results) - len(failed)}件の状態を取得しました。" + (f" {len(failed)}件失敗" if failed else ""))
+    if not failed:
+        return 0
+    first = f"{_line(failed[0].order_number)}: {_line(failed[0].message)}"
+    _fail(first if len(failed) == 1 else f"{len(failed)}件の状態を取得できませんでした(最初の1件 {first})")
+    return EXIT_USER_ERROR
 
 
 def _cmd_amount(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
@@ -327,13 +424,10 @@ def _cmd_refund(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     plan = app.payments.refund_preview(args.number, amount)
     result = app.payments.refund(args.number, amount, args.reason)
     allocation = [{"charge_id": line.charge_id, "amount": line.amount} for line in plan.lines]
-    if as_json:
-        _print_json({**result.to_json(), "allocation": allocation})
-    else:
+    if not as_json:
         for line in plan.lines:
-            sys.stdout.write(f"  {line.charge_id}: {format_yen(line.amount)}\n")
-        sys.stdout.write(result.message + "\n")
-    return _exit_code(result)
+            _out(f"  {_line(line.charge_id)}: {format_yen(line.amount)}")
+    return _operation(result, as_json, {"allocation": allocation})
 
 
 def _confirm(plan: Any, yes: bool) -> None:
@@ -348,20 +442,14 @@ def _cmd_cancel(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     plan = app.payments.cancel_preview(args.number, void_amazon=args.void_amazon)
     _confirm(plan, args.yes)
     result = app.payments.cancel(args.number, void_amazon=args.void_amazon, confirmed=args.yes, reason=args.reason)
-    if as_json:
-        _print_json({**result.to_json(), "plan": plan.to_json()})
-        return _exit_code(result)
-    return _operation(result, as_json)
+    return _operation(result, as_json, {"plan": plan.to_json()})
 
 
 def _cmd_change_method(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     plan = app.payments.change_method_preview(args.number, args.method, void_amazon=args.void_amazon)
     _confirm(plan, args.yes)
     result = app.payments.change_method(args.number, args.method, void_amazon=args.void_amazon, confirmed=args.yes)
-    if as_json:
-        _print_json({**result.to_json(), "plan": plan.to_json()})
-        return _exit_code(result)
-    return _operation(result, as_json)
+    return _operation(result, as_json, {"plan": plan.to_json()})
 
 
 def _cmd_clear_payment_date(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
@@ -374,26 +462,46 @@ def _cmd_recover(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     if as_json:
         _print_json([r.to_json() for r in results])
     elif not results:
-        sys.stdout.write("中断した決済処理はありません。\n")
+        _out("中断した決済処理はありません。")
     else:
         for r in results:
-            sys.stdout.write(f"{r.order_number} {r.action}: {r.message or r.outcome}\n")
-    return EXIT_USER_ERROR if unsettled else 0
+            _out(f"{_line(r.order_number)} {_line(r.action)}: {_line(r.message or r.outcome)}")
+    if not unsettled:
+        return 0
+    first = unsettled[0]
+    _fail(
+        f"{len(unsettled)}件の決済処理がまだ完了していません(最初の1件 {_line(first.order_number)} {_line(first.action)}: "
+        f"{_line(first.message or first.outcome)})。kanjo orders show で確認してください。"
+    )
+    return EXIT_USER_ERROR
 
 
 def _cmd_settings(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     if args.settings_command == "set":
-        value = coerce(args.key, args.value)
-        if args.key == "amazon_private_key_path" and value:
-            read_private_key(value)  # refuse a file that holds no usable key, before saving it
-        app.settings.save(**{args.key: value})
+        typed = [args.key, args.value, *args.more]
+        if len(typed) % 2:
+            raise BadInput("設定は「項目 値」の組で指定してください(例: kanjo settings set smtp_port 587)。")
+        changes: dict[str, Any] = {}
+        for key, text in zip(typed[::2], typed[1::2], strict=True):
+            changes[key] = value = coerce(key, text)
+            if key == "amazon_private_key_path" and value:
+                read_private_key(value)  # refuse a file that holds no usable key, before saving it
+        if CONNECTION_FIELDS_SET & changes.keys():
+            # The environment and the keys must agree after the change (issue 10 item 3).
+            problem = connection_problem(replace(app.settings.load(), **changes), saving=True)
+            if problem is not None:
+                hint = ""
+                if len(changes) == 1:
+                    hint = " 複数の項目は一度に変更できます(例: kanjo settings set amazon_public_key_id LIVE-… amazon_environment live)。"
+                raise BadInput(problem + hint)
+        app.settings.save(**changes)
     values = SettingsStore.as_dict(app.settings.load())
     _emit(as_json, values, "\n".join(f"{k} = {v}" for k, v in values.items()))
     return 0
 
 
 def _message_text(draft: Any) -> str:
-    return f"宛先: {draft.to_name} <{draft.to_email}>\n件名: {draft.subject}\n\n{draft.body}"
+    return f"宛先: {_line(draft.to_name)} <{_line(draft.to_email)}>\n件名: {_line(draft.subject)}\n\n{draft.body}"
 
 
 def _cmd_message(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
@@ -402,7 +510,7 @@ def _cmd_message(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     command = args.message_command
     if command == "templates":
         templates = app.messages.templates()
-        lines = [f"{t.id:<24}{'[標準] ' if t.builtin else ''}{t.title}" for t in templates]
+        lines = [f"{_line(t.id):<24}{'[標準] ' if t.builtin else ''}{_line(t.title)}" for t in templates]
         _emit(as_json, [t.to_json() for t in templates], "\n".join(lines))
         return 0
     if command == "render":
@@ -427,20 +535,20 @@ def _cmd_message(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             )
             return 0
         if not args.yes:
-            sys.stdout.write(_message_text(draft) + "\n")
+            _out(_message_text(draft))
             raise UserError("まだ送信していません。内容を確認し、--yes を付けて実行すると送信します。")
         record = app.messages.send(draft.order_number, **fields)
         _emit(
             as_json,
             {**draft.to_json(), "message": dataclasses.asdict(record)},
-            f"{draft.to_email} へ送信しました(受注 {draft.order_number} の履歴に記録しました)。",
+            f"{_line(draft.to_email)} へ送信しました(受注 {_line(draft.order_number)} の履歴に記録しました)。",
         )
         return 0
     if command == "history":
         records = app.messages.history(args.number)
         lines = [
-            f"{format_jst(m.sent_at or m.created_at)}  {m.status_label}  {m.subject}"
-            + (f"  ({m.error})" if m.error else "")
+            f"{format_jst(m.sent_at or m.created_at)}  {_line(m.status_label)}  {_line(m.subject)}"
+            + (f"  ({_line(m.error)})" if m.error else "")
             for m in records
         ]
         _emit(as_json, [dataclasses.asdict(m) for m in records], "\n".join(lines) or "メッセージはまだありません。")
@@ -469,7 +577,7 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     command = args.sandbox_command
     if command == "place-order":
         total = parse_yen(args.total, field="--total", allow_zero=False)
-        ordered_at = parse_iso(args.ordered_at) if args.ordered_at else None
+        ordered_at = _parse_ordered_at(args.ordered_at, app.clock.now()) if args.ordered_at else None
         placed = control.checkout(
             number=args.number.strip(),
             total=total,
@@ -487,16 +595,16 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             ordered_at=ordered_at,
             member=args.member,
         )
-        _emit(as_json, detail.to_json(), f"受注 {detail.number} を受け付けました({detail.payment_status})。")
+        _emit(as_json, detail.to_json(), f"受注 {_line(detail.number)} を受け付けました({detail.payment_status})。")
         return 0
     if command == "buyer":
         app.orders.detail(args.number)  # unknown order → clear message
         if args.buyer_command == "decline-next":
             control.decline_next(args.number, args.decline_kind, args.on)
-            _emit(as_json, {"ok": True}, f"{args.number}: 次の処理を{args.decline_kind}で失敗させます。")
+            _emit(as_json, {"ok": True}, f"{_line(args.number)}: 次の処理を{args.decline_kind}で失敗させます。")
         elif args.buyer_command == "fix-payment":
             control.fix_payment(args.number)
-            _emit(as_json, {"ok": True}, f"{args.number}: 購入者が支払い設定を修正しました。")
+            _emit(as_json, {"ok": True}, f"{_line(args.number)}: 購入者が支払い設定を修正しました。")
         else:
             raise BadInput("buyer の後に decline-next または fix-payment を指定してください。")
         return 0
@@ -532,7 +640,13 @@ def _serve(args: argparse.Namespace, as_json: bool) -> int:
     backend = SandboxBackend(path, clock_from_env())
     _private, public = ensure_sandbox_key(path.with_name("sandbox-key.pem"))
     backend.register_public_key(SANDBOX_PUBLIC_KEY_ID, public.decode("ascii"))
-    server = SandboxServer(backend, host=args.host, port=args.port)
+    try:
+        server = SandboxServer(backend, host=args.host, port=args.port)
+    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+        raise UserError(
+            f"サンドボックスを {args.host}:{args.port} で起動できません(ポートが使用中か、使えないアドレスです)。"
+            "別の --port を指定してください(0 で空いているポート)。"
+        ) from exc
     _emit(as_json, {"url": server.url, "state": str(path)}, f"サンドボックス: {server.url}  (状態: {path})")
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
@@ -557,5 +671,7 @@ _HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
     "message": _cmd_message,
     "sandbox": _cmd_sandbox,
 }
+
+CONNECTION_FIELDS_SET = frozenset(CONNECTION_FIELDS)
 
 __all__ = ["AppSettings", "build_parser", "main"]

@@ -3,6 +3,8 @@ built-in local sandbox (started in-process on loopback) when no credentials are 
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,10 +18,11 @@ from core.files import private_dir, tighten, write_private_atomic
 from core.sandbox.backend import SandboxBackend
 from core.sandbox.control import SandboxControl
 from core.sandbox.server import SandboxServer
-from core.settings import AppSettings
+from core.settings import AppSettings, connection_problem
 
 SANDBOX_PUBLIC_KEY_ID = "SANDBOX-KANJO-LOCAL"
 SANDBOX_URL_ENV = "KANJO_SANDBOX_URL"
+MAX_KEY_FILE_BYTES = 64 * 1024  # an RSA private key in PEM is about 2–4 KiB
 
 
 @dataclass
@@ -58,12 +61,43 @@ def ensure_sandbox_key(key_path: Path) -> tuple[bytes, bytes]:
     return key_path.read_bytes(), public_path.read_bytes()
 
 
-def read_private_key(path: str) -> RSAPrivateKey:
-    """The RSA private key in the PEM file at ``path``; ``BadInput`` in Japanese when it is not one."""
+def _read_key_file(path: str) -> bytes:
+    """The bytes of a small regular file, without ever blocking (issue 10 item 8).
+
+    A FIFO would block ``open`` forever and ``/dev/zero`` would be read until memory runs out,
+    so the file is checked with ``stat`` before it is opened, opened non-blocking, checked
+    again on the open handle (it may have been swapped in between) and read with a bound.
+    """
+    full = Path(path).expanduser()
+    not_a_file = BadInput(f"秘密鍵ファイルが通常のファイルではありません: {path}")
+    too_big = BadInput(
+        f"秘密鍵ファイルが大きすぎます({MAX_KEY_FILE_BYTES // 1024}KiBまで): {path}"
+        "(Seller Centralで作成した秘密鍵ファイルを指定してください)"
+    )
     try:
-        return load_private_key(Path(path).expanduser().read_bytes())
+        info = os.stat(full)
+        if not stat.S_ISREG(info.st_mode):
+            raise not_a_file
+        if info.st_size > MAX_KEY_FILE_BYTES:
+            raise too_big
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(full, flags)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise not_a_file
+            data = handle.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as exc:
         raise BadInput(f"秘密鍵ファイルを読み込めません: {path}") from exc
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise too_big
+    return data
+
+
+def read_private_key(path: str) -> RSAPrivateKey:
+    """The RSA private key in the PEM file at ``path``; ``BadInput`` in Japanese when it is not one."""
+    data = _read_key_file(path)
+    try:
+        return load_private_key(data)
     except ValueError as exc:
         raise BadInput(
             f"秘密鍵ファイルの形式が違います: {path}(Seller Centralで作成した、暗号化されていないPEM形式のRSA秘密鍵を指定してください)"
@@ -82,6 +116,12 @@ def open_gateway(
     options: dict[str, object] = {"clock": clock, "timeout": timeout}
     if retry_delays is not None:
         options["retry_delays"] = retry_delays
+    problem = connection_problem(settings)
+    if problem is not None:  # stored by an older version or by hand: never guess where to connect
+        raise BadInput(
+            f"Amazon Payの接続設定が正しくないため接続しません: {problem}"
+            "(設定画面または kanjo settings set で直してください)"
+        )
     if settings.has_amazon_credentials:
         key = read_private_key(settings.amazon_private_key_path)
         credentials = Credentials(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,13 +41,32 @@ class AppSettings:
 
 _FIELDS = {f.name: f for f in fields(AppSettings)}
 
+MAX_SYNC_MINUTES: Final = 24 * 60
+"""Longest background-sync interval; Qt timers overflow far above it (issue 10 item 8)."""
+INT_RANGES: Final[dict[str, tuple[int, int]]] = {
+    "sync_interval_minutes": (1, MAX_SYNC_MINUTES),
+    "smtp_port": (1, 65535),
+}
+CONNECTION_FIELDS: Final = (
+    "amazon_merchant_id",
+    "amazon_public_key_id",
+    "amazon_private_key_path",
+    "amazon_environment",
+)
+
+# Only ASCII and full-width digits are numbers here: int() would also read ①, ², ٣ and 𝟑.
+_FULLWIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789")
+_ASCII_DIGITS: Final = re.compile(r"[0-9]+", re.ASCII)
+
 
 def _decode(name: str, text: str) -> Any:
-    kind = type(getattr(AppSettings(), name))
+    default = getattr(AppSettings(), name)
+    kind = type(default)
     if kind is bool:
         return text.lower() in ("1", "true", "yes", "on")
     if kind is int:
-        return int(text)
+        # A value stored by hand or by an older version must not stop the app from starting.
+        return int(text) if _ASCII_DIGITS.fullmatch(text) and len(text) <= 18 else default
     return text
 
 
@@ -88,6 +107,90 @@ def normalize_domain(text: str) -> str:
     return value
 
 
+def parse_int(text: str, *, field: str, minimum: int, maximum: int, cap: bool = False) -> int:
+    """A whole number typed by the operator, or ``BadInput`` in Japanese naming ``field``.
+
+    ASCII and full-width digits only (no sign, no other Unicode digits); above ``maximum`` it
+    is refused, or lowered to ``maximum`` when ``cap`` is set.
+    """
+    value = text.translate(_FULLWIDTH_DIGITS).strip()
+    if cap:
+        problem = f"{field} には{minimum}以上の整数を指定してください。"
+    else:
+        problem = f"{field} には{minimum}から{maximum}までの整数を指定してください。"
+    if not _ASCII_DIGITS.fullmatch(value):
+        raise BadInput(problem)
+    digits = value.lstrip("0") or "0"
+    number = maximum + 1 if len(digits) > len(str(maximum)) else int(digits)  # int() of 5,000 digits raises
+    if number < minimum:
+        raise BadInput(problem)
+    if number > maximum:
+        if cap:
+            return maximum
+        raise BadInput(problem)
+    return number
+
+
+_TOKEN_RE: Final = re.compile(r"[A-Za-z0-9]{10,20}", re.ASCII)
+
+
+def normalize_seller_token(text: str) -> str:
+    """The seller token as the store-profile URL needs it (R44), or ``BadInput`` in Japanese.
+
+    Amazon's seller ids are upper-case letters and digits (A + 12–14 characters); full-width
+    and lower-case typing is folded. Anything else (``&``, ``#``, spaces) would change the URL
+    sent to customers, so it is refused.
+    """
+    value = "".join(unicodedata.normalize("NFKC", c) if "\uff01" <= c <= "\uff5e" else c for c in text).strip()
+    if not value:
+        return ""
+    if not _TOKEN_RE.fullmatch(value):
+        raise BadInput(
+            "出品者トークン(seller_token)は英数字10〜20文字で入力してください"
+            "(Seller Centralの「出品者トークン」、例: A1B2C3D4E5F6G7)。"
+        )
+    return value.upper()
+
+
+def key_environment(public_key_id: str) -> str | None:
+    """'live' or 'sandbox' for an environment-specific key id (LIVE-…, SANDBOX-…), else None.
+
+    The same upper-cased prefix test the client uses to leave the environment out of the URL
+    (core.amazonpay.client.api_prefix): such a key alone decides where requests go.
+    """
+    upper = public_key_id.strip().upper()
+    if upper.startswith("LIVE"):
+        return "live"
+    if upper.startswith("SANDBOX"):
+        return "sandbox"
+    return None
+
+
+def connection_problem(settings: AppSettings, *, saving: bool = False) -> str | None:
+    """What makes these connection settings unsafe to use, in Japanese, or None (issue 10 item 3).
+
+    Live without keys would silently answer from the built-in sandbox; a key for the other
+    environment would send real requests while the window says no real payment happens (or
+    the reverse). ``saving`` adds what the settings dialog has always required for live.
+    """
+    environment = settings.amazon_environment
+    if environment == "live" and not settings.has_amazon_credentials:
+        return (
+            "本番に接続するには公開鍵IDと秘密鍵ファイルを設定してください"
+            "(未設定のままでは内蔵のサンドボックスにつながり、実際の決済は行われません)。"
+        )
+    key_env = key_environment(settings.amazon_public_key_id)
+    if key_env is not None and key_env != environment:
+        names = {"live": "本番", "sandbox": "サンドボックス"}
+        return (
+            f"公開鍵ID {settings.amazon_public_key_id.strip()} は{names[key_env]}用の鍵ですが、"
+            f"接続先が{names.get(environment, environment)}になっています。公開鍵IDと接続先を合わせてください。"
+        )
+    if saving and environment == "live" and not settings.amazon_merchant_id.strip():
+        return "本番に接続するには出品者ID(Merchant ID, amazon_merchant_id)を設定してください。"
+    return None
+
+
 def coerce(name: str, text: str) -> Any:
     """Validate a value typed by the operator for setting ``name``."""
     if name not in _FIELDS:
@@ -99,11 +202,8 @@ def coerce(name: str, text: str) -> Any:
             raise BadInput(f"{name} には on または off を指定してください。")
         return value.lower() in ("1", "true", "yes", "on")
     if kind is int:
-        if not value.isdigit() or int(value) <= 0:
-            raise BadInput(f"{name} には1以上の整数を指定してください。")
-        if name == "smtp_port" and int(value) > 65535:
-            raise BadInput("smtp_port には1から65535までのポート番号を指定してください。")
-        return int(value)
+        minimum, maximum = INT_RANGES.get(name, (1, 2**31 - 1))
+        return parse_int(value, field=name, minimum=minimum, maximum=maximum)
     if name == "amazon_environment" and value not in ("sandbox", "live"):
         raise BadInput("amazon_environment には sandbox または live を指定してください。")
     if name == "smtp_security" and value.lower() not in ("starttls", "ssl"):
@@ -112,6 +212,8 @@ def coerce(name: str, text: str) -> Any:
         return value.lower()
     if name == "shop_domain":
         return normalize_domain(value)
+    if name == "seller_token":
+        return normalize_seller_token(value)
     if name == "smtp_from" and value and ("@" not in value or any(c.isspace() for c in value)):
         raise BadInput("smtp_from にはメールアドレスを指定してください(例: shop@example.jp)。")
     return value

@@ -39,7 +39,7 @@ from core.domain import OrderStatus, PaymentStatus, Tone
 from core.errors import UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from core.queries import MessageView, OrderDetail
-from core.settings import AppSettings
+from core.settings import MAX_SYNC_MINUTES, AppSettings
 from gui.about_dialog import AboutDialog
 from gui.composer.dialog import ComposerDialog, record_summary
 from gui.dialogs.controller import PaymentDialogs
@@ -416,7 +416,8 @@ class MainWindow(QMainWindow):
 
     def _apply_settings(self, settings: AppSettings) -> None:
         self.settings = settings
-        minutes = max(1, settings.sync_interval_minutes)
+        # Bounded: a value stored out of range (40000) would overflow QTimer's int milliseconds.
+        minutes = max(1, min(settings.sync_interval_minutes, MAX_SYNC_MINUTES))
         self.sync_timer.setInterval(minutes * 60_000)
         sandbox = not settings.has_amazon_credentials or settings.amazon_environment != "live"
         self.sandbox_action.setVisible(sandbox)

@@ -29,10 +29,16 @@ from PySide6.QtWidgets import (
 
 from core.errors import UserError
 from core.gateway import read_private_key
-from core.settings import AppSettings, normalize_domain
+from core.settings import (
+    CONNECTION_FIELDS,
+    MAX_SYNC_MINUTES,
+    AppSettings,
+    connection_problem,
+    normalize_domain,
+    normalize_seller_token,
+)
 
-MAX_SYNC_MINUTES = 24 * 60
-CONNECTION_FIELDS = ("amazon_merchant_id", "amazon_public_key_id", "amazon_private_key_path", "amazon_environment")
+__all__ = ["CONNECTION_FIELDS", "MAX_SYNC_MINUTES", "SettingsDialog", "connection_changed", "connection_name"]
 
 
 class SettingsDialog(QDialog):
@@ -121,11 +127,15 @@ class SettingsDialog(QDialog):
             domain = normalize_domain(self.shop_domain.text())
         except UserError:
             domain = self.shop_domain.text().strip()  # kept as typed; validate() says what is wrong
+        try:
+            token = normalize_seller_token(self.seller_token.text())
+        except UserError:
+            token = self.seller_token.text().strip()
         return {
             "shop_name": self.shop_name.text().strip(),
             "shop_domain": domain,
             "operator_name": self.operator_name.text().strip(),
-            "seller_token": self.seller_token.text().strip(),
+            "seller_token": token,
             "amazon_merchant_id": self.merchant_id.text().strip(),
             "amazon_public_key_id": self.public_key_id.text().strip(),
             "amazon_private_key_path": self.private_key_path.text().strip(),
@@ -147,13 +157,15 @@ class SettingsDialog(QDialog):
                 return exc.message
         if bool(values["amazon_public_key_id"]) != bool(key_path):
             return "公開鍵IDと秘密鍵ファイルは両方とも入力してください(両方空ならサンドボックスで動作します)。"
-        if values["amazon_environment"] == "live" and not (values["amazon_public_key_id"] and key_path):
-            # Without keys the built-in sandbox would answer, while the operator believes it is live.
-            return "本番に接続するには公開鍵IDと秘密鍵ファイルを入力してください。"
-        if values["amazon_environment"] == "live" and not values["amazon_merchant_id"]:
-            return "本番に接続するには出品者ID(Merchant ID)を入力してください。"
+        # The same check as `kanjo settings set` and opening the connection (issue 10 item 3): live
+        # without keys would be answered by the built-in sandbox, and a LIVE-/SANDBOX- key decides
+        # alone where requests go, whatever the environment says.
+        problem = connection_problem(replace(self._original, **values), saving=True)
+        if problem is not None:
+            return problem
         try:
             normalize_domain(self.shop_domain.text())
+            normalize_seller_token(self.seller_token.text())
         except UserError as exc:
             return exc.message
         return None

@@ -166,7 +166,10 @@ def _user_id(template_id: str) -> int | None:
     if not template_id.startswith(USER_PREFIX):
         return None
     number = template_id.removeprefix(USER_PREFIX)
-    return int(number) if number.isdigit() else None
+    # ASCII digits only (isdigit() also takes "²", which int() refuses) and within SQLite's integer.
+    if not (number.isascii() and number.isdigit()) or len(number) > 18:
+        return None
+    return int(number)
 
 
 def _info_from_builtin(template: BuiltinTemplate) -> TemplateInfo:

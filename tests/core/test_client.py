@@ -984,3 +984,49 @@ def test_private_key_files_are_checked_with_a_japanese_message(tmp_path: Path) -
     live = AppSettings(amazon_public_key_id="LIVE-1", amazon_private_key_path=str(public), amazon_environment="live")
     with pytest.raises(UserError, match="形式が違います"):
         open_gateway(live, clock=FixedClock(datetime(2026, 1, 1, tzinfo=UTC)), sandbox_db=tmp_path / "s.sqlite3")
+
+
+def test_a_key_file_is_read_only_when_it_is_a_small_regular_file(tmp_path: Path) -> None:
+    """Issue 10 item 8: a FIFO hung forever and /dev/zero was read until memory ran out."""
+    import os
+    import threading
+
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)
+    big = tmp_path / "big.pem"
+    with big.open("wb") as handle:
+        handle.truncate(65 * 1024)
+    outcomes: dict[str, str] = {}
+
+    def attempt(path: str) -> None:
+        try:
+            read_private_key(path)
+        except UserError as exc:
+            outcomes[path] = exc.message
+
+    for path, says in (
+        (str(fifo), "通常のファイルではありません"),
+        ("/dev/zero", "通常のファイルではありません"),
+        (str(big), "大きすぎます"),
+        (str(tmp_path), "通常のファイルではありません"),
+    ):
+        worker = threading.Thread(target=attempt, args=(path,), daemon=True)
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), f"reading {path} hangs"
+        assert says in outcomes[path], path
+
+
+def test_a_stored_environment_that_disagrees_with_the_key_is_refused_before_connecting(tmp_path: Path) -> None:
+    """Issue 10 item 3: a LIVE- key under サンドボックス sent real requests; live without keys used the sandbox."""
+    key = tmp_path / "private.pem"
+    key.write_bytes(generate_key_pair()[0])
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    for settings in (
+        AppSettings(amazon_environment="live"),
+        AppSettings(amazon_public_key_id="LIVE-1", amazon_private_key_path=str(key), amazon_environment="sandbox"),
+        AppSettings(amazon_public_key_id="SANDBOX-1", amazon_private_key_path=str(key), amazon_environment="live"),
+    ):
+        with pytest.raises(UserError, match="接続設定が正しくない"):
+            open_gateway(settings, clock=clock, sandbox_db=tmp_path / "s.sqlite3")
+    assert not (tmp_path / "s.sqlite3").exists()  # not even the built-in sandbox was started
