@@ -168,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     place.add_argument("--instrument", choices=["card", "gift", "gift+card"], default="card")
     place.add_argument("--ordered-at", metavar="ISO")
     place.add_argument("--pending", action="store_true", help="承認中のまま受け付けます")
+    place.add_argument(
+        "--extended-expiry",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="支払い許可の有効期限を13か月に延長します(既定)。--no-extended-expiry で180日(R54、通常・予約注文)",
+    )
     place.add_argument("--member", action="store_true")
     buyer = sandbox.add_parser("buyer", help="購入者の操作").add_subparsers(dest="buyer_command", parser_class=_Parser)
     decline = buyer.add_parser("decline-next", help="次の与信(または売上・返金)を失敗させます")
@@ -585,6 +591,7 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             instrument=args.instrument,
             ordered_at=ordered_at,
             pending=args.pending,
+            extended_expiry=args.extended_expiry,
         )
         detail = app.orders.receive_checkout(
             number=args.number,

@@ -175,7 +175,9 @@ def apply_charge_permission_info(cp: ChargePermission, info: ChargePermissionInf
     cp.reason_code = info.status.reason_code
     if info.amount_limit is not None:
         cp.amount_limit = info.amount_limit
-    if info.expires_at is not None and cp.type != ChargePermissionType.RECURRING:
+    if info.expires_at is not None:
+        # Amazon's expirationTimestamp wins over any local estimate: 180 days or 13 months for
+        # a one-time permission (R54), and a recurring one as extended by Amazon (R14).
         cp.expires_at = info.expires_at
     if info.status.state == ChargePermissionState.CLOSED and cp.closed_at is None:
         cp.closed_at = now

@@ -18,12 +18,19 @@ def place_order(
     instrument: str = "card",
     ordered_at: datetime | None = None,
     pending: bool = False,
+    extended_expiry: bool = True,
 ) -> None:
     """The buyer checks out on the sandbox and the order arrives in the store."""
     control = app.gateway().control
     assert control is not None
     placed = control.checkout(
-        number=number, total=total, kind=kind.value, instrument=instrument, ordered_at=ordered_at, pending=pending
+        number=number,
+        total=total,
+        kind=kind.value,
+        instrument=instrument,
+        ordered_at=ordered_at,
+        pending=pending,
+        extended_expiry=extended_expiry,
     )
     app.orders.receive_checkout(
         number=number,

@@ -13,6 +13,8 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,14 +29,42 @@ from core.amazonpay.models import (
     money,
 )
 from core.amazonpay.signing import ALGORITHM_V2, format_amz_date, sign_request
-from core.clock import Clock, SystemClock
+from core.clock import Clock, SystemClock, to_utc
 from core.errors import GatewayOutcomeUnknown, GatewayUnreachable
 
 REGION = "jp"
 LIVE_BASE_URL = "https://pay-api.amazon.jp"
 USER_AGENT = "Kanjo/0.1 (Python; httpx)"
 RETRY_DELAYS = (1.0, 2.0, 4.0)  # seconds before the 1st, 2nd and 3rd retry
-MAX_RETRY_AFTER = 10.0
+MAX_RETRY_AFTER = 10.0  # seconds: the worker must not hang for minutes on a server's wish
+
+
+def retry_after_seconds(value: str, *, now: datetime, server_date: str | None = None) -> float | None:
+    """The wait a ``Retry-After`` header asks for, in seconds, or None when it says nothing usable.
+
+    RFC 7231 §7.1.3 allows delay-seconds or an HTTP-date. A date is measured from the
+    response's own ``Date`` header when it has a valid one (the two come from the same server
+    clock, so a skewed local clock does not matter), else from ``now`` (the injectable
+    clock). A date in the past means "now" (0). The caller caps the result.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(text)
+    retry_at = _http_date(text)
+    if retry_at is None:
+        return None
+    reference = _http_date(server_date) if server_date else None
+    return max((retry_at - (reference or to_utc(now))).total_seconds(), 0.0)
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return to_utc(moment)  # a date without a zone ('-0000') is GMT, as every HTTP date is
 
 
 def new_idempotency_key() -> str:
@@ -231,10 +261,15 @@ class AmazonPayClient:
                 return ApiResponse(response.status_code, _json(response), response.headers.get("x-amz-pay-request-id"))
             if response.status_code in RETRYABLE_HTTP_STATUSES and attempt < len(self._retry_delays):
                 delay = self._retry_delays[attempt]
-                retry_after = response.headers.get("retry-after", "")
-                if retry_after.isdigit():
-                    # Honour the server's wish, within reason: the worker must not hang for minutes.
-                    delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
+                wanted = retry_after_seconds(
+                    response.headers.get("retry-after", ""),
+                    now=self._clock.now(),
+                    server_date=response.headers.get("date"),
+                )
+                if wanted is not None:
+                    # Honour the server's wish, within reason: never shorter than our own backoff,
+                    # never longer than MAX_RETRY_AFTER.
+                    delay = max(delay, min(wanted, MAX_RETRY_AFTER))
                 self._sleep(delay)
                 attempt += 1
                 continue

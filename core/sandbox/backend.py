@@ -26,11 +26,14 @@ from core.clock import Clock, add_months, to_utc
 from core.db.engine import prepare_sqlite_file
 from core.db.errors import open_error
 from core.domain import R4_ADDRESS_MESSAGE
+from core.sandbox.errors import ApiFailure as ApiFailure  # re-exported: server.py imports it from here
 from core.sandbox.people import person_for
+from core.sandbox.validation import check_fields, flag, soft_descriptor
 
 JST = ZoneInfo("Asia/Tokyo")
 AUTH_VALIDITY = timedelta(days=30)
-CHARGE_PERMISSION_MONTHS = 13
+CHARGE_PERMISSION_MONTHS = 13  # R13/R14: a recurring permission, or a one-time one with the extension (R54)
+ONE_TIME_DAYS = 180  # R54: a one-time permission without the extension (amazonpay-api.md §3)
 ASYNC_CAPTURE_AFTER = timedelta(days=7)
 MAX_CHARGE = 10_000_000  # R5 / JP maximum chargeAmount
 MAX_CHARGES_ONE_TIME = 25  # R52
@@ -45,6 +48,15 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "auth_settle_seconds": 30.0,  # AuthorizationInitiated → Authorized (sandbox simulation §6)
     "hang_seconds": 3.0,  # how long a 'timeout' fault withholds the response
 }
+
+# When a one-time Charge Permission closes by itself (Closed/AmazonClosed) after captures.
+# Amazon's JP onboarding pages: "once the whole order amount has been captured"; the source
+# manual (R39) shows Seller Central adding a charge after a capture on the same permission.
+# The two agree when nothing more may be charged: the captures reached ``amountLimit``
+# (the order amount itself when overcharge was not allowed). That is the default.
+ONE_TIME_CLOSURE_RULES = ("amount-limit", "order-amount", "never")
+DEFAULT_OPTIONS: dict[str, str] = {"one_time_closure": "amount-limit"}
+_OPTION_CHOICES: dict[str, tuple[str, ...]] = {"one_time_closure": ONE_TIME_CLOSURE_RULES}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS public_keys (id TEXT PRIMARY KEY, pem TEXT NOT NULL);
@@ -61,12 +73,14 @@ CREATE TABLE IF NOT EXISTS charges (
     captured INTEGER NOT NULL DEFAULT 0, refunded INTEGER NOT NULL DEFAULT 0,
     state TEXT NOT NULL, reason TEXT, origin TEXT NOT NULL,
     created_at TEXT NOT NULL, expires_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    settle_at TEXT, settle_outcome TEXT);
+    settle_at TEXT, settle_outcome TEXT, soft_descriptor TEXT,
+    capture_now INTEGER NOT NULL DEFAULT 0, can_handle_pending INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS ix_charges_cp ON charges(cp_id);
 CREATE TABLE IF NOT EXISTS refunds (
     id TEXT PRIMARY KEY, charge_id TEXT NOT NULL, amount INTEGER NOT NULL,
     state TEXT NOT NULL, reason TEXT, origin TEXT NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, settle_at TEXT, settle_outcome TEXT);
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, settle_at TEXT, settle_outcome TEXT,
+    soft_descriptor TEXT);
 CREATE INDEX IF NOT EXISTS ix_refunds_charge ON refunds(charge_id);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status INTEGER NOT NULL,
@@ -84,19 +98,13 @@ CREATE TABLE IF NOT EXISTS calls (
     idempotency_key TEXT, status INTEGER NOT NULL, replayed INTEGER NOT NULL, at TEXT NOT NULL);
 """
 
-
-class ApiFailure(Exception):
-    """An error answer of the API: HTTP status and Amazon's error body."""
-
-    def __init__(self, status: int, reason_code: str, message: str) -> None:
-        super().__init__(f"{status} {reason_code}: {message}")
-        self.status = status
-        self.reason_code = reason_code
-        self.message = message
-        self.recorded = False  # already in the call log
-
-    def body(self) -> dict[str, str]:
-        return {"reasonCode": self.reason_code, "message": self.message}
+# Columns added after the first release: a sandbox file made by an older Kanjo gets them.
+_ADDED_COLUMNS = (
+    ("charges", "soft_descriptor", "TEXT"),
+    ("charges", "capture_now", "INTEGER NOT NULL DEFAULT 0"),
+    ("charges", "can_handle_pending", "INTEGER NOT NULL DEFAULT 0"),
+    ("refunds", "soft_descriptor", "TEXT"),
+)
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,11 @@ class SandboxBackend:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
+                for table, column, declaration in _ADDED_COLUMNS:
+                    present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+                    if column not in present:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+                db.commit()
             finally:
                 db.close()
         except (OSError, sqlite3.Error) as exc:
@@ -214,8 +227,38 @@ class SandboxBackend:
     def _settings(self, db: sqlite3.Connection) -> dict[str, float]:
         values = dict(DEFAULT_SETTINGS)
         for row in db.execute("SELECT key, value FROM settings"):
-            values[row["key"]] = float(row["value"])
+            if row["key"] in DEFAULT_SETTINGS:
+                values[row["key"]] = float(row["value"])
         return values
+
+    def options(self) -> dict[str, str]:
+        """The sandbox's rule choices (``one_time_closure``), beside the numeric settings."""
+        with self._tx() as db:
+            return self._options(db)
+
+    def _options(self, db: sqlite3.Connection) -> dict[str, str]:
+        values = dict(DEFAULT_OPTIONS)
+        for row in db.execute("SELECT key, value FROM settings"):
+            if row["key"] in DEFAULT_OPTIONS:
+                values[row["key"]] = str(row["value"])
+        return values
+
+    def update_options(self, changes: Mapping[str, str]) -> dict[str, str]:
+        with self._tx() as db:
+            for key, value in changes.items():
+                choices = _OPTION_CHOICES.get(key)
+                if choices is None:
+                    raise ApiFailure(400, "InvalidParameterValue", f"unknown sandbox option {key}")
+                if value not in choices:
+                    raise ApiFailure(
+                        400, "InvalidParameterValue", f"{key} must be one of {', '.join(choices)}, not {value}"
+                    )
+                db.execute(
+                    "INSERT INTO settings(key, value)"
+                    " VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, value),
+                )
+            return self._options(db)
 
     def update_settings(self, changes: Mapping[str, float]) -> dict[str, float]:
         with self._tx() as db:
@@ -327,6 +370,8 @@ class SandboxBackend:
             outcome = row["settle_outcome"] or "Authorized"
             changes = {"state": "Declined", "reason": outcome} if outcome != "Authorized" else {"state": "Authorized"}
             changes.update(settle_at=None, settle_outcome=None)
+            if outcome == "Authorized":
+                self._extend_recurring(db, row["cp_id"], now)
         elif state == "CaptureInitiated" and row["settle_at"] and now >= _dt(row["settle_at"]):
             outcome = row["settle_outcome"] or "Captured"
             if outcome == "Captured":
@@ -368,14 +413,41 @@ class SandboxBackend:
         return self._fetch(db, "refunds", row["id"])
 
     def _settle_cp(self, db: sqlite3.Connection, row: sqlite3.Row) -> sqlite3.Row:
+        reason = None
         if row["state"] != "Closed" and self.now() >= _dt(row["expires_at"]):
-            db.execute(
-                "UPDATE charge_permissions SET state='Closed', reason='Expired', updated_at=? WHERE id=?",
-                (_iso(self.now()), row["id"]),
-            )
-            self._notify(db, "CHARGE_PERMISSION", row["id"], row["id"])
-            return self._fetch(db, "charge_permissions", row["id"])
-        return row
+            reason = "Expired"
+        elif row["state"] != "Closed" and row["type"] == "OneTime" and self._fully_captured(db, row):
+            reason = "AmazonClosed"  # the charge is complete (amazonpay-api.md §2)
+        if reason is None:
+            return row
+        db.execute(
+            "UPDATE charge_permissions SET state='Closed', reason=?, updated_at=? WHERE id=?",
+            (reason, _iso(self.now()), row["id"]),
+        )
+        self._notify(db, "CHARGE_PERMISSION", row["id"], row["id"])
+        return self._fetch(db, "charge_permissions", row["id"])
+
+    def _fully_captured(self, db: sqlite3.Connection, cp: sqlite3.Row) -> bool:
+        """True when the one-time permission's closure rule (``one_time_closure``) is met."""
+        rule = self._options(db)["one_time_closure"]
+        if rule == "never":
+            return False
+        threshold = cp["order_amount"] if rule == "order-amount" else (cp["amount_limit"] or cp["order_amount"])
+        captured = 0
+        for raw in db.execute("SELECT * FROM charges WHERE cp_id = ?", (cp["id"],)).fetchall():
+            charge = self._settle_charge(db, raw)
+            if charge["state"] == "Captured":
+                captured += charge["captured"]
+        return bool(captured >= threshold)
+
+    def _extend_recurring(self, db: sqlite3.Connection, cp_id: str, authorized_at: datetime) -> None:
+        """R14: a successful authorization on a recurring permission extends it to 13 months from then."""
+        cp = db.execute("SELECT type, expires_at FROM charge_permissions WHERE id = ?", (cp_id,)).fetchone()
+        if cp is None or cp["type"] != "Recurring":
+            return
+        extended = add_months(to_utc(authorized_at), CHARGE_PERMISSION_MONTHS)
+        if extended > _dt(cp["expires_at"]):
+            db.execute("UPDATE charge_permissions SET expires_at = ? WHERE id = ?", (_iso(extended), cp_id))
 
     @staticmethod
     def _fetch(db: sqlite3.Connection, table: str, object_id: str) -> sqlite3.Row:
@@ -413,9 +485,9 @@ class SandboxBackend:
             "chargeAmount": _money(row["amount"]),
             "captureAmount": _money(row["captured"]) if row["captured"] else None,
             "refundedAmount": _money(row["refunded"]) if row["refunded"] else None,
-            "softDescriptor": None,
-            "captureNow": False,
-            "canHandlePendingAuthorization": False,
+            "softDescriptor": row["soft_descriptor"],
+            "captureNow": bool(row["capture_now"]),
+            "canHandlePendingAuthorization": bool(row["can_handle_pending"]),
             "creationTimestamp": format_amz_date(_dt(row["created_at"])),
             "expirationTimestamp": format_amz_date(_dt(row["expires_at"])),
             "statusDetails": _status_details(row),
@@ -427,7 +499,7 @@ class SandboxBackend:
             "refundId": row["id"],
             "chargeId": row["charge_id"],
             "refundAmount": _money(row["amount"]),
-            "softDescriptor": None,
+            "softDescriptor": row["soft_descriptor"],
             "creationTimestamp": format_amz_date(_dt(row["created_at"])),
             "statusDetails": _status_details(row),
             "releaseEnvironment": "Sandbox",
@@ -436,8 +508,14 @@ class SandboxBackend:
     def _cp_json(self, db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
         buyer = json.loads(row["buyer"])
         address = json.loads(row["address"])
-        limit = row["amount_limit"]
-        used = self._committed_amount(db, row["id"])
+        if row["type"] == "Recurring":
+            # R53: 100,000 yen per calendar month (Japan time); the balance is this month's rest.
+            limit = RECURRING_MONTHLY_LIMIT
+            used = self._recurring_month_used(db, row["id"])
+        else:
+            # One-time: max(9 × total, 70,000) with the overcharge option, else the order amount.
+            limit = row["amount_limit"] or row["order_amount"]
+            used = self._committed_amount(db, row["id"])
         descriptor = {
             "card": "Visa ****1111",
             "gift": "Amazonギフト券",
@@ -448,8 +526,8 @@ class SandboxBackend:
             "chargePermissionId": row["id"],
             "chargePermissionType": row["type"],
             "limits": {
-                "amountLimit": _money(limit) if limit else None,
-                "amountBalance": _money(max(limit - used, 0)) if limit else None,
+                "amountLimit": _money(limit),
+                "amountBalance": _money(max(limit - used, 0)),
             },
             "buyer": buyer,
             "shippingAddress": address,
@@ -466,6 +544,17 @@ class SandboxBackend:
             },
             "releaseEnvironment": "Sandbox",
         }
+
+    def _recurring_month_used(self, db: sqlite3.Connection, cp_id: str) -> int:
+        month = self.now().astimezone(JST).strftime("%Y-%m")
+        used = 0
+        for raw in db.execute("SELECT * FROM charges WHERE cp_id = ?", (cp_id,)).fetchall():
+            c = self._settle_charge(db, raw)
+            if c["state"] in ("AuthorizationInitiated", "Authorized", "CaptureInitiated", "Captured") and (
+                _dt(c["created_at"]).astimezone(JST).strftime("%Y-%m") == month
+            ):
+                used += c["captured"] or c["amount"]
+        return used
 
     def _committed_amount(self, db: sqlite3.Connection, cp_id: str) -> int:
         total = 0
@@ -484,6 +573,7 @@ class SandboxBackend:
             return self._cp_json(db, self._cp_row(db, cp_id))
 
     def update_charge_permission(self, cp_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        check_fields("update_charge_permission", body)
         with self._tx() as db:
             row = self._cp_row(db, cp_id)
             metadata = body.get("merchantMetadata") or {}
@@ -495,16 +585,26 @@ class SandboxBackend:
             return self._cp_json(db, self._cp_row(db, cp_id))
 
     def close_charge_permission(self, cp_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        check_fields("close_charge_permission", body)
+        cancel_pending = flag(body, "cancelPendingCharges")
         with self._tx() as db:
             row = self._cp_row(db, cp_id)
             now = _iso(self.now())
-            if row["state"] != "Closed":
-                db.execute(
-                    "UPDATE charge_permissions SET state='Closed', reason='MerchantClosed', updated_at=? WHERE id=?",
-                    (now, cp_id),
+            if row["state"] == "Closed":
+                # Like a second cancel of a charge (InvalidChargeStatus), a second close is refused:
+                # Close has no idempotency key, so a client that resends it must read the permission.
+                # Amazon's answer here is unverified (amazonpay-api.md §5); refusing is the stricter model.
+                raise ApiFailure(
+                    422,
+                    "InvalidChargePermissionStatus",
+                    f"The Charge Permission is already Closed ({row['reason']}) and cannot be closed again.",
                 )
-                self._notify(db, "CHARGE_PERMISSION", cp_id, cp_id)
-            if body.get("cancelPendingCharges"):
+            db.execute(
+                "UPDATE charge_permissions SET state='Closed', reason='MerchantClosed', updated_at=? WHERE id=?",
+                (now, cp_id),
+            )
+            self._notify(db, "CHARGE_PERMISSION", cp_id, cp_id)
+            if cancel_pending:
                 for charge in db.execute(
                     "SELECT id FROM charges WHERE cp_id=? AND state IN ('AuthorizationInitiated','Authorized')",
                     (cp_id,),
@@ -520,10 +620,14 @@ class SandboxBackend:
     def create_charge(
         self, db: sqlite3.Connection, body: Mapping[str, Any], *, origin: str = "product"
     ) -> dict[str, Any]:
+        check_fields("create_charge", body)
         cp_id = str(body.get("chargePermissionId") or "")
         if not cp_id:
             raise ApiFailure(400, "MissingParameterValue", "The parameter chargePermissionId is missing.")
         amount = _amount(body, "chargeAmount")
+        descriptor = soft_descriptor(body)
+        capture_now = flag(body, "captureNow")
+        can_handle_pending = flag(body, "canHandlePendingAuthorization")
         cp = self._cp_row(db, cp_id)
         now = self.now()
         if cp["state"] == "Closed":
@@ -539,14 +643,7 @@ class SandboxBackend:
             if self._committed_amount(db, cp_id) + amount > limit:
                 raise ApiFailure(400, "TransactionAmountExceeded", "The amount exceeds the Charge Permission's limit.")
         else:
-            month = now.astimezone(JST).strftime("%Y-%m")
-            used = sum(
-                (c["captured"] or c["amount"])
-                for c in charges
-                if c["state"] in ("AuthorizationInitiated", "Authorized", "CaptureInitiated", "Captured")
-                and _dt(c["created_at"]).astimezone(JST).strftime("%Y-%m") == month
-            )
-            if used + amount > RECURRING_MONTHLY_LIMIT:
+            if self._recurring_month_used(db, cp_id) + amount > RECURRING_MONTHLY_LIMIT:
                 raise ApiFailure(
                     400, "PeriodicAmountExceeded", "You've exceeded the monthly limit for the Charge Permission."
                 )
@@ -569,7 +666,16 @@ class SandboxBackend:
                     400, "HardDeclined", "The charge was declined; the buyer must change the payment method."
                 )
             raise ApiFailure(400, "SoftDeclined", "The charge was declined; a retry may succeed.")
-        return self._insert_charge(db, cp, amount, now, origin=origin, capture_now=bool(body.get("captureNow")))
+        return self._insert_charge(
+            db,
+            cp,
+            amount,
+            now,
+            origin=origin,
+            capture_now=capture_now,
+            can_handle_pending=can_handle_pending,
+            soft_descriptor=descriptor,
+        )
 
     def _insert_charge(
         self,
@@ -581,6 +687,8 @@ class SandboxBackend:
         origin: str,
         pending: bool = False,
         capture_now: bool = False,
+        can_handle_pending: bool = False,
+        soft_descriptor: str | None = None,
     ) -> dict[str, Any]:
         number = self._next(db, f"charge:{cp['id']}")
         charge_id = f"{cp['id']}-C{number:06d}"
@@ -594,7 +702,8 @@ class SandboxBackend:
             state, captured = "Captured", amount
         db.execute(
             "INSERT INTO charges(id, cp_id, amount, captured, refunded, state, reason, origin, created_at, expires_at,"
-            " updated_at, settle_at) VALUES (?,?,?,?,0,?,NULL,?,?,?,?,?)",
+            " updated_at, settle_at, soft_descriptor, capture_now, can_handle_pending)"
+            " VALUES (?,?,?,?,0,?,NULL,?,?,?,?,?,?,?,?)",
             (
                 charge_id,
                 cp["id"],
@@ -606,9 +715,16 @@ class SandboxBackend:
                 _iso(at + AUTH_VALIDITY),
                 _iso(at),
                 settle,
+                soft_descriptor,
+                int(capture_now),
+                int(pending or can_handle_pending),
             ),
         )
         self._notify(db, "CHARGE", charge_id, cp["id"])
+        if state in ("Authorized", "Captured"):
+            self._extend_recurring(db, cp["id"], at)  # R14
+        if state == "Captured":
+            self._cp_row(db, cp["id"])  # a capture may complete a one-time permission
         return self._charge_json(self._charge_row(db, charge_id))
 
     def _take_decline(self, db: sqlite3.Connection, cp_id: str, operation: str) -> str | None:
@@ -625,7 +741,9 @@ class SandboxBackend:
             return self._charge_json(self._charge_row(db, charge_id))
 
     def capture_charge(self, db: sqlite3.Connection, charge_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        check_fields("capture_charge", body)
         amount = _amount(body, "captureAmount")
+        descriptor = soft_descriptor(body)
         row = self._charge_row(db, charge_id)
         if row["state"] != "Authorized":
             raise ApiFailure(422, "InvalidChargeStatus", f"The charge is {row['state']} and cannot be captured.")
@@ -651,12 +769,16 @@ class SandboxBackend:
                 "UPDATE charges SET state='Captured', captured=?, updated_at=? WHERE id=?",
                 (amount, _iso(now), charge_id),
             )
+        if descriptor is not None:
+            db.execute("UPDATE charges SET soft_descriptor=? WHERE id=?", (descriptor, charge_id))
         self._notify(db, "CHARGE", charge_id, row["cp_id"])
+        self._cp_row(db, row["cp_id"])  # a capture may complete a one-time permission
         return self._charge_json(self._charge_row(db, charge_id))
 
     def cancel_charge(
         self, charge_id: str, body: Mapping[str, Any], *, reason: str = "MerchantCanceled"
     ) -> dict[str, Any]:
+        check_fields("cancel_charge", body)
         with self._tx() as db:
             row = self._charge_row(db, charge_id)
             if row["state"] not in ("AuthorizationInitiated", "Authorized"):
@@ -671,10 +793,12 @@ class SandboxBackend:
     def create_refund(
         self, db: sqlite3.Connection, body: Mapping[str, Any], *, origin: str = "product"
     ) -> dict[str, Any]:
+        check_fields("create_refund", body)
         charge_id = str(body.get("chargeId") or "")
         if not charge_id:
             raise ApiFailure(400, "MissingParameterValue", "The parameter chargeId is missing.")
         amount = _amount(body, "refundAmount")
+        descriptor = soft_descriptor(body)
         charge = self._charge_row(db, charge_id)
         if charge["state"] != "Captured":
             raise ApiFailure(422, "InvalidChargeStatus", f"The charge is {charge['state']} and cannot be refunded.")
@@ -692,7 +816,7 @@ class SandboxBackend:
         settle = now + timedelta(seconds=self._settings(db)["refund_settle_seconds"])
         db.execute(
             "INSERT INTO refunds(id, charge_id, amount, state, reason, origin, created_at, updated_at, settle_at,"
-            " settle_outcome) VALUES (?,?,?,'RefundInitiated',NULL,?,?,?,?,?)",
+            " settle_outcome, soft_descriptor) VALUES (?,?,?,'RefundInitiated',NULL,?,?,?,?,?,?)",
             (
                 refund_id,
                 charge_id,
@@ -702,6 +826,7 @@ class SandboxBackend:
                 _iso(now),
                 _iso(settle),
                 "ProcessingFailure" if decline else None,
+                descriptor,
             ),
         )
         self._notify(db, "REFUND", refund_id, charge["cp_id"])
@@ -726,8 +851,15 @@ class SandboxBackend:
         pending: bool = False,
         buyer_seed: str | None = None,
         phone: str | None = None,
+        extended_expiry: bool = True,
     ) -> dict[str, Any]:
-        """The buyer completes checkout: a Charge Permission and its authorization (R12)."""
+        """The buyer completes checkout: a Charge Permission and its authorization (R12).
+
+        ``extended_expiry``: the checkout asked for ``paymentDetails.extendExpiration`` (R54),
+        so a one-time permission lives 13 months instead of 180 days. The default is the
+        extension, which the source documents assume (R13). A recurring permission lives
+        13 months, extended by each successful authorization (R14).
+        """
         if kind not in ("normal", "reservation", "subscription"):
             raise ApiFailure(400, "InvalidParameterValue", f"unknown order kind {kind}")
         if instrument not in ("card", "gift", "gift+card"):
@@ -745,7 +877,13 @@ class SandboxBackend:
             cp_number = self._next(db, "cp")
             cp_id = f"S03-{7000000 + cp_number:07d}-{(cp_number * 7919) % 10_000_000:07d}"
             cp_type = "Recurring" if kind == "subscription" else "OneTime"
-            limit = max(9 * total, 70_000) if allow_overcharge and cp_type == "OneTime" else None
+            limit: int | None = None
+            if cp_type == "OneTime":
+                limit = max(9 * total, 70_000) if allow_overcharge else total
+            if cp_type == "OneTime" and not extended_expiry:
+                expires = at + timedelta(days=ONE_TIME_DAYS)
+            else:
+                expires = add_months(at, CHARGE_PERMISSION_MONTHS)
             buyer = {
                 "buyerId": person.buyer_id,
                 "name": person.name,
@@ -775,7 +913,7 @@ class SandboxBackend:
                     json.dumps(buyer, ensure_ascii=False),
                     json.dumps(address, ensure_ascii=False),
                     _iso(at),
-                    _iso(add_months(at, CHARGE_PERMISSION_MONTHS)),
+                    _iso(expires),
                     _iso(at),
                 ),
             )

@@ -55,7 +55,9 @@ class SandboxControl:
         pending: bool = False,
         allow_overcharge: bool = True,
         phone: str | None = None,
+        extended_expiry: bool = True,
     ) -> dict[str, Any]:
+        """The buyer checks out; ``extended_expiry`` asks for the 13-month permission (R54)."""
         payload: dict[str, Any] = {
             "number": number,
             "total": total,
@@ -63,6 +65,7 @@ class SandboxControl:
             "instrument": instrument,
             "pending": pending,
             "allowOvercharge": allow_overcharge,
+            "extendedExpiry": extended_expiry,
         }
         if ordered_at is not None:
             payload["orderedAt"] = ordered_at.isoformat()
@@ -99,6 +102,11 @@ class SandboxControl:
 
     def settings(self, **changes: float) -> dict[str, float]:
         result: dict[str, float] = self._call("POST", "settings", changes) if changes else self._call("GET", "settings")
+        return result
+
+    def options(self, **changes: str) -> dict[str, str]:
+        """The sandbox's rule choices, e.g. ``one_time_closure='order-amount'``."""
+        result: dict[str, str] = self._call("POST", "options", changes) if changes else self._call("GET", "options")
         return result
 
     def notifications(self, after: int) -> list[dict[str, Any]]:

@@ -314,6 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
                 allow_overcharge=bool(payload.get("allowOvercharge", True)),
                 pending=bool(payload.get("pending", False)),
                 phone=payload.get("phone"),
+                extended_expiry=bool(payload.get("extendedExpiry", True)),
             )
         if parts == ["buyer", "decline-next"] and method == "POST":
             backend.decline_next(cp_id(), str(payload.get("kind", "soft")), str(payload.get("operation", "auth")))
@@ -344,6 +345,10 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 return 200, backend.update_settings({k: float(v) for k, v in payload.items()})
             return 200, backend.settings()
+        if parts == ["options"]:
+            if method == "POST":
+                return 200, backend.update_options({k: str(v) for k, v in payload.items()})
+            return 200, backend.options()
         if parts == ["notifications"]:
             return 200, {"notifications": backend.notifications(int((query.get("after") or ["0"])[0]))}
         if parts == ["snapshot"]:

@@ -32,7 +32,7 @@ from core.amazonpay.errors import (
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
 from core.clock import Clock
 from core.db.schema import Charge, JournalEntry, Order, Refund
-from core.domain import ChargePurpose, ChargeState, OrderKind, Origin
+from core.domain import ChargePermissionState, ChargePurpose, ChargeState, OrderKind, Origin
 from core.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable
 from core.gateway import Gateway
 from core.journal import (
@@ -303,7 +303,11 @@ class OperationEngine:
         return outcomes
 
     def _settle_state_conflict(self, op: PendingOperation, error: InvalidStateError) -> OperationResult:
-        """A cancel resent after it went through meets an already canceled charge: read it."""
+        """Cancel and close carry no idempotency key, so a resend (client retry, recovery) of
+        one Amazon already applied meets the finished state and is refused (422). Read the
+        object: a charge that is no longer open, or a permission that is Closed (by this
+        close, an earlier one, Amazon after the full capture, or expiry), means the step is
+        done, not failed (R15)."""
         if op.action == "cancel" and op.charge_id:
             try:
                 info = self._gateway().client.get_charge(op.charge_id)
@@ -311,6 +315,10 @@ class OperationEngine:
                 return self._settle(op, FAILED, error.message, error=error)
             if info.status.state in (ChargeState.CANCELED, ChargeState.DECLINED):
                 return self._settle(op, SUCCEEDED, "", response=ApiResponse(200, info.raw, None))
+        if op.action == "close":
+            permission = _closed_permission(self._gateway(), op)
+            if permission is not None:
+                return self._settle(op, SUCCEEDED, "", response=ApiResponse(200, permission.raw, None))
         return self._settle(op, FAILED, error.message, error=error)
 
     # --- applying outcomes -----------------------------------------------------------------
@@ -354,6 +362,19 @@ class OperationEngine:
                 refund_id=refund_id,
             )
             return OperationResult(order.number, op.action, outcome, message, op.amount or 0, order.payment_status)
+
+
+def _closed_permission(gateway: Gateway, op: PendingOperation) -> ChargePermissionInfo | None:
+    """The Charge Permission a close step was for, when Amazon says it is Closed; else None."""
+    path = op.request.path  # /chargePermissions/{id}/close
+    parts = path.strip("/").split("/")
+    if len(parts) != 3 or parts[0] != "chargePermissions":
+        return None
+    try:
+        info = gateway.client.get_charge_permission(parts[1])
+    except GatewayError:
+        return None
+    return info if info.status.state == ChargePermissionState.CLOSED else None
 
 
 def apply_then(order: Order, then: Mapping[str, Any], now: datetime) -> None:

@@ -259,3 +259,12 @@ def test_a_key_file_that_holds_no_private_key_is_refused_and_not_saved(base_env:
     assert kanjo_json(base_env, "settings", "show")["amazon_private_key_path"] == ""  # type: ignore[index]
     kanjo(base_env, "settings", "set", "amazon_private_key_path", str(private))
     assert kanjo_json(base_env, "settings", "show")["amazon_private_key_path"] == str(private)  # type: ignore[index]
+
+
+def test_place_order_chooses_the_permission_lifetime_r54(env: dict[str, str]) -> None:
+    """Without the extension a one-time Charge Permission lives 180 days; the default asks for 13 months."""
+    kanjo(env, "init")
+    short = kanjo_json(env, "sandbox", "place-order", "--number", "5001", "--total", "3000", "--no-extended-expiry")
+    assert isinstance(short, dict) and short["charge_permission"]["expires_in_days"] == 180  # type: ignore[index]
+    long = kanjo_json(env, "sandbox", "place-order", "--number", "5002", "--total", "3000")
+    assert isinstance(long, dict) and long["charge_permission"]["expires_in_days"] in (395, 396)  # type: ignore[index]

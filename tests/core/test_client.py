@@ -28,6 +28,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from core.amazonpay.client import (
+    MAX_RETRY_AFTER,
     RETRY_DELAYS,
     USER_AGENT,
     AmazonPayClient,
@@ -210,9 +211,14 @@ class ScriptedAmazon:
                     data = json.dumps(data)
                 if isinstance(data, str):
                     data = data.encode("utf-8")
-                self.send_response(reply.status)
+                # A scripted 'date' replaces the real one; an empty one means no Date header at all.
+                self.send_response_only(reply.status)
+                self.send_header("server", self.version_string())
+                if "date" not in reply.headers:
+                    self.send_header("date", self.date_time_string())
                 for name, value in {"content-length": str(len(data)), **reply.headers}.items():
-                    self.send_header(name, value)
+                    if value:
+                        self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -566,16 +572,51 @@ def test_other_error_statuses_are_not_retried(
 
 def test_retry_after_lengthens_the_delay(scripted: Callable[..., tuple[ScriptedAmazon, AmazonPayClient]]) -> None:
     sleeps = SleepLog()
+    past = {"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT", "date": "Wed, 21 Oct 2026 07:29:00 GMT"}
     _, client = scripted(
         Reply(429, {"reasonCode": "TooManyRequests"}, {"retry-after": "5"}),
-        Reply(503, {"reasonCode": "ServiceUnavailable"}, {"retry-after": "Wed, 21 Oct 2026 07:28:00 GMT"}),
+        Reply(503, {"reasonCode": "ServiceUnavailable"}, past),
         Reply(503, {"reasonCode": "ServiceUnavailable"}, {"retry-after": "0"}),
         Reply(200, CHARGE_JSON),
         retry_delays=(1.0, 2.0, 3.0),
         sleep=sleeps,
     )
     client.get_charge("C1")
-    assert sleeps == [5.0, 2.0, 3.0]  # never shorter than the configured delay; an HTTP-date is ignored
+    assert sleeps == [5.0, 2.0, 3.0]  # never shorter than the configured delay; a date already past adds nothing
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # RFC 7231 HTTP-date, measured from the response's own Date header (same server clock).
+        ({"retry-after": "Wed, 21 Oct 2026 07:28:07 GMT", "date": "Wed, 21 Oct 2026 07:28:00 GMT"}, 7.0),
+        # The obsolete RFC 850 and asctime forms are HTTP-dates too.
+        ({"retry-after": "Wednesday, 21-Oct-26 07:28:04 GMT", "date": "Wed, 21 Oct 2026 07:28:00 GMT"}, 4.0),
+        ({"retry-after": "Wed Oct 21 07:28:03 2026", "date": "Wed, 21 Oct 2026 07:28:00 GMT"}, 3.0),
+        # Without a Date header: measured from the injectable clock (conftest NOW = 2026-11-21 03:00 UTC).
+        ({"retry-after": "Sat, 21 Nov 2026 03:00:06 GMT", "date": ""}, 6.0),
+        # A Date header that cannot be read: the clock again.
+        ({"retry-after": "Sat, 21 Nov 2026 03:00:06 GMT", "date": "yesterday"}, 6.0),
+        # An hour away: capped, the worker does not hang.
+        ({"retry-after": "Wed, 21 Oct 2026 08:28:00 GMT", "date": "Wed, 21 Oct 2026 07:28:00 GMT"}, MAX_RETRY_AFTER),
+        ({"retry-after": "3600"}, MAX_RETRY_AFTER),
+        # Not a number, not a date: the configured delay.
+        ({"retry-after": "soon"}, 1.0),
+        ({"retry-after": "-5"}, 1.0),
+    ],
+)
+def test_retry_after_http_date_is_honoured_and_capped(
+    scripted: Callable[..., tuple[ScriptedAmazon, AmazonPayClient]], headers: dict[str, str], expected: float
+) -> None:
+    sleeps = SleepLog()
+    _, client = scripted(
+        Reply(503, {"reasonCode": "ServiceUnavailable"}, headers),
+        Reply(200, CHARGE_JSON),
+        retry_delays=(1.0,),
+        sleep=sleeps,
+    )
+    client.get_charge("C1")
+    assert sleeps == [expected]
 
 
 # --- transport failures ---------------------------------------------------------------------

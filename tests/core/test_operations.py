@@ -400,3 +400,51 @@ def test_r11_operations_are_recorded_only_and_a_sync_reconciles_them(app: Kanjo)
     assert detail.seller_central_tasks == ()
     assert detail.payment_status == PaymentStatus.CAPTURE_COMPLETED.value
     assert "reconciled" in [j.action for j in detail.journal]
+
+
+# --- retries of calls without an idempotency key (issue 10 item 14) ---------------------------
+
+
+def test_a_resent_cancel_that_amazon_already_applied_is_recorded_as_done(app: Kanjo) -> None:
+    """Cancel has no idempotency key: the resend meets a Canceled charge (422) and reads it."""
+    place_order(app, "K1", 3_000)
+    ctl = control(app)
+    ctl.settings(hang_seconds=3.0)
+    ctl.add_fault("timeout", path="/cancel")  # Amazon cancels, the answer is lost
+    assert app.payments.cancel("K1").outcome == "unknown"
+    assert sandbox_states(app, "K1")["charges"] == ["Canceled"]
+    [recovered] = app.payments.recover()
+    assert recovered.outcome == "succeeded" and recovered.ok
+    detail = app.orders.detail("K1")
+    assert detail.order_status == "キャンセル" and detail.payment_status == PaymentStatus.AUTH_CANCELED.value
+    assert app.payments.pending("K1") == []
+    assert [c["status"] for c in control(app).calls() if c["path"].endswith("/cancel")] == [200, 422]
+
+
+def test_a_resent_close_meeting_an_already_closed_permission_is_recorded_as_done_r15(app: Kanjo) -> None:
+    """Close has no idempotency key either: a resend meets a Closed permission (422) and reads it."""
+    place_order(app, "K2", 3_000, kind=OrderKind.RESERVATION)
+    ctl = control(app)
+    ctl.settings(hang_seconds=3.0)
+    ctl.add_fault("timeout", path="/close")  # Amazon closes, the answer is lost
+    assert app.payments.cancel("K2", confirmed=True).outcome == "unknown"
+    assert sandbox_states(app, "K2")["cp"] == ["Closed"]
+    [recovered] = app.payments.recover()
+    assert recovered.outcome == "succeeded" and recovered.ok, recovered.message
+    detail = app.orders.detail("K2")
+    assert detail.order_status == "キャンセル"
+    assert detail.charge_permission is not None and detail.charge_permission.state == "Closed"
+    assert app.payments.pending("K2") == []
+    assert [c["status"] for c in control(app).calls() if c["path"].endswith("/close")] == [200, 422]
+
+
+def test_a_close_meeting_a_permission_amazon_closed_itself_is_done(app: Kanjo) -> None:
+    """With the onboarding pages' closure rule, Amazon closes a one-time permission once the order
+    is captured; Kanjo's own close (R15) then meets a Closed permission and is done, not failed."""
+    control(app).options(one_time_closure="order-amount")
+    place_order(app, "K3", 3_000, kind=OrderKind.RESERVATION)
+    assert app.payments.capture("K3").ok
+    assert sandbox_states(app, "K3")["cp"] == ["Closed"]
+    result = app.payments.cancel("K3", confirmed=True)  # full refund, then close
+    assert result.ok, result.message
+    assert app.orders.detail("K3").order_status == "キャンセル"

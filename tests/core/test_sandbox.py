@@ -149,7 +149,6 @@ def _no_sleep(_seconds: float) -> None:
     raise AssertionError("the sandbox tests use no retries")
 
 
-
 @pytest.fixture
 def make_sandbox(state_dir: Path, clock: FixedClock, keys: KeyPair) -> Iterator[Callable[..., Sandbox]]:
     made: list[Sandbox] = []
@@ -230,7 +229,8 @@ def test_checkout_creates_chargeable_one_time_cp_and_authorized_charge(sb: Sandb
 def test_checkout_without_overcharge_option_limits_charges_to_the_order_amount(sb: Sandbox) -> None:
     cp_id, _ = sb.checkout("1002", 10_000, allow_overcharge=False)
     cp = sb.client.get_charge_permission(cp_id)
-    assert cp.amount_limit is None
+    # limits are filled for every one-time permission: without overcharge the limit is the order.
+    assert (cp.amount_limit, cp.amount_balance) == (10_000, 0)
     with pytest.raises(LimitExceededError) as info:
         sb.charge(cp_id, 1)
     assert info.value.reason_code == "TransactionAmountExceeded"
@@ -250,7 +250,8 @@ def test_subscription_checkout_creates_a_recurring_cp(sb: Sandbox) -> None:
     cp = sb.client.get_charge_permission(cp_id)
     assert cp.type == "Recurring"
     assert cp.status.state == "Chargeable"
-    assert cp.amount_limit is None  # no one-time overcharge limit; the monthly limit applies (R53)
+    # The monthly limit (R53) is the permission's limit; the balance is what is left this month.
+    assert (cp.amount_limit, cp.amount_balance) == (100_000, 97_000)
     assert sb.client.get_charge(charge_id).status.state == "Authorized"
 
 
@@ -652,8 +653,12 @@ def test_close_cp_without_cancel_pending_charges_keeps_open_charges(sb: Sandbox)
     cp = sb.client.close_charge_permission(cp_id, "注文完了")
     assert cp.status.state == "Closed"
     assert sb.client.get_charge(charge_id).status.state == "Authorized"
-    # Closing twice keeps the first reason.
-    again = sb.client.close_charge_permission(cp_id, "もう一度")
+    # Closing twice is refused (Close has no idempotency key; the caller reads the permission),
+    # and the first reason stays.
+    with pytest.raises(InvalidStateError) as info:
+        sb.client.close_charge_permission(cp_id, "もう一度")
+    assert (info.value.http_status, info.value.reason_code) == (422, "InvalidChargePermissionStatus")
+    again = sb.client.get_charge_permission(cp_id)
     assert (again.status.state, again.status.reason_code) == ("Closed", "MerchantClosed")
 
 
@@ -675,6 +680,220 @@ def test_update_charge_permission_sets_the_merchant_reference(sb: Sandbox) -> No
     cp = sb.client.update_charge_permission(cp_id, {"merchantReferenceId": "K-1406"})
     assert cp.merchant_reference_id == "K-1406"
     assert sb.client.get_charge_permission(cp_id).merchant_reference_id == "K-1406"
+
+
+# --- closer to Amazon: lifetimes, limits, closure (issue 10 item 13; R13, R14, R39, R52–R54) ----
+
+
+@pytest.mark.parametrize(
+    ("extended", "lifetime"),
+    [(False, lambda at: at + timedelta(days=180)), (True, lambda at: add_months(at, 13))],
+)
+def test_one_time_cp_lives_180_days_unless_the_checkout_asked_for_the_extension_r54(
+    sb: Sandbox, extended: bool, lifetime: Callable[[datetime], datetime]
+) -> None:
+    cp_id, _ = sb.checkout("1701", 5_000, extended_expiry=extended)
+    expires = lifetime(sb.clock.now())
+    assert sb.client.get_charge_permission(cp_id).expires_at == expires
+    sb.clock.set(expires - timedelta(seconds=1))
+    assert sb.client.get_charge_permission(cp_id).status.state == "Chargeable"
+    sb.clock.set(expires)
+    cp = sb.client.get_charge_permission(cp_id)
+    assert (cp.status.state, cp.status.reason_code) == ("Closed", "Expired")
+
+
+def test_the_extension_choice_does_not_shorten_a_recurring_cp(sb: Sandbox) -> None:
+    cp_id, _ = sb.checkout("1702", 3_000, kind="subscription", extended_expiry=False)
+    assert sb.client.get_charge_permission(cp_id).expires_at == add_months(sb.clock.now(), 13)
+
+
+def test_an_authorization_on_a_recurring_cp_extends_it_to_13_months_from_then_r14(sb: Sandbox) -> None:
+    cp_id, _ = sb.checkout("1703", 3_000, kind="subscription")
+    sb.advance(days=40)
+    sb.charge(cp_id, 3_000)
+    assert sb.client.get_charge_permission(cp_id).expires_at == add_months(sb.clock.now(), 13)
+    # A declined authorization extends nothing.
+    before = sb.client.get_charge_permission(cp_id).expires_at
+    sb.advance(days=40)
+    sb.control.decline_next("1703", "soft")
+    with pytest.raises(DeclinedError):
+        sb.charge(cp_id, 3_000)
+    assert sb.client.get_charge_permission(cp_id).expires_at == before
+
+
+def test_recurring_cp_balance_is_this_months_rest_r53(sb: Sandbox) -> None:
+    cp_id, _ = sb.checkout("1704", 30_000, kind="subscription")
+    sb.charge(cp_id, 20_000)
+    cp = sb.client.get_charge_permission(cp_id)
+    assert (cp.amount_limit, cp.amount_balance) == (100_000, 50_000)
+    sb.clock.set(datetime(2026, 12, 1, 0, 0, tzinfo=JST))  # a new month in Japan
+    assert sb.client.get_charge_permission(cp_id).amount_balance == 100_000
+
+
+def test_one_time_cp_without_overcharge_closes_once_the_order_is_captured(sb: Sandbox) -> None:
+    cp_id, charge_id = sb.checkout("1705", 5_000, allow_overcharge=False)
+    sb.capture(charge_id, 5_000)
+    cp = sb.client.get_charge_permission(cp_id)
+    assert (cp.status.state, cp.status.reason_code) == ("Closed", "AmazonClosed")
+    assert any(
+        n["ObjectType"] == "CHARGE_PERMISSION" and n["ObjectId"] == cp_id for n in sb.control.notifications(0)[1:]
+    )
+
+
+def test_one_time_cp_with_overcharge_stays_open_for_r39_until_the_limit_is_captured(sb: Sandbox) -> None:
+    """R39: Seller Central adds a charge after the capture, so the permission must stay open;
+    it closes when nothing more may be charged (captures reached amountLimit)."""
+    cp_id, charge_id = sb.checkout("1706", 10_000)  # amountLimit 90,000
+    sb.capture(charge_id, 10_000)
+    assert sb.client.get_charge_permission(cp_id).status.state == "Chargeable"
+    made = sb.control.seller_central("increase", "1706", 2_000)  # R39
+    assert state(made) == ("Captured", None)
+    sb.charge(cp_id, 78_000, capture_now=True)
+    cp = sb.client.get_charge_permission(cp_id)
+    assert (cp.status.state, cp.status.reason_code, cp.amount_balance) == ("Closed", "AmazonClosed", 0)
+
+
+def test_a_capture_settling_later_closes_the_cp_when_it_completes_it(sb: Sandbox) -> None:
+    sb.control.settings(capture_settle_seconds=600)
+    cp_id, charge_id = sb.checkout("1707", 5_000, allow_overcharge=False)
+    sb.advance(days=8)
+    assert sb.capture(charge_id, 5_000).status.state == "CaptureInitiated"
+    assert sb.client.get_charge_permission(cp_id).status.state == "Chargeable"
+    sb.advance(seconds=600)
+    assert sb.client.get_charge_permission(cp_id).status.state == "Closed"
+
+
+def test_closure_rule_is_a_sandbox_option(sb: Sandbox) -> None:
+    assert sb.control.options() == {"one_time_closure": "amount-limit"}
+    # The onboarding pages' literal reading: closed once the order amount is captured (R39 then fails).
+    assert sb.control.options(one_time_closure="order-amount") == {"one_time_closure": "order-amount"}
+    cp_id, charge_id = sb.checkout("1708", 5_000)
+    sb.capture(charge_id, 5_000)
+    assert sb.client.get_charge_permission(cp_id).status.reason_code == "AmazonClosed"
+    with pytest.raises(UserError, match="InvalidChargePermissionStatus"):
+        sb.control.seller_central("increase", "1708", 1_000)
+    # Never closing by itself.
+    sb.control.options(one_time_closure="never")
+    cp_id, charge_id = sb.checkout("1709", 5_000, allow_overcharge=False)
+    sb.capture(charge_id, 5_000)
+    assert sb.client.get_charge_permission(cp_id).status.state == "Chargeable"
+    with pytest.raises(BadInput):
+        sb.control.options(one_time_closure="sometimes")
+    with pytest.raises(BadInput):
+        sb.control.options(no_such_option="x")
+    assert sb.control.options() == {"one_time_closure": "never"}
+
+
+# --- closer to Amazon: request fields (issue 10 item 13; amazonpay-api.md §2, §3, §5) -----------
+
+
+def _money(amount: int) -> dict[str, str]:
+    return {"amount": str(amount), "currencyCode": "JPY"}
+
+
+def test_unknown_request_fields_are_refused_and_change_nothing(sb: Sandbox) -> None:
+    cp_id, charge_id = sb.checkout("1710", 5_000)
+    refused = [
+        ApiRequest(
+            "POST",
+            "/charges",
+            {"chargePermissionId": cp_id, "chargeAmount": _money(100), "captureNOw": True},
+            new_idempotency_key(),
+        ),
+        ApiRequest(
+            "POST",
+            "/charges",
+            {"chargePermissionId": cp_id, "chargeAmount": {**_money(100), "tax": "10"}},
+            new_idempotency_key(),
+        ),
+        ApiRequest(
+            "POST",
+            f"/charges/{charge_id}/capture",
+            {"captureAmount": _money(5_000), "note": "x"},
+            new_idempotency_key(),
+        ),
+        ApiRequest("DELETE", f"/charges/{charge_id}/cancel", {"cancellationReason": "x", "reason": "x"}),
+        ApiRequest("DELETE", f"/chargePermissions/{cp_id}/close", {"closureReason": "x", "cancelPending": True}),
+        ApiRequest("PATCH", f"/chargePermissions/{cp_id}", {"merchantMetadata": {"orderId": "1"}}),
+    ]
+    for request in refused:
+        with pytest.raises(RequestRejectedError) as info:
+            sb.client.send(request)
+        assert (info.value.http_status, info.value.reason_code) == (400, "UnrecognizedField"), request
+    snap = sb.control.snapshot("1710")
+    assert [state(c) for c in snap["charges"]] == [("Authorized", None)]
+    assert state(snap["chargePermission"]) == ("Chargeable", None)
+    sb.capture(charge_id, 5_000)
+    with pytest.raises(RequestRejectedError) as info:
+        sb.client.send(
+            ApiRequest(
+                "POST", "/refunds", {"chargeId": charge_id, "refundAmount": _money(100), "x": 1}, new_idempotency_key()
+            )
+        )
+    assert info.value.reason_code == "UnrecognizedField"
+    assert sb.control.snapshot("1710")["refunds"] == []
+
+
+def test_soft_descriptor_over_16_characters_is_refused_and_echoed_when_valid(sb: Sandbox) -> None:
+    cp_id, charge_id = sb.checkout("1711", 5_000)
+    too_long = "A" * 17
+    for request in (
+        ApiRequest(
+            "POST",
+            "/charges",
+            {"chargePermissionId": cp_id, "chargeAmount": _money(100), "captureNow": True, "softDescriptor": too_long},
+            new_idempotency_key(),
+        ),
+        ApiRequest(
+            "POST",
+            f"/charges/{charge_id}/capture",
+            {"captureAmount": _money(5_000), "softDescriptor": too_long},
+            new_idempotency_key(),
+        ),
+    ):
+        with pytest.raises(RequestRejectedError) as info:
+            sb.client.send(request)
+        assert (info.value.http_status, info.value.reason_code) == (400, "InvalidParameterValue")
+    assert sb.client.get_charge(charge_id).status.state == "Authorized"
+
+    captured = sb.client.send(
+        ApiRequest(
+            "POST",
+            f"/charges/{charge_id}/capture",
+            {"captureAmount": _money(5_000), "softDescriptor": "KANJO SHOP 12345"},
+            new_idempotency_key(),
+        )
+    ).data
+    assert captured["softDescriptor"] == "KANJO SHOP 12345"
+    assert sb.client.get_charge(charge_id).raw["softDescriptor"] == "KANJO SHOP 12345"
+    made = sb.client.send(
+        ApiRequest(
+            "POST",
+            "/charges",
+            {"chargePermissionId": cp_id, "chargeAmount": _money(100), "captureNow": True, "softDescriptor": "追加"},
+            new_idempotency_key(),
+        )
+    ).data
+    assert made["softDescriptor"] == "追加"
+    refund = sb.client.send(
+        ApiRequest(
+            "POST",
+            "/refunds",
+            {"chargeId": charge_id, "refundAmount": _money(100), "softDescriptor": "返金"},
+            new_idempotency_key(),
+        )
+    ).data
+    assert refund["softDescriptor"] == "返金"
+    assert sb.client.get_refund(refund["refundId"]).raw["softDescriptor"] == "返金"
+
+
+def test_capture_now_and_pending_choice_are_echoed(sb: Sandbox) -> None:
+    cp_id, charge_id = sb.checkout("1712", 5_000)
+    assert sb.client.get_charge(charge_id).raw["captureNow"] is False
+    now = sb.charge(cp_id, 100, capture_now=True)
+    assert (now.raw["captureNow"], sb.client.get_charge(now.id).raw["captureNow"]) == (True, True)
+    later = sb.charge(cp_id, 100, can_handle_pending_authorization=True)
+    assert (later.raw["captureNow"], later.raw["canHandlePendingAuthorization"]) == (False, True)
 
 
 # --- refunds -------------------------------------------------------------------------------

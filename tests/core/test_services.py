@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from core.amazonpay.errors import R41_CHANGE_METHOD_MESSAGE, R41_PAYMENT_SETTINGS_MESSAGE
+from core.amazonpay.models import ChargePermissionInfo
+from core.amazonpay.signing import format_amz_date
 from core.app import Kanjo
 from core.clock import FixedClock
+from core.db.schema import ChargePermission
 from core.domain import OrderKind, PaymentStatus
 from core.errors import BadInput, NotFound, RuleViolation
+from core.ledger import apply_charge_permission_info
 from tests.helpers import place_order
 
 
@@ -273,3 +277,52 @@ def test_order_over_r5_limit_refused(app: Kanjo) -> None:
             charge_id="y",
             items=[LineItem("高額品", 10_000_001, 1)],
         )
+
+
+# --- Charge Permission lifetime as Amazon reports it (issue 10 item 13; R13, R14, R54) ----------
+
+
+def test_one_time_permission_without_the_extension_lives_180_days_r54(app: Kanjo) -> None:
+    place_order(app, "E1", 3_000, extended_expiry=False)
+    cp = app.orders.detail("E1").charge_permission
+    assert cp is not None and cp.expires_in_days == 180  # Amazon's expirationTimestamp, not 13 months
+    app.sync.sync_order("E1")
+    cp = app.orders.detail("E1").charge_permission
+    assert cp is not None and cp.expires_in_days == 180
+
+
+def test_subscription_permission_expiry_follows_amazon_after_sync_r14(app: Kanjo, clock: FixedClock) -> None:
+    place_order(app, "E2", 3_000, kind=OrderKind.SUBSCRIPTION)
+    clock.advance(timedelta(days=35))
+    assert app.payments.reauthorize("E2").ok
+    app.sync.sync_order("E2")
+    amazon = control(app).snapshot("E2")["chargePermission"]["expirationTimestamp"]
+    cp = app.orders.detail("E2").charge_permission
+    assert cp is not None and cp.expires_at is not None
+    assert format_amz_date(cp.expires_at) == amazon
+
+
+def test_a_recurring_permissions_expiry_is_amazons_not_a_local_estimate_r14() -> None:
+    """Sync copies Amazon's expirationTimestamp for every type, recurring too (prefer what Amazon returns)."""
+    created = datetime(2026, 1, 10, tzinfo=UTC)
+    cp = ChargePermission(
+        id="S03-1",
+        type="Recurring",
+        state="Chargeable",
+        instrument="card",
+        created_at=created,
+        expires_at=datetime(2027, 12, 31, tzinfo=UTC),  # a local R14 estimate
+    )
+    info = ChargePermissionInfo.from_json(
+        {
+            "chargePermissionId": "S03-1",
+            "chargePermissionType": "Recurring",
+            "limits": {"amountLimit": {"amount": "100000", "currencyCode": "JPY"}},
+            "statusDetails": {"state": "Chargeable", "reasons": []},
+            "creationTimestamp": "20260110T000000Z",
+            "expirationTimestamp": "20270210T000000Z",
+        }
+    )
+    apply_charge_permission_info(cp, info, datetime(2026, 11, 21, tzinfo=UTC))
+    assert cp.expires_at == datetime(2027, 2, 10, tzinfo=UTC)
+    assert cp.amount_limit == 100_000
