@@ -6,7 +6,9 @@
     python3 dev.py package # build the PyInstaller bundle and (on Linux) the .deb under build/
 
 Extra arguments go to the app or to pytest. The virtual environment is reused; it is
-reinstalled when pyproject.toml changes.
+reinstalled when pyproject.toml changes. First, on Debian/Ubuntu, the system packages Qt,
+the Japanese font and the packaging need are installed when missing (devsetup.py: as root or
+with `sudo -n`; otherwise, or with KANJO_NO_SYSTEM_SETUP=1, it stops with the command to run).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+import devsetup  # noqa: E402 - beside this file; standard library only
+
 VENV = ROOT / ".venv"
 STAMP = VENV / ".kanjo-installed"
 
@@ -49,6 +55,10 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
+        sys.exit("Kanjo needs Python 3.11 or newer.")
+    if devsetup.ensure(command) != 0:
+        return 1
     if command == "run":
         _ensure("")
         return subprocess.call([str(_python()), str(ROOT / "main.py"), *rest], cwd=ROOT)

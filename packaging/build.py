@@ -20,10 +20,12 @@ sys.path.insert(0, str(ROOT))
 
 from core import __version__  # noqa: E402
 
+# Qt's system libraries (the same list dev.py checks, devsetup.py) and a Japanese font: without
+# one, every Japanese text (badges, labels) is drawn as nothing.
 DEB_DEPENDS = (
     "libc6, libegl1, libgl1, libxkbcommon0, libxkbcommon-x11-0, libfontconfig1, libfreetype6, libdbus-1-3, "
     "libglib2.0-0, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0, libxcb-xinerama0, "
-    "libxcb-randr0, libxcb-render-util0, libxcb-image0"
+    "libxcb-randr0, libxcb-render-util0, libxcb-image0, fonts-noto-cjk | fonts-ipafont-gothic | fonts-vlgothic"
 )
 DESKTOP_ENTRY = """[Desktop Entry]
 Type=Application

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pytestqt.qtbot import QtBot
 
+import devsetup
 from core.app import Kanjo
 from gui.main_window import MainWindow
 from gui.settings_store import WindowSettings
@@ -21,6 +22,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def japanese_font() -> None:
+    """Without a Japanese font Qt draws every Japanese text as nothing: say so once, with the
+    command that installs one, instead of two dozen failed pixel counts (issue 10 item 15)."""
+    problem = devsetup.font_problem()
+    if problem is not None:
+        pytest.exit(problem, returncode=1)
 
 
 class ManualExecutor(Executor):
