@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clock import Clock, clock_from_env
 from core.db.engine import make_engine, make_sessionmaker, migrate, sqlite_path
 from core.db.errors import open_error
+from core.db.revision import is_current
 from core.files import private_dir
 from core.gateway import SANDBOX_URL_ENV, Gateway, open_gateway
 from core.journal import Journal
@@ -169,7 +170,8 @@ def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> Engine:
         # Kanjo's own data directory is tightened if an older version left it open; a folder
         # chosen with --db elsewhere (it may be shared on purpose) is left as it is.
         secure_data_dir(env, create=False)
-        migrate(engine, now=clock.now())
+        if not is_current(engine):  # the cheap check spares loading Alembic at each start (issue 10 item 16)
+            migrate(engine, now=clock.now())
         return engine
     except Exception as exc:
         if engine is not None:

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import __version__
 from core.db.errors import StoreError, check_writable, sqlite_file_problem
 from core.files import copy_private, create_private_file, private_dir, tighten
+
+# Alembic is imported where a migration is read or run, not at start-up (issue 10 item 16):
+# the app checks the revision cheaply (core/db/revision.py) and loads alembic only to migrate.
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -70,6 +71,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -77,11 +80,15 @@ def _alembic_config(engine: Engine) -> Config:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision(engine: Engine) -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
     assert head is not None
     return head
@@ -92,10 +99,14 @@ FIRST_RELEASED_REVISION = "0001"  # the schema of the first release (0.1.0); upg
 
 def migrate_to(engine: Engine, revision: str) -> None:
     """Bring the schema to ``revision`` exactly (tests build older databases with it)."""
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), revision)
 
 
 def known_revisions(engine: Engine) -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {script.revision for script in ScriptDirectory.from_config(_alembic_config(engine)).walk_revisions()}
 
 
@@ -135,6 +146,8 @@ def migrate(engine: Engine, *, now: datetime | None = None) -> Path | None:
                 connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
             copy_private(path, target)
             backup = target
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), "head")
     return backup
 
