@@ -7,18 +7,21 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
-
-from core.amazonpay.client import AmazonPayClient, Credentials
-from core.amazonpay.signing import generate_key_pair, load_private_key
-from core.clock import Clock
 from core.errors import BadInput
 from core.files import private_dir, tighten, write_private_atomic
-from core.sandbox.backend import SandboxBackend
-from core.sandbox.control import SandboxControl
-from core.sandbox.server import SandboxServer
 from core.settings import AppSettings, connection_problem
+
+# The HTTP client (httpx), the signing (cryptography) and the sandbox server are imported when
+# a connection is opened, on the worker, not while the window starts (issue 10 item 16).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
+    from core.amazonpay.client import AmazonPayClient
+    from core.clock import Clock
+    from core.sandbox.control import SandboxControl
+    from core.sandbox.server import SandboxServer
 
 SANDBOX_PUBLIC_KEY_ID = "SANDBOX-KANJO-LOCAL"
 SANDBOX_URL_ENV = "KANJO_SANDBOX_URL"
@@ -54,6 +57,8 @@ def ensure_sandbox_key(key_path: Path) -> tuple[bytes, bytes]:
     public_path = key_path.with_suffix(".pub.pem")
     if not key_path.exists() or not public_path.exists():
         private_dir(key_path.parent, tighten_existing=False)
+        from core.amazonpay.signing import generate_key_pair
+
         private_pem, public_pem = generate_key_pair()
         write_private_atomic(public_path, public_pem)
         write_private_atomic(key_path, private_pem)
@@ -95,6 +100,8 @@ def _read_key_file(path: str) -> bytes:
 
 def read_private_key(path: str) -> RSAPrivateKey:
     """The RSA private key in the PEM file at ``path``; ``BadInput`` in Japanese when it is not one."""
+    from core.amazonpay.signing import load_private_key
+
     data = _read_key_file(path)
     try:
         return load_private_key(data)
@@ -113,6 +120,12 @@ def open_gateway(
     timeout: float = 15.0,
     retry_delays: tuple[float, ...] | None = None,
 ) -> Gateway:
+    from core.amazonpay.client import AmazonPayClient, Credentials
+    from core.amazonpay.signing import load_private_key
+    from core.sandbox.backend import SandboxBackend
+    from core.sandbox.control import SandboxControl
+    from core.sandbox.server import SandboxServer
+
     options: dict[str, object] = {"clock": clock, "timeout": timeout}
     if retry_delays is not None:
         options["retry_delays"] = retry_delays

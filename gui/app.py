@@ -86,7 +86,7 @@ def launch(db_url: str | None, *, environ: Mapping[str, str] | None = None) -> L
     runner.default_failure = window.show_bug
     install_excepthooks(window)
     window.show()
-    window.start()
+    window.start(connect_after_paint=True)
     return Launched(window, runner, kanjo)
 
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from core.app import Kanjo
 from core.clock import format_jst, to_jst
-from core.demo import seed_demo
 from core.domain import OrderStatus, PaymentStatus, Tone
 from core.errors import UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
@@ -326,12 +325,45 @@ class MainWindow(QMainWindow):
 
     # --- start and stop ------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, *, connect_after_paint: bool = False) -> None:
         """Show the orders; in the background open the gateway, finish interrupted operations and,
-        on a first start over the sandbox, place demo orders covering every badge."""
+        on a first start over the sandbox, place demo orders covering every badge.
+
+        ``connect_after_paint`` (the app's start, gui/app.py): the background work begins once
+        the window has painted, so opening the connection (imports, the sandbox server, a new
+        key pair) never competes with the first frame for the interpreter (issue 10 item 16).
+        """
         self.model.set_query(OrderQuery(self.filter_bar.current()))
         self.sync_timer.start()
         self.job_label.setText("Amazon Payに接続しています…")
+        if connect_after_paint:
+            self._after_first_paint(self._start_background)
+        else:
+            self._start_background()
+
+    def _after_first_paint(self, then: Callable[[], None]) -> None:
+        """Call ``then`` once, after the window's first paint (or after a second at the latest,
+        for a window that is not painted, e.g. minimized)."""
+        called = False
+
+        def once() -> None:
+            nonlocal called
+            if not called:
+                called = True
+                self.removeEventFilter(watcher)
+                then()
+
+        class Watcher(QObject):
+            def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+                if event.type() == QEvent.Type.Paint:
+                    QTimer.singleShot(0, once)  # after this paint has been handled
+                return False
+
+        watcher = Watcher(self)
+        self.installEventFilter(watcher)
+        QTimer.singleShot(1000, once)
+
+    def _start_background(self) -> None:
         settings = self.settings
 
         def startup() -> tuple[list[Outcome], bool]:
@@ -396,6 +428,8 @@ class MainWindow(QMainWindow):
                 self.banner.show_message(f"デモ注文を作成できませんでした: {exc.message}", Tone.FAILURE)
             else:
                 self.show_bug(exc)
+
+        from core.demo import seed_demo  # with the sandbox's modules: after the first paint
 
         self.runner.run(lambda: seed_demo(self.app, orders=self.demo_orders, progress=relay), seeded, failed)
 

@@ -15,11 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from core.amazonpay.errors import RETRYABLE_HTTP_STATUSES, error_from_response
 from core.amazonpay.models import (
@@ -31,6 +28,12 @@ from core.amazonpay.models import (
 from core.amazonpay.signing import ALGORITHM_V2, format_amz_date, sign_request
 from core.clock import Clock, SystemClock, to_utc
 from core.errors import GatewayOutcomeUnknown, GatewayUnreachable
+
+# httpx is imported when a client is made (on the worker), not by the services' imports at
+# start-up (issue 10 item 16); cryptography is imported by core.amazonpay.signing when it signs.
+if TYPE_CHECKING:
+    import httpx
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 REGION = "jp"
 LIVE_BASE_URL = "https://pay-api.amazon.jp"
@@ -132,6 +135,8 @@ class AmazonPayClient:
         self._clock = clock or SystemClock()
         self._retry_delays = retry_delays
         self._sleep = sleep
+        import httpx
+
         self._http = httpx.Client(timeout=timeout, transport=transport)
 
     @property
@@ -301,6 +306,8 @@ class AmazonPayClient:
             algorithm=self._credentials.algorithm,
         )
         headers["user-agent"] = USER_AGENT
+        import httpx
+
         try:
             return self._http.request(request.method, self._base_url + path, content=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
