@@ -7,6 +7,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 from sqlalchemy import Engine
@@ -19,11 +20,13 @@ from core.db.revision import is_current
 from core.files import private_dir
 from core.gateway import SANDBOX_URL_ENV, Gateway, open_gateway
 from core.journal import Journal
-from core.services.messages import MessageService
 from core.services.orders import OrderService
 from core.services.payments import PaymentService
 from core.services.sync import SyncService
 from core.settings import SettingsStore
+
+if TYPE_CHECKING:
+    from core.services.messages import MessageService
 
 DATA_DIR_ENV = "KANJO_HOME"
 DB_FILE = "kanjo.sqlite3"
@@ -73,12 +76,24 @@ class Kanjo:
     orders: OrderService
     payments: PaymentService
     sync: SyncService
-    messages: MessageService  # templates, composing and sending messages to customers (issue 5)
     sandbox_db: Path
     sandbox_url: str | None
     gateway_options: dict[str, object] = field(default_factory=dict)
     _gateway: Gateway | None = None
     _gateway_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _messages: MessageService | None = field(default=None, repr=False)
+    _messages_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def messages(self) -> MessageService:
+        """Templates, composing and sending messages to customers (issue 5). Made on first use:
+        its Jinja2 and mail modules are not needed for the window's first paint (issue 10 item 16)."""
+        with self._messages_lock:
+            if self._messages is None:
+                from core.services.messages import MessageService
+
+                self._messages = MessageService(self.sessions, self.clock, self.settings)
+            return self._messages
 
     def gateway(self) -> Gateway:
         """The connection for the settings as saved, opened on first use (any thread)."""
@@ -149,7 +164,6 @@ def open_app(
         orders=OrderService(sessions, clock, gateway, journal),
         payments=payments,
         sync=SyncService(sessions, clock, gateway, payments, settings, journal),
-        messages=MessageService(sessions, clock, settings),
         sandbox_db=sandbox_db_path(url, env),
         sandbox_url=env.get(SANDBOX_URL_ENV) or None,
         gateway_options=dict(gateway_options or {}),

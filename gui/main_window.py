@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
@@ -39,8 +40,6 @@ from core.errors import UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from core.queries import MessageView, OrderDetail
 from core.settings import MAX_SYNC_MINUTES, AppSettings
-from gui.about_dialog import AboutDialog
-from gui.composer.dialog import ComposerDialog, record_summary
 from gui.dialogs.controller import PaymentDialogs
 from gui.errors import error_message, show_error
 from gui.labels import APP_TITLE
@@ -61,6 +60,9 @@ from gui.settings_dialog import SettingsDialog, connection_changed, connection_n
 from gui.settings_store import WindowSettings
 from gui.tasks import READ, CancelToken, TaskRunner
 from gui.tinted_frame import TintedFrame
+
+if TYPE_CHECKING:
+    from gui.composer.dialog import ComposerDialog
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +217,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)
         self.about_action = QAction("バージョン情報", self)
-        self.about_action.triggered.connect(lambda: AboutDialog.ask(self))
+        self.about_action.triggered.connect(self._show_about)
         toolbar.addAction(self.about_action)
         spacer = QWidget()
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -801,8 +803,18 @@ class MainWindow(QMainWindow):
 
     # --- dialogs -------------------------------------------------------------------------
 
+    # The about box and the composer (Jinja2 editor, SMTP dialog) are imported when first opened,
+    # not before the window's first paint (issue 10 item 16).
+
+    def _show_about(self) -> None:
+        from gui.about_dialog import AboutDialog
+
+        AboutDialog.ask(self)
+
     def open_composer(self, number: str, situation: str = "") -> ComposerDialog:
         """The message composer for one order (issue 5); the order's timeline follows what it stores."""
+        from gui.composer.dialog import ComposerDialog
+
         dialog = ComposerDialog(self.app.messages, self.runner, number, situation=situation or None, parent=self)
         dialog.message_recorded.connect(self._on_composer_message_recorded)
         dialog.settings_changed.connect(lambda: self._apply_settings(self.app.settings.load()))
@@ -811,6 +823,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _on_composer_message_recorded(self, record: MessageView) -> None:
+        from gui.composer.dialog import record_summary
+
         text, tone = record_summary(record)
         self.banner.show_message(text, tone)
         if record.order_number == self.detail.number_shown:

@@ -28,12 +28,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+# cryptography is imported by the functions that sign, verify or load keys: the date helpers
+# here are used by every module that reads Amazon's objects, including at the window's start,
+# which needs no key (issue 10 item 16).
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 __all__ = [
     "ALGORITHM_V1",
@@ -440,6 +442,9 @@ def string_to_sign(algorithm: str, canonical_request_text: str) -> str:
 
 def _pss(algorithm: str) -> padding.PSS:
     """Return the PSS padding (MGF1 SHA-256, exact salt length) of an algorithm."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=salt_length(algorithm))
 
 
@@ -459,6 +464,8 @@ def sign(private_key: RSAPrivateKey, algorithm: str, text: str) -> str:
     Raises:
         ValueError: If the algorithm is unknown.
     """
+    from cryptography.hazmat.primitives import hashes
+
     signature = private_key.sign(text.encode(), _pss(algorithm), hashes.SHA256())
     return base64.b64encode(signature).decode("ascii")
 
@@ -481,6 +488,9 @@ def verify(public_key: RSAPublicKey, algorithm: str, text: str, signature_b64: s
     Raises:
         ValueError: If the algorithm is unknown (a bug, not a bad signature).
     """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+
     pss = _pss(algorithm)
     try:
         raw = base64.b64decode(signature_b64, validate=True)
@@ -728,6 +738,10 @@ def load_private_key(pem: bytes) -> RSAPrivateKey:
     Raises:
         ValueError: If the data is not PEM, is encrypted, or is not an RSA private key.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except TypeError as exc:
@@ -753,6 +767,10 @@ def load_public_key(pem: bytes) -> RSAPublicKey:
     Raises:
         ValueError: If the data is not a PEM public key or not an RSA key.
     """
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     try:
         key = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -770,6 +788,9 @@ def generate_key_pair() -> tuple[bytes, bytes]:
         ``(private_pem, public_pem)``: the private key as unencrypted PKCS#8 PEM and the
         public key as SubjectPublicKeyInfo PEM.
     """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(
         encoding=serialization.Encoding.PEM,

@@ -19,7 +19,6 @@ from typing import Final
 from core.amazonpay.errors import R41_CHANGE_METHOD_MESSAGE, R41_PAYMENT_SETTINGS_MESSAGE
 from core.domain import OrderStatus, PaymentStatus
 from core.messages.status import MessageStatus
-from core.messages.variables import clean_domain
 from core.queries import OrderDetail
 from core.settings import AppSettings
 
@@ -47,6 +46,10 @@ def suggest(
         builtin_of: Maps a stored message's template id to the built-in it comes from (an
             operator's copy counts as its built-in), to know what was already sent.
     """
+    # Here, not at the top: the window's detail panel imports SITUATIONS before its first paint,
+    # and variables brings Jinja2 (issue 10 item 16).
+    from core.messages.variables import clean_domain
+
     done = {builtin_of(m.template_id) for m in detail.messages if m.status in _DONE}
     found: list[Suggestion] = []
 

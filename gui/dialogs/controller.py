@@ -16,12 +16,8 @@ from PySide6.QtWidgets import QWidget
 
 from core.queries import OrderDetail
 from core.services.payments import PaymentService
-from gui.dialogs.amount_dialog import AmountChangeDialog
 from gui.dialogs.common import run_read
 from gui.dialogs.operation_bar import Operation, OperationBar, operation_reasons
-from gui.dialogs.payment_date_dialog import ClearPaymentDateDialog
-from gui.dialogs.refund_dialog import RefundDialog
-from gui.dialogs.withdrawal_dialogs import CancelDialog, ChangeMethodDialog
 from gui.errors import error_message
 from gui.orders.actions import OrderActions
 from gui.tasks import TaskRunner
@@ -78,6 +74,13 @@ class PaymentDialogs(QObject):
 
     def open(self, operation: Operation) -> bool:
         """Ask with the operation's dialog, then run it; False when nothing was started."""
+        # The dialogs are imported when one is first opened, not before the window's first
+        # paint (issue 10 item 16).
+        from gui.dialogs.amount_dialog import AmountChangeDialog
+        from gui.dialogs.payment_date_dialog import ClearPaymentDateDialog
+        from gui.dialogs.refund_dialog import RefundDialog
+        from gui.dialogs.withdrawal_dialogs import CancelDialog, ChangeMethodDialog
+
         detail = self._bar.detail
         if detail is None:
             return False
