@@ -1,5 +1,6 @@
-"""Run a Python program and print ``KANJO_FIRST_PAINT <unix time>`` when its first window has
-painted, then quit it (bench/startup_bench.py).
+"""Run a Python program and print ``KANJO_FIRST_PAINT <unix time> <CPU seconds>`` when its first
+window has painted, then quit it (bench/startup_bench.py). The CPU seconds are the process's
+user + system time up to then, all threads: a figure a busy machine barely changes.
 
     python -m bench.first_paint main.py [args…]
     python -m bench.first_paint -c "code"
@@ -11,6 +12,7 @@ first, which the program does anyway, so the total work is the same.
 
 from __future__ import annotations
 
+import os
 import runpy
 import sys
 import time
@@ -38,7 +40,9 @@ class _FirstPaint(QObject):
         return False
 
     def report(self) -> None:
-        print(f"KANJO_FIRST_PAINT {time.time():.6f}", flush=True)
+        now = time.time()
+        usage = os.times()
+        print(f"KANJO_FIRST_PAINT {now:.6f} {usage.user + usage.system:.3f}", flush=True)
         self.qt_app.quit()
 
 
