@@ -133,14 +133,15 @@ def main(argv: list[str] | None = None) -> int:
     missed = False
     for name, _ in cases:
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
-        if name.startswith("Kanjo"):
+        if name.startswith("Kanjo") and "first start" not in name:  # the target is the everyday start
             missed |= wall > TARGET_S
         runs_text = ", ".join(f"{t:.2f}" for t in walls[name])
         print(
             f"| {name} | {wall:.2f} s | +{wall - floor_wall:.2f} s | {cpu:.2f} s | +{cpu - floor_cpu:.2f} s "
             f"| {runs_text} |"
         )
-    print(f"target: Kanjo under {TARGET_S} s to the first paint: {'MISSED' if missed else 'met'}")
+    verdict = "MISSED" if missed else "met"
+    print(f"target: Kanjo under {TARGET_S} s to the first paint over an existing store: {verdict}")
     return 0
 
 
