@@ -582,10 +582,13 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         raise UserError("Amazon Payの認証情報が設定されているため、サンドボックスの操作はできません。")
     command = args.sandbox_command
     if command == "place-order":
+        # Everything is checked before the checkout reaches the sandbox: a refusal after it
+        # would leave an authorized Charge Permission that no order points to (issue 10, item 12).
+        number = app.orders.check_new_number(args.number)
         total = parse_yen(args.total, field="--total", allow_zero=False)
         ordered_at = _parse_ordered_at(args.ordered_at, app.clock.now()) if args.ordered_at else None
         placed = control.checkout(
-            number=args.number.strip(),
+            number=number,
             total=total,
             kind=args.kind,
             instrument=args.instrument,
@@ -594,7 +597,7 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             extended_expiry=args.extended_expiry,
         )
         detail = app.orders.receive_checkout(
-            number=args.number,
+            number=number,
             kind=OrderKind(args.kind),
             charge_permission_id=placed["chargePermissionId"],
             charge_id=placed["chargeId"],

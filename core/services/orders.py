@@ -17,6 +17,7 @@ from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import Journal
 from core.ledger import apply_charge_permission_info, instrument_from_descriptor, new_charge_row, refresh_order
+from core.order_numbers import validate_order_number
 from core.queries import OrderDetail, OrderSummary, count_orders, list_orders, load_order, order_detail
 from core.status import charge_permission_expiry
 
@@ -88,6 +89,19 @@ class OrderService:
         with self._sessions() as session:
             return order_detail(session, number, self._clock.now())
 
+    def check_new_number(self, number: str) -> str:
+        """The order number a new order would get, stripped; ``BadInput`` when it is unusable or taken.
+
+        Call it before the buyer's checkout is sent to Amazon Pay (or the sandbox): a number
+        refused only after checkout would leave an authorized Charge Permission no order
+        points to (issue 10, item 12).
+        """
+        number = validate_order_number(number)
+        with self._sessions() as session:
+            if session.scalar(select(Order.id).where(Order.number == number)) is not None:
+                raise BadInput(f"受注番号 {number} はすでに登録されています。")
+        return number
+
     def receive_checkout(
         self,
         *,
@@ -108,15 +122,11 @@ class OrderService:
         authorized, and an address Amazon would reject (R4). Appends the payment-method line to
         the shop memo (R22), except for subscriptions (R20, R23).
         """
-        number = number.strip()
-        if not number:
-            raise BadInput("受注番号を入力してください。")
+        number = validate_order_number(number)
         total = sum(i.unit_price * i.quantity for i in items) + shipping_fee + fees - discount
         if total <= 0 or total > MAX_ORDER_TOTAL:
             raise RuleViolation("Amazon Payで決済できる金額は1円から10,000,000円までです。", code="R5")
-        with self._sessions() as session:
-            if session.scalar(select(Order.id).where(Order.number == number)) is not None:
-                raise BadInput(f"受注番号 {number} はすでに登録されています。")
+        self.check_new_number(number)
         client = self._gateway().client
         cp_info = client.get_charge_permission(charge_permission_id)
         charge_info = client.get_charge(charge_id)
