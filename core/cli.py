@@ -652,12 +652,22 @@ def _serve(args: argparse.Namespace, as_json: bool) -> int:
     backend.register_public_key(SANDBOX_PUBLIC_KEY_ID, public.decode("ascii"))
     try:
         server = SandboxServer(backend, host=args.host, port=args.port)
-    except OSError as exc:  # the port is taken, or the host is not an address of this machine
+    except (OSError, UnicodeError) as exc:  # the port is taken, or the host is not an address of this machine
         raise UserError(
             f"サンドボックスを {args.host}:{args.port} で起動できません(ポートが使用中か、使えないアドレスです)。"
             "別の --port を指定してください(0 で空いているポート)。"
         ) from exc
-    _emit(as_json, {"url": server.url, "state": str(path)}, f"サンドボックス: {server.url}  (状態: {path})")
+    if not server.is_loopback:
+        sys.stderr.write(
+            f"kanjo: 警告: サンドボックスは {args.host} で待ち受けるため、他のコンピューターからも接続できます。"
+            f"操作API(/_sandbox)には操作用シークレット({server.secret_path})が必要ですが、"
+            "通常は --host を付けずに(127.0.0.1で)起動してください。\n"
+        )
+    _emit(
+        as_json,
+        {"url": server.url, "state": str(path), "control_secret_file": str(server.secret_path)},
+        f"サンドボックス: {server.url}  (状態: {path})\n操作用シークレット: {server.secret_path}",
+    )
     sys.stdout.flush()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()

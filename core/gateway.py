@@ -123,7 +123,7 @@ def open_gateway(
     from core.amazonpay.client import AmazonPayClient, Credentials
     from core.amazonpay.signing import load_private_key
     from core.sandbox.backend import SandboxBackend
-    from core.sandbox.control import SandboxControl
+    from core.sandbox.control import SandboxControl, read_control_secret
     from core.sandbox.server import SandboxServer
 
     options: dict[str, object] = {"clock": clock, "timeout": timeout}
@@ -152,7 +152,12 @@ def open_gateway(
         backend.register_public_key(SANDBOX_PUBLIC_KEY_ID, public_pem.decode("ascii"))
         server = SandboxServer(backend).start()
         sandbox_url = server.url
-    control = SandboxControl(sandbox_url)
+        secret: str | None = server.secret
+    else:
+        # A sandbox started separately (`kanjo sandbox serve`) over the same data directory
+        # keeps its control secret beside this same state file.
+        secret = read_control_secret(sandbox_db)
+    control = SandboxControl(sandbox_url, secret=secret)
     if server is None:
         control.register_key(SANDBOX_PUBLIC_KEY_ID, public_pem.decode("ascii"))
     credentials = Credentials(

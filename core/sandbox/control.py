@@ -1,19 +1,75 @@
-"""Client for the sandbox's ``/_sandbox`` control API: the buyer, Seller Central, faults."""
+"""Client for the sandbox's ``/_sandbox`` control API: the buyer, Seller Central, faults.
+
+The control API moves money without a signature, so it answers only callers that know the
+sandbox's *control secret*: 32 random bytes (hex) made once per sandbox state and kept beside
+its state file, readable by its owner only (``<state>.control-secret``, mode 0600). A web page
+or another user's process on the same machine cannot read the file, so it cannot drive the
+sandbox; ``kanjo`` commands of the same data directory read it and send it in
+:data:`SECRET_HEADER`.
+"""
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from core.errors import BadInput, GatewayUnreachable, NotFound, UserError
 
+SECRET_HEADER = "X-Kanjo-Sandbox-Secret"
+SECRET_SUFFIX = ".control-secret"
+
+
+def control_secret_path(state_path: Path) -> Path:
+    """Where the control secret of the sandbox state in ``state_path`` is kept."""
+    return state_path.with_name(state_path.name + SECRET_SUFFIX)
+
+
+def read_control_secret(state_path: Path) -> str | None:
+    """The control secret of the sandbox state in ``state_path``, or ``None`` when it has none yet."""
+    try:
+        text = control_secret_path(state_path).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text or None
+
+
+def ensure_control_secret(state_path: Path) -> str:
+    """The control secret of the sandbox state in ``state_path``, made on first use.
+
+    The file is created with ``O_CREAT | O_EXCL`` and mode 0600 in one step, so it is never
+    readable by others, not even for a moment, and two processes starting together agree on
+    one secret (the second reads what the first wrote).
+    """
+    path = control_secret_path(state_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+    except FileExistsError:
+        for _attempt in range(50):  # the other process may not have written it yet
+            existing = read_control_secret(state_path)
+            if existing:
+                return existing
+            time.sleep(0.02)
+        raise UserError(f"サンドボックスの操作用シークレットのファイルが空です: {path}") from None
+    try:
+        os.write(fd, (secret + "\n").encode("ascii"))
+    finally:
+        os.close(fd)
+    return secret
+
 
 class SandboxControl:
-    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, *, secret: str | None = None, timeout: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout)
+        headers = {SECRET_HEADER: secret} if secret else {}
+        self._http = httpx.Client(timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -25,9 +81,17 @@ class SandboxControl:
             )
         except httpx.TransportError as exc:
             raise GatewayUnreachable(f"サンドボックス({self.base_url})に接続できませんでした。") from exc
-        data = response.json() if response.content else {}
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            data = {}
         if response.status_code >= 400:
             message = str(data.get("message", "")) if isinstance(data, dict) else ""
+            if response.status_code in (401, 403):
+                raise UserError(
+                    f"サンドボックス({self.base_url})が操作を受け付けませんでした: 操作用シークレットがないか、一致しません。"
+                    "サンドボックスを起動したのと同じデータフォルダから実行してください。"
+                )
             if response.status_code == 404:
                 raise NotFound(f"サンドボックスに対象が見つかりません: {message}")
             if response.status_code == 400:

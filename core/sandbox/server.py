@@ -1,15 +1,30 @@
 """HTTP front of the sandbox: Amazon Pay API v2 paths (signed) and a ``/_sandbox`` control API.
 
 The control API plays the parties outside the product (buyer, Seller Central) and injects
-faults; it answers on loopback only and is not signed.
+faults. It is not signed; instead every control call but ``health`` must carry the sandbox's
+control secret (``core.sandbox.control``), so neither a web page nor another local user can
+drive it. On every path the server also refuses, before it reads a byte of the body:
+
+- a ``Host`` that is not this server (a DNS-rebinding page names its own domain) → 421;
+- a body without ``Content-Length`` (or chunked) → 411, a malformed one → 400, a body over
+  :data:`MAX_BODY_BYTES` → 413;
+- a body that is not ``application/json`` → 415;
+
+and it answers malformed JSON and wrong field types with 400 and an Amazon-style error body,
+keeping the connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
+import ipaddress
 import json
+import logging
+import math
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -28,28 +43,115 @@ from core.amazonpay.signing import (
     verify_request,
 )
 from core.clock import parse_iso
+from core.errors import BadInput
+from core.order_numbers import validate_order_number
 from core.sandbox.backend import ApiFailure, SandboxBackend
+from core.sandbox.control import SECRET_HEADER, control_secret_path, ensure_control_secret
 
 _PREFIX = re.compile(r"^/(?:(?:sandbox|live)/)?v2(?=/)")
 _IDEMPOTENT_POSTS = ("/charges", "/refunds")
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+MAX_BODY_BYTES = 1024 * 1024  # an Amazon Pay request body is a few hundred bytes
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+_LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+# Top-level fields of the API bodies the backend reads, with the JSON types Amazon takes.
+_API_FIELDS: dict[str, tuple[type, ...]] = {
+    "chargePermissionId": (str,),
+    "chargeId": (str,),
+    "chargeAmount": (dict,),
+    "captureAmount": (dict,),
+    "refundAmount": (dict,),
+    "captureNow": (bool,),
+    "canHandlePendingAuthorization": (bool,),
+    "cancelPendingCharges": (bool,),
+    "closureReason": (str, type(None)),
+    "cancellationReason": (str, type(None)),
+    "softDescriptor": (str, type(None)),
+    "merchantMetadata": (dict,),
+}
+log = logging.getLogger("kanjo.sandbox")
+
+
+class _Refused(ApiFailure):
+    """A request refused by the HTTP front before it was handled (and before its body was read)."""
+
+    def __init__(self, status: int, reason_code: str, message: str, *, close: bool = False) -> None:
+        super().__init__(status, reason_code, message)
+        self.close = close  # the body (if any) was left unread: the connection cannot be reused
 
 
 class _Hang(Exception):
     """Withhold the response: the request was processed but the caller never hears back."""
 
 
-class SandboxServer:
-    """A threaded HTTP server on loopback; ``port=0`` picks any free port."""
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
 
-    def __init__(self, backend: SandboxBackend, host: str = "127.0.0.1", port: int = 0) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request is no news; anything else is a sandbox bug.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        log.exception("sandbox: error while serving %s", client_address)
+
+
+class SandboxServer:
+    """A threaded HTTP server on loopback; ``port=0`` picks any free port.
+
+    ``secret`` is the control secret the ``/_sandbox`` calls must carry; by default the one
+    kept beside the backend's state file (made on first use), see ``core.sandbox.control``.
+    """
+
+    def __init__(
+        self, backend: SandboxBackend, host: str = "127.0.0.1", port: int = 0, *, secret: str | None = None
+    ) -> None:
         self.backend = backend
+        self.secret_path = control_secret_path(backend.path)
+        self.secret = secret or ensure_control_secret(backend.path)
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         handler = type("BoundHandler", (_Handler,), {"backend": backend, "registry": self})
-        self._httpd = ThreadingHTTPServer((host, port), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _HTTPServer((host, port), handler)
         self._thread: threading.Thread | None = None
+        bound_host, self.port = str(self._httpd.server_address[0]), int(self._httpd.server_address[1])
+        self.host_names = _LOOPBACK_NAMES | {name for name in (host.strip("[]").lower(), bound_host.lower()) if name}
+        self.wildcard = _is_unspecified(bound_host)
+        if self.wildcard:  # reachable under any of the machine's addresses and its own name
+            self.host_names |= {socket.gethostname().lower()}
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether only this machine can reach the server."""
+        try:
+            return ipaddress.ip_address(str(self._httpd.server_address[0])).is_loopback
+        except ValueError:
+            return False
+
+    def host_allowed(self, value: str) -> bool:
+        """Whether a request's ``Host`` names this server (DNS-rebinding defence)."""
+        value = value.strip().lower()
+        if value.startswith("["):
+            name, bracket, rest = value[1:].partition("]")
+            if not bracket or (rest and not rest.startswith(":")):
+                return False
+            port_text = rest[1:]
+        else:
+            if value.count(":") > 1:
+                return False
+            name, _colon, port_text = value.partition(":")
+        if port_text:
+            if not re.fullmatch(r"[0-9]{1,5}", port_text) or int(port_text) != self.port:
+                return False
+        elif self.port != 80:
+            return False
+        if name in self.host_names:
+            return True
+        if self.wildcard:
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                return False
+            return True  # an address literal cannot be rebound by someone else's DNS
+        return False
 
     @property
     def url(self) -> str:
@@ -71,7 +173,8 @@ class SandboxServer:
             (self._connections.add if alive else self._connections.discard)(connection)
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread is not None:  # shutdown() waits for a serve_forever() that must be running
+            self._httpd.shutdown()
         self._httpd.server_close()
         # Drop kept-alive connections too: a stopped server must look unreachable to clients.
         with self._connections_lock:
@@ -89,6 +192,13 @@ class SandboxServer:
         self.stop()
 
 
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
+
+
 class _Handler(BaseHTTPRequestHandler):
     backend: SandboxBackend
     registry: SandboxServer
@@ -97,6 +207,8 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; without this every answer waits ~40 ms
     # for the client's delayed ACK.
     disable_nagle_algorithm = True
+    # A client that announces a body and never sends it must not hold a thread for ever.
+    timeout = 60
 
     def setup(self) -> None:
         super().setup()
@@ -105,8 +217,6 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         self.registry.track(self.connection, False)
         super().finish()
-
-    server_version = "KanjoSandbox/1"
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -125,34 +235,107 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- plumbing --------------------------------------------------------------------------
 
+    def do_PUT(self) -> None:
+        self._dispatch()
+
     def _dispatch(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
+        is_control = split.path == "/_sandbox" or split.path.startswith("/_sandbox/")
         request_id = uuid.uuid4().hex
         try:
-            if split.path.startswith("/_sandbox/"):
-                status, payload = self._control(self.command, split.path, parse_qs(split.query), body)
+            body = self._read_body(is_control, split.path)
+            if body is None:  # the client hung up before its body was complete
+                self.close_connection = True
+                return
+            if is_control:
+                status, payload = self._control(self.command, split.path, self._query(split.query), body)
             else:
                 status, payload = self._api(self.command, split.path, split.query, body)
         except _Hang:
             time.sleep(self.backend.settings()["hang_seconds"])
             self.close_connection = True
             return
+        except _Refused as refused:
+            status, payload = refused.status, refused.body()
+            if refused.close:
+                self.close_connection = True
         except ApiFailure as failure:
             status, payload = failure.status, failure.body()
-            if not split.path.startswith("/_sandbox/") and not failure.recorded:
+            if not is_control and not failure.recorded:
                 route = _PREFIX.sub("", split.path, count=1)
                 self.backend.record_call(
                     self.command, route, self.headers.get("x-amz-pay-idempotency-key"), status, False
                 )
+        except Exception as exc:  # a sandbox bug: answer it, keep the details in the log
+            log.exception("sandbox: %s %s failed", self.command, split.path)
+            status = 500
+            payload = {"reasonCode": "InternalServerError", "message": f"The sandbox failed ({type(exc).__name__})."}
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         self.send_response(status)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.send_header("x-amz-pay-request-id", request_id)
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         self.wfile.write(data)
+
+    def _read_body(self, is_control: bool, path: str) -> bytes | None:
+        """The request's body after every check on its headers; ``_Refused`` before reading it."""
+        hosts = self.headers.get_all("host") or []
+        if len(hosts) != 1:
+            raise _Refused(400, "MissingHeader", "Exactly one Host header is required.", close=True)
+        if not self.registry.host_allowed(hosts[0]):
+            raise _Refused(421, "MisdirectedRequest", "The Host header does not name this sandbox.", close=True)
+        length = self._content_length()
+        if is_control and path.rstrip("/") != "/_sandbox/health":
+            self._check_secret(close=length > 0)
+        if length == 0:
+            return b""
+        if self.headers.get_content_type() != "application/json" or (
+            self.headers.get_content_charset() or "utf-8"
+        ) not in ("utf-8", "utf8"):
+            raise _Refused(
+                415, "UnsupportedMediaType", "The request body must be application/json (UTF-8).", close=True
+            )
+        body = self.rfile.read(length)
+        return body if len(body) == length else None
+
+    def _content_length(self) -> int:
+        if self.headers.get("transfer-encoding") is not None:
+            raise _Refused(411, "LengthRequired", "Send the body with Content-Length, not chunked.", close=True)
+        values = {value.strip() for value in self.headers.get_all("content-length") or []}
+        if not values:
+            if self.command in _BODY_METHODS:
+                raise _Refused(411, "LengthRequired", "Content-Length is required.", close=True)
+            return 0
+        if len(values) > 1:
+            raise _Refused(400, "InvalidHeaderValue", "Conflicting Content-Length headers.", close=True)
+        text = values.pop()
+        if not re.fullmatch(r"[0-9]+", text):
+            raise _Refused(400, "InvalidHeaderValue", "Content-Length must be a whole number of bytes.", close=True)
+        if len(text) > 12 or int(text) > MAX_BODY_BYTES:
+            raise _Refused(
+                413, "RequestEntityTooLarge", f"The request body must be at most {MAX_BODY_BYTES} bytes.", close=True
+            )
+        return int(text)
+
+    def _check_secret(self, *, close: bool) -> None:
+        given = self.headers.get(SECRET_HEADER)
+        if not given:
+            raise _Refused(
+                401, "UnauthorizedAccess", f"The sandbox control API needs the {SECRET_HEADER} header.", close=close
+            )
+        expected = self.registry.secret.encode("ascii")
+        if not hmac.compare_digest(given.strip().encode("latin-1", "replace"), expected):
+            raise _Refused(403, "AccessDenied", "The sandbox control secret is wrong.", close=close)
+
+    @staticmethod
+    def _query(query: str) -> dict[str, list[str]]:
+        try:
+            return parse_qs(query, max_num_fields=50)
+        except ValueError as exc:
+            raise ApiFailure(400, "InvalidParameterValue", "The query string is malformed.") from exc
 
     # --- the Amazon Pay API ----------------------------------------------------------------
 
@@ -171,6 +354,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise failure
         self._authenticate(method, raw_path, query, body, route)
         payload = self._json_body(body)
+        _check_api_fields(payload)
         status, response, replayed = self._route(method, route, payload, key, body)
         self.backend.record_call(method, route, key, status, replayed)
         if fault is not None:
@@ -281,61 +465,75 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _control(self, method: str, path: str, query: Mapping[str, list[str]], body: bytes) -> tuple[int, Any]:
         backend = self.backend
-        payload = dict(self._json_body(body))
+        fields = _Fields(self._json_body(body), query)
         parts = path.strip("/").split("/")[1:]
 
         def cp_id() -> str:
-            if payload.get("chargePermissionId"):
-                return str(payload["chargePermissionId"])
-            number = payload.get("number") or (query.get("number") or [""])[0]
+            given = fields.optional_text("chargePermissionId")
+            if given:
+                return given
+            number = fields.optional_text("number")
             if not number:
                 raise ApiFailure(400, "MissingParameterValue", "number or chargePermissionId is required")
-            return backend.cp_for_order(str(number))
-
-        def amount() -> int:
-            value = payload.get("amount")
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ApiFailure(400, "InvalidParameterValue", "amount must be a positive whole number of yen")
-            return value
+            return backend.cp_for_order(number)
 
         if parts == ["health"]:
             return 200, {"ok": True, "now": backend.now().isoformat()}
         if parts == ["keys"] and method == "POST":
-            backend.register_public_key(str(payload["id"]), str(payload["pem"]))
+            key_id, pem = fields.text("id"), fields.text("pem")
+            try:
+                load_public_key(pem.encode("utf-8"))
+            except ValueError as exc:
+                raise ApiFailure(400, "InvalidParameterValue", "pem must be a PEM RSA public key") from exc
+            backend.register_public_key(key_id, pem)
             return 200, {"ok": True}
         if parts == ["checkout"] and method == "POST":
-            ordered_at = parse_iso(str(payload["orderedAt"])) if payload.get("orderedAt") else None
+            try:
+                number = validate_order_number(fields.text("number"))
+            except BadInput as exc:
+                raise ApiFailure(400, "InvalidParameterValue", f"number: {exc.message}") from exc
+            total = fields.integer("total")
+            ordered_text = fields.optional_text("orderedAt")
+            try:
+                ordered_at = parse_iso(ordered_text) if ordered_text else None
+            except ValueError as exc:
+                raise ApiFailure(400, "InvalidParameterValue", "orderedAt must be an ISO 8601 date and time") from exc
             return 200, backend.checkout(
-                number=str(payload["number"]),
-                total=int(payload["total"]),
-                kind=str(payload.get("kind", "normal")),
-                instrument=str(payload.get("instrument", "card")),
+                number=number,
+                total=total,
+                kind=fields.text("kind", default="normal"),
+                instrument=fields.text("instrument", default="card"),
                 ordered_at=ordered_at,
-                allow_overcharge=bool(payload.get("allowOvercharge", True)),
-                pending=bool(payload.get("pending", False)),
-                phone=payload.get("phone"),
-                extended_expiry=bool(payload.get("extendedExpiry", True)),
+                allow_overcharge=fields.flag("allowOvercharge", default=True),
+                pending=fields.flag("pending", default=False),
+                phone=fields.optional_text("phone"),
+                extended_expiry=fields.flag("extendedExpiry", default=True),
             )
         if parts == ["buyer", "decline-next"] and method == "POST":
-            backend.decline_next(cp_id(), str(payload.get("kind", "soft")), str(payload.get("operation", "auth")))
+            kind, operation = fields.text("kind", default="soft"), fields.text("operation", default="auth")
+            backend.decline_next(cp_id(), kind, operation)
             return 200, {"ok": True}
         if parts == ["buyer", "fix-payment"] and method == "POST":
             return 200, backend.fix_payment(cp_id())
         if len(parts) == 2 and parts[0] == "seller-central" and method == "POST":
-            charge_id = payload.get("chargeId")
+            charge_id = fields.optional_text("chargeId")
             if parts[1] == "refund":
-                return 200, backend.seller_refund(cp_id(), amount(), charge_id)
+                amount = fields.amount()
+                return 200, backend.seller_refund(cp_id(), amount, charge_id)
             if parts[1] == "capture":
-                return 200, backend.seller_capture(cp_id(), payload.get("amount"), charge_id)
+                capture = fields.optional_amount()
+                return 200, backend.seller_capture(cp_id(), capture, charge_id)
             if parts[1] == "increase":
-                return 200, backend.seller_increase(cp_id(), amount())
+                amount = fields.amount()
+                return 200, backend.seller_increase(cp_id(), amount)
         if parts == ["faults"] and method == "POST":
+            rate = fields.optional_number("rate")
             fault_id = backend.add_fault(
-                str(payload.get("kind", "500")),
-                count=int(payload.get("count", 1)) if payload.get("rate") is None else None,
-                rate=None if payload.get("rate") is None else float(payload["rate"]),
-                path=str(payload.get("path", "")),
-                seed=int(payload.get("seed", 0)),
+                fields.text("kind", default="500"),
+                count=fields.integer("count", default=1) if rate is None else None,
+                rate=rate,
+                path=fields.text("path", default=""),
+                seed=fields.integer("seed", default=0),
             )
             return 200, {"id": fault_id}
         if parts == ["faults"] and method == "DELETE":
@@ -343,16 +541,126 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {"ok": True}
         if parts == ["settings"]:
             if method == "POST":
-                return 200, backend.update_settings({k: float(v) for k, v in payload.items()})
+                return 200, backend.update_settings({key: fields.number(key) for key in fields.payload})
             return 200, backend.settings()
         if parts == ["options"]:
             if method == "POST":
-                return 200, backend.update_options({k: str(v) for k, v in payload.items()})
+                return 200, backend.update_options({key: fields.text(key) for key in fields.payload})
             return 200, backend.options()
         if parts == ["notifications"]:
-            return 200, {"notifications": backend.notifications(int((query.get("after") or ["0"])[0]))}
+            return 200, {"notifications": backend.notifications(fields.integer("after", default=0))}
         if parts == ["snapshot"]:
             return 200, backend.snapshot(cp_id())
         if parts == ["calls"]:
             return 200, {"calls": backend.calls()}
         raise ApiFailure(404, "ResourceNotFound", f"No such sandbox control: {method} {path}")
+
+
+class _Fields:
+    """Typed reads of a control call's JSON body (or, failing that, its query string).
+
+    A missing required field or one of the wrong JSON type is a 400 with Amazon's error body,
+    never a ``KeyError`` that drops the connection.
+    """
+
+    def __init__(self, payload: Mapping[str, Any], query: Mapping[str, list[str]]) -> None:
+        self.payload = payload
+        self._query = query
+
+    def _get(self, name: str) -> tuple[bool, Any, bool]:
+        """(present, value, from_query)."""
+        if name in self.payload:
+            return True, self.payload[name], False
+        values = self._query.get(name)
+        if values:
+            return True, values[0], True
+        return False, None, False
+
+    @staticmethod
+    def _missing(name: str) -> ApiFailure:
+        return ApiFailure(400, "MissingParameterValue", f"The parameter {name} is missing.")
+
+    @staticmethod
+    def _invalid(name: str, what: str) -> ApiFailure:
+        return ApiFailure(400, "InvalidParameterValue", f"The parameter {name} must be {what}.")
+
+    def optional_text(self, name: str) -> str | None:
+        present, value, _ = self._get(name)
+        if not present or value is None:
+            return None
+        if not isinstance(value, str):
+            raise self._invalid(name, "a string")
+        return value
+
+    def text(self, name: str, *, default: str | None = None) -> str:
+        value = self.optional_text(name)
+        if value is not None:
+            return value
+        if default is None:
+            raise self._missing(name)
+        return default
+
+    def optional_integer(self, name: str) -> int | None:
+        present, value, from_query = self._get(name)
+        if not present or value is None:
+            return None
+        if from_query and isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value):
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._invalid(name, "a whole number")
+        return value
+
+    def integer(self, name: str, *, default: int | None = None) -> int:
+        value = self.optional_integer(name)
+        if value is not None:
+            return value
+        if default is None:
+            raise self._missing(name)
+        return default
+
+    def optional_number(self, name: str) -> float | None:
+        present, value, _ = self._get(name)
+        if not present:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self._invalid(name, "a number")
+        return float(value)
+
+    def number(self, name: str) -> float:
+        value = self.optional_number(name)
+        if value is None:
+            raise self._missing(name)
+        return value
+
+    def flag(self, name: str, *, default: bool) -> bool:
+        present, value, _ = self._get(name)
+        if not present or value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self._invalid(name, "true or false")
+        return value
+
+    def optional_amount(self) -> int | None:
+        value = self.optional_integer("amount")
+        if value is not None and value <= 0:
+            raise ApiFailure(400, "InvalidParameterValue", "amount must be a positive whole number of yen")
+        return value
+
+    def amount(self) -> int:
+        value = self.optional_amount()
+        if value is None:
+            raise self._missing("amount")
+        return value
+
+
+def _check_api_fields(payload: Mapping[str, Any]) -> None:
+    """Amazon refuses a body whose known fields have the wrong JSON type; so does the sandbox."""
+    for name, types in _API_FIELDS.items():
+        if name in payload and (
+            not isinstance(payload[name], types) or (bool not in types and isinstance(payload[name], bool))
+        ):
+            raise ApiFailure(400, "InvalidParameterValue", f"The value provided for {name} has the wrong type.")
+    metadata = payload.get("merchantMetadata") or {}
+    for key, value in metadata.items():
+        if not isinstance(value, str | None):
+            raise ApiFailure(400, "InvalidParameterValue", f"The value provided for merchantMetadata.{key} is invalid.")

@@ -57,8 +57,8 @@ def env(base_env: dict[str, str]) -> Iterator[dict[str, str]]:
             lines.append(line)
             if line.strip() == "}":
                 break
-        url = json.loads("".join(lines))["url"]
-        yield {**base_env, "KANJO_SANDBOX_URL": url}
+        info = json.loads("".join(lines))
+        yield {**base_env, "KANJO_SANDBOX_URL": info["url"], "TEST_SANDBOX_SECRET_FILE": info["control_secret_file"]}
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -77,7 +77,12 @@ def sandbox_captures(env: dict[str, str], number: str) -> list[dict[str, object]
     """Ask the sandbox itself what it holds for the order (not our ledger)."""
     import httpx
 
-    snapshot = httpx.get(f"{env['KANJO_SANDBOX_URL']}/_sandbox/snapshot", params={"number": number}).json()
+    secret = Path(env["TEST_SANDBOX_SECRET_FILE"]).read_text().strip()
+    snapshot = httpx.get(
+        f"{env['KANJO_SANDBOX_URL']}/_sandbox/snapshot",
+        params={"number": number},
+        headers={"X-Kanjo-Sandbox-Secret": secret},
+    ).json()
     return [c for c in snapshot["charges"] if c["statusDetails"]["state"] == "Captured"]
 
 

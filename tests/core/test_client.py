@@ -162,7 +162,7 @@ def sandbox(state_dir: Path, clock: FixedClock, keys: KeyPair) -> Iterator[Sandb
     backend.register_public_key(KEY_ID, keys.public_pem)
     server = SandboxServer(backend)
     server.start()
-    sb = Sandbox(backend, server, SandboxControl(server.url, timeout=10.0), clock, keys)
+    sb = Sandbox(backend, server, SandboxControl(server.url, secret=server.secret, timeout=10.0), clock, keys)
     yield sb
     for client in sb.clients:
         client.close()
@@ -998,7 +998,7 @@ def test_open_gateway_registers_its_key_with_an_external_sandbox(
     gateway = open_gateway(
         AppSettings(),
         clock=clock,
-        sandbox_db=tmp_path / "app" / "sandbox.sqlite3",
+        sandbox_db=sandbox.backend.path,  # the same state: its control secret is the sandbox's
         sandbox_url=sandbox.url,
         timeout=5.0,
     )

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from core.app import Kanjo, open_app
+from core.app import Kanjo, open_app, sandbox_db_path
 from core.clock import FixedClock
 from core.gateway import SANDBOX_PUBLIC_KEY_ID, ensure_sandbox_key
 from core.sandbox.backend import SandboxBackend
-from core.sandbox.control import SandboxControl
+from core.sandbox.control import SandboxControl, read_control_secret
 from core.sandbox.server import SandboxServer
 from tests.conftest import NOW
 from tests.helpers import place_order
@@ -33,7 +33,8 @@ POINTS = ("after_intent", "before_send", "after_send")
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[Kanjo, str, Path]]:
     clock = FixedClock(NOW)
-    backend = SandboxBackend(tmp_path / "sandbox.sqlite3", clock)
+    # The state file the app of this data directory uses, so it finds the control secret beside it.
+    backend = SandboxBackend(sandbox_db_path(f"sqlite:///{tmp_path / 'kanjo.sqlite3'}"), clock)
     _private, public = ensure_sandbox_key(tmp_path / "sandbox-key.pem")
     backend.register_public_key(SANDBOX_PUBLIC_KEY_ID, public.decode("ascii"))
     server = SandboxServer(backend).start()
@@ -69,7 +70,7 @@ def test_crash_at_every_point_then_recover_moves_money_exactly_once(
     world: tuple[Kanjo, str, Path], action: str
 ) -> None:
     app, url, home = world
-    control = SandboxControl(url)
+    control = SandboxControl(url, secret=read_control_secret(sandbox_db_path(f"sqlite:///{home / 'kanjo.sqlite3'}")))
     numbers = [f"{action[0].upper()}{i:03d}-{p}" for i in range(ROUNDS) for p in range(len(POINTS))]
     for number in numbers:
         place_order(app, number, 2_000)
