@@ -171,10 +171,12 @@ def test_a_port_in_use_is_a_clear_message(cli_home: Path, capsys: pytest.Capture
 def test_terminal_escapes_and_newlines_from_outside_stay_out_of_text_output(
     cli_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run(capsys, "sandbox", "place-order", "--number", "N1\nN2", "--total", "1000")[0] == 0
+    # place-order refuses such a number before checkout (issue 10 item 12); a shop system's
+    # order could still carry one, so it is written into the store directly.
+    assert run(capsys, "sandbox", "place-order", "--number", "N1", "--total", "1000")[0] == 0
     with open_app() as app, app.sessions.begin() as session:  # a name as Amazon could send it
         session.execute(update(Customer).values(name="山田\x1b[2J\x1b]0;pwned\x07太郎\x9b31m\r"))
-        session.execute(update(Order).values(ship_address="東京都\n千代田区\x1b[31m1-1"))
+        session.execute(update(Order).values(number="N1\nN2", ship_address="東京都\n千代田区\x1b[31m1-1"))
     code, out, _ = run(capsys, "orders", "list")
     assert code == 0
     lines = out.splitlines()

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from core.app import Kanjo, open_app
+from core.app import Kanjo, open_app, sandbox_db_path
 from core.clock import FixedClock
 from core.errors import UserError
 from core.gateway import SANDBOX_PUBLIC_KEY_ID, ensure_sandbox_key
@@ -63,7 +63,8 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     clock = FixedClock(NOW)
-    backend = SandboxBackend(tmp_path / "sandbox.sqlite3", clock)
+    # The state file the app of this data directory uses, so it finds the control secret beside it.
+    backend = SandboxBackend(sandbox_db_path(f"sqlite:///{tmp_path / 'kanjo.sqlite3'}"), clock)
     _private, public = ensure_sandbox_key(tmp_path / "sandbox-key.pem")
     backend.register_public_key(SANDBOX_PUBLIC_KEY_ID, public.decode("ascii"))
     server = SandboxServer(backend).start()

@@ -70,7 +70,8 @@ def test_crash_at_every_point_then_recover_moves_money_exactly_once(
     world: tuple[Kanjo, str, Path], action: str
 ) -> None:
     app, url, home = world
-    control = SandboxControl(url, secret=read_control_secret(sandbox_db_path(f"sqlite:///{home / 'kanjo.sqlite3'}")))
+    secret = read_control_secret(sandbox_db_path(f"sqlite:///{home / 'kanjo.sqlite3'}"))
+    control = SandboxControl(url, secret=secret)
     numbers = [f"{action[0].upper()}{i:03d}-{p}" for i in range(ROUNDS) for p in range(len(POINTS))]
     for number in numbers:
         place_order(app, number, 2_000)

@@ -158,7 +158,8 @@ def make_sandbox(state_dir: Path, clock: FixedClock, keys: KeyPair) -> Iterator[
         backend.register_public_key(KEY_ID, keys.public_pem)
         backend.register_public_key(PLAIN_KEY_ID, keys.public_pem)
         server = start_server(backend)
-        sandbox = Sandbox(backend, server, SandboxControl(server.url, secret=server.secret, timeout=10.0), clock_ or clock, keys)
+        control = SandboxControl(server.url, secret=server.secret, timeout=10.0)
+        sandbox = Sandbox(backend, server, control, clock_ or clock, keys)
         made.append(sandbox)
         return sandbox
 
