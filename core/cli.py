@@ -98,6 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", metavar="N")
     show = orders.add_parser("show", help="受注の詳細")
     show.add_argument("number")
+    adder = orders.add_parser("add", help="Charge Permission IDから受注を追加します(残りはAmazon Payから取得)")
+    adder.add_argument("--charge-permission", required=True, metavar="ID")
+    adder.add_argument("--number", metavar="N")
+    adder.add_argument("--charge", action="append", default=[], metavar="ID")
+    linker = orders.add_parser("link", help="未連携の受注をCharge Permissionと連携します")
+    linker.add_argument("number")
+    linker.add_argument("--charge-permission", required=True, metavar="ID")
+    linker.add_argument("--charge", action="append", default=[], metavar="ID")
+
+    importer = sub.add_parser("import", help="ショップの受注ファイルを取り込みます")
+    importer.add_argument("file")
+    importer.add_argument("--format", default="auto", help="auto, futureshop, eccube, shopify, amazon-orders, 保存した対応表の名前")
+    importer.add_argument("--encoding", default="auto", choices=["auto", "cp932", "utf-8", "utf-8-sig"])
+    importer.add_argument("--dry-run", action="store_true", help="取り込まずに内容だけ確認します")
+    importer.add_argument("--skip-bad", action="store_true", help="取り込めない行を除いて取り込みます")
 
     sub.add_parser("capture", help="入金処理(売上確定)").add_argument("number")
     sub.add_parser("reauth", help="再与信").add_argument("number")
@@ -164,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     place = sandbox.add_parser("place-order", help="購入者としてAmazon Payで注文します")
     place.add_argument("--number", required=True)
     place.add_argument("--total", required=True)
-    place.add_argument("--kind", choices=[k.value for k in OrderKind], default="normal")
+    place.add_argument(
+        "--kind", choices=[k.value for k in OrderKind if k is not OrderKind.MARKETPLACE], default="normal"
+    )
     place.add_argument("--instrument", choices=["card", "gift", "gift+card"], default="card")
     place.add_argument("--ordered-at", metavar="ISO")
     place.add_argument("--pending", action="store_true", help="承認中のまま受け付けます")
@@ -175,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="支払い許可の有効期限を13か月に延長します(既定)。--no-extended-expiry で180日(R54、通常・予約注文)",
     )
     place.add_argument("--member", action="store_true")
+    place.add_argument(
+        "--no-store", action="store_true", help="Amazon Pay側の決済だけを作り、受注は保存しません(取込で登録)"
+    )
     buyer = sandbox.add_parser("buyer", help="購入者の操作").add_subparsers(dest="buyer_command", parser_class=_Parser)
     decline = buyer.add_parser("decline-next", help="次の与信(または売上・返金)を失敗させます")
     decline.add_argument("number")
@@ -368,7 +388,57 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             out.append(f"入金処理不可: {_line(d.capture_blocked_reason)}")
         _out("\n".join(out))
         return 0
-    raise BadInput("orders の後に list または show を指定してください。")
+    if args.orders_command == "add":
+        number = app.imports.add_by_charge_permission(args.charge_permission, args.number, args.charge)
+        detail = app.orders.detail(number)
+        _emit(as_json, detail.to_json(), f"受注 {_line(number)} を追加しました({detail.payment_status or '決済なし'})。")
+        return 0
+    if args.orders_command == "link":
+        app.imports.link(args.number, args.charge_permission, args.charge)
+        detail = app.orders.detail(args.number)
+        _emit(
+            as_json,
+            detail.to_json(),
+            f"受注 {_line(detail.number)} をAmazon Payと連携しました({detail.payment_status or '決済なし'})。",
+        )
+        return 0
+    raise BadInput("orders の後に list, show, add, link のいずれかを指定してください。")
+
+
+def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    from pathlib import Path
+
+    path = Path(args.file)
+    try:
+        summary = app.imports.import_file(
+            path, format=args.format, encoding=args.encoding, dry_run=args.dry_run, skip_bad=args.skip_bad
+        )
+    except BadInput:
+        if args.dry_run:
+            raise
+        # Refused rows block the import: show them (from a dry run) before the one-line refusal.
+        preview = app.imports.import_file(path, format=args.format, encoding=args.encoding, dry_run=True)
+        _print_refused(preview.refused)
+        raise
+    data = summary.to_json()
+    if as_json:
+        _print_json(data)
+    else:
+        head = "取込の確認(まだ何も書き込んでいません)" if args.dry_run else "取込結果"
+        _out(
+            f"{head}: 形式 {_line(summary.format)} / 文字コード {_line(summary.encoding)}\n"
+            f"追加 {summary.added}件  更新 {summary.updated}件  変更なし {summary.unchanged}件  "
+            f"連携 {summary.linked}件  未連携 {summary.unlinked}件  除外 {len(summary.refused)}件"
+            + ("\n途中で中止しました。" if summary.cancelled else "")
+        )
+        _print_refused(summary.refused)
+    return 0
+
+
+def _print_refused(refused: Sequence[Any]) -> None:
+    for row in refused:
+        column = f" [{_line(row.column)}]" if row.column else ""
+        sys.stderr.write(f"kanjo: {row.line}行目{column}: {_line(row.reason)}\n")
 
 
 def _exit_code(result: Any) -> int:
@@ -587,6 +657,8 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         number = app.orders.check_new_number(args.number)
         total = parse_yen(args.total, field="--total", allow_zero=False)
         ordered_at = _parse_ordered_at(args.ordered_at, app.clock.now()) if args.ordered_at else None
+        if args.no_store and args.member:
+            raise BadInput("--member は --no-store と一緒には指定できません(会員情報は取込で登録します)。")
         placed = control.checkout(
             number=number,
             total=total,
@@ -596,6 +668,20 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             pending=args.pending,
             extended_expiry=args.extended_expiry,
         )
+        if args.no_store:
+            # Issue 11 item 7: the checkout exists at Amazon only; the order arrives by import.
+            data = {
+                "number": number,
+                "charge_permission_id": placed["chargePermissionId"],
+                "charge_ids": [placed["chargeId"]] if placed.get("chargeId") else [],
+            }
+            _emit(
+                as_json,
+                data,
+                f"サンドボックスで注文 {_line(number)} の決済を作成しました(受注は保存していません): "
+                f"{_line(placed['chargePermissionId'])}",
+            )
+            return 0
         detail = app.orders.receive_checkout(
             number=number,
             kind=OrderKind(args.kind),
@@ -678,6 +764,7 @@ _HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
     "init": _cmd_init,
     "demo": _cmd_demo,
     "orders": _cmd_orders,
+    "import": _cmd_import,
     "capture": _cmd_capture,
     "reauth": _cmd_reauth,
     "sync": _cmd_sync,

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ImportedItem:
+    sku: str
+    name: str
+    unit_price: int  # yen
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ImportedOrder:
+    number: str  # the shop's order number (stripped)
+    line: int  # 1-based physical line number of the order's first data row in the file (header = line 1)
+    ordered_at: datetime  # timezone-aware, UTC
+    kind: str  # "normal" | "marketplace" (Amazon Seller Central order report) | "subscription" | "reservation"
+    customer_name: str
+    customer_email: str
+    customer_phone: str
+    ship_name: str
+    ship_postal_code: str
+    ship_prefecture: str
+    ship_address: str  # city + address lines joined with a space
+    ship_phone: str
+    items: tuple[ImportedItem, ...]
+    shipping_fee: int
+    total: int  # what the buyer pays (請求合計金額 / 支払合計 / Total / sum for amazon-orders)
+    payment_method: str  # "amazon_pay" | "credit_card" | "bank_transfer" | "cod" | "convenience_store" | "other"
+    payment_label: str  # the file's own text for the payment method
+    charge_permission_id: str | None  # S03-…/P03-…/B… style id when the file carries one
+    charge_ids: tuple[str, ...] = ()
+    tracking_number: str | None = None
+    order_status: str | None = None  # the shop's status text, if any
+    extra: dict[str, str] = field(default_factory=dict)  # unknown columns of the first row, kept
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    line: int
+    column: str | None  # the header name (or None for whole-row problems)
+    reason: str  # one Japanese sentence
+
+
+@dataclass(frozen=True)
+class DetectedFile:
+    format: str  # "futureshop" | "eccube" | "shopify" | "amazon-orders" | a saved mapping name
+    encoding: str  # "cp932" | "utf-8" | "utf-8-sig"
+    delimiter: str  # "," or "\t"
