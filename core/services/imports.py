@@ -678,10 +678,10 @@ class ImportService:
         cancel: Callable[[], bool] | None = None,
     ) -> ImportSummary:
         """Detect, read (streamed, twice: plan then write) and import a shop's order file."""
-        from core.imports import reader  # type: ignore[attr-defined,unused-ignore]
-
         if not path.is_file():
             raise BadInput(f"ファイル {path} が見つかりません。")
+        from core.imports import reader  # type: ignore[attr-defined,unused-ignore]
+
         with self._sessions() as session:
             has_mappings = session.scalar(select(ImportMapping.name).limit(1)) is not None
         mappings = self.mappings() if has_mappings else None
