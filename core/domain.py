@@ -33,6 +33,10 @@ class OrderKind(StrEnum):
         }[self.value]
 
 
+# The kinds an Amazon Pay checkout can have (R2); a marketplace order never takes an Amazon Pay action.
+AMAZON_PAY_KINDS: tuple[OrderKind, ...] = (OrderKind.NORMAL, OrderKind.RESERVATION, OrderKind.SUBSCRIPTION)
+
+
 class OrderStatus(StrEnum):
     NEW = "new"
     RESERVED = "reserved"
