@@ -195,6 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     place.add_argument(
         "--no-store", action="store_true", help="Amazon Pay側の決済だけを作り、受注は保存しません(取込で登録)"
     )
+    export = sandbox.add_parser("shop-export", help="サンドボックスの注文をショップの受注ファイルとして書き出します")
+    export.add_argument("--format", required=True, choices=["futureshop", "eccube", "shopify", "amazon-orders"])
+    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--encoding", choices=["cp932", "utf-8", "utf-8-sig"])
     buyer = sandbox.add_parser("buyer", help="購入者の操作").add_subparsers(dest="buyer_command", parser_class=_Parser)
     decline = buyer.add_parser("decline-next", help="次の与信(または売上・返金)を失敗させます")
     decline.add_argument("number")
@@ -693,6 +697,8 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         )
         _emit(as_json, detail.to_json(), f"受注 {_line(detail.number)} を受け付けました({detail.payment_status})。")
         return 0
+    if command == "shop-export":
+        return _shop_export(control.checkouts(), args, as_json)
     if command == "buyer":
         app.orders.detail(args.number)  # unknown order → clear message
         if args.buyer_command == "decline-next":
@@ -721,7 +727,64 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             raise BadInput("fault の後に add または clear を指定してください。")
         _emit(as_json, {"ok": True}, "障害設定を更新しました。")
         return 0
-    raise BadInput("sandbox の後に serve, place-order, buyer, seller-central, fault のいずれかを指定してください。")
+    raise BadInput(
+        "sandbox の後に serve, place-order, shop-export, buyer, seller-central, fault のいずれかを指定してください。"
+    )
+
+
+_EXPORT_ENCODINGS = {"futureshop": "cp932", "eccube": "cp932", "shopify": "utf-8", "amazon-orders": "utf-8"}
+
+
+def _shop_export(checkouts: Sequence[dict[str, Any]], args: argparse.Namespace, as_json: bool) -> int:
+    """Issue 11, item 7: the sandbox's checkouts as the chosen shop system would export them."""
+    from pathlib import Path
+
+    from core.imports.model import ImportedItem, ImportedOrder
+    from core.imports.writers import write_export  # type: ignore[import-not-found,unused-ignore]
+
+    orders = []
+    for line, placed in enumerate(checkouts, start=2):
+        buyer, address = placed["buyer"], placed["shippingAddress"]
+        marketplace = args.format == "amazon-orders"
+        orders.append(
+            ImportedOrder(
+                number=placed["number"],
+                line=line,
+                ordered_at=parse_iso(placed["creationTimestamp"]),
+                kind="marketplace"
+                if marketplace
+                else ("subscription" if placed["chargePermissionType"] == "Recurring" else "normal"),
+                customer_name=buyer.get("name", ""),
+                customer_email=buyer.get("email", ""),
+                customer_phone=buyer.get("phoneNumber", ""),
+                ship_name=address.get("name", ""),
+                ship_postal_code=address.get("postalCode", ""),
+                ship_prefecture=address.get("stateOrRegion", ""),
+                ship_address=" ".join(
+                    part for part in (address.get("city"), address.get("addressLine1")) if part
+                ),
+                ship_phone=address.get("phoneNumber", ""),
+                items=(ImportedItem("SANDBOX-1", "ご注文商品", int(placed["amount"]), 1),),
+                shipping_fee=0,
+                total=int(placed["amount"]),
+                payment_method="other" if marketplace else "amazon_pay",
+                payment_label="Amazon" if marketplace else "Amazon Pay",
+                charge_permission_id=None if marketplace else placed["chargePermissionId"],
+                charge_ids=() if marketplace else tuple(placed["chargeIds"]),
+            )
+        )
+    encoding = args.encoding or _EXPORT_ENCODINGS[args.format]
+    out = Path(args.out)
+    try:
+        write_export(out, args.format, orders, encoding=encoding)
+    except OSError as exc:
+        raise UserError(f"ファイル {out} に書き込めません({exc.strerror or type(exc).__name__})。") from exc
+    _emit(
+        as_json,
+        {"file": str(out), "format": args.format, "encoding": encoding, "orders": len(orders)},
+        f"{len(orders)}件の注文を{args.format}の形式で書き出しました: {out}",
+    )
+    return 0
 
 
 def _serve(args: argparse.Namespace, as_json: bool) -> int:
