@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--encoding", default="auto", choices=["auto", "cp932", "utf-8", "utf-8-sig"])
     importer.add_argument("--dry-run", action="store_true", help="取り込まずに内容だけ確認します")
     importer.add_argument("--skip-bad", action="store_true", help="取り込めない行を除いて取り込みます")
+    mapping = sub.add_parser("import-mapping", help="その他のCSVの列の対応表(--format 名前)").add_subparsers(
+        dest="mapping_command", parser_class=_Parser
+    )
+    saver = mapping.add_parser("save", help="対応表を保存します(例: number=注文番号 ordered_at=注文日 total=合計)")
+    saver.add_argument("name")
+    saver.add_argument("columns", nargs="+", metavar="項目=列名")
+    mapping.add_parser("list", help="保存した対応表の一覧")
 
     sub.add_parser("capture", help="入金処理(売上確定)").add_argument("number")
     sub.add_parser("reauth", help="再与信").add_argument("number")
@@ -437,6 +444,28 @@ def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         )
         _print_refused(summary.refused)
     return 0
+
+
+def _cmd_import_mapping(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    from core.imports.mapping import ColumnMapping  # type: ignore[import-not-found,unused-ignore]
+
+    if args.mapping_command == "save":
+        columns: dict[str, str] = {}
+        for pair in args.columns:
+            key, sep, header = pair.partition("=")
+            if not sep or not key.strip() or not header.strip():
+                raise BadInput(f"「{pair}」は「項目=列名」の形で指定してください(例: number=注文番号)。")
+            columns[key.strip()] = header.strip()
+        saved = ColumnMapping(name=args.name.strip(), columns=columns)
+        app.imports.save_mapping(saved)
+        _emit(as_json, {"name": saved.name, "columns": saved.columns}, f"対応表「{_line(saved.name)}」を保存しました。")
+        return 0
+    if args.mapping_command == "list":
+        found = app.imports.mappings()
+        data = [{"name": name, "columns": m.columns} for name, m in sorted(found.items())]
+        _emit(as_json, data, "\n".join(_line(name) for name in sorted(found)) or "保存した対応表はありません。")
+        return 0
+    raise BadInput("import-mapping の後に save または list を指定してください。")
 
 
 def _print_refused(refused: Sequence[Any]) -> None:
@@ -828,6 +857,7 @@ _HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
     "demo": _cmd_demo,
     "orders": _cmd_orders,
     "import": _cmd_import,
+    "import-mapping": _cmd_import_mapping,
     "capture": _cmd_capture,
     "reauth": _cmd_reauth,
     "sync": _cmd_sync,

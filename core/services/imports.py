@@ -17,7 +17,6 @@ system's export (R58) or from a Charge Permission ID the operator types. The par
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -654,12 +653,12 @@ class ImportService:
 
         with self._sessions() as session:
             rows = session.scalars(select(ImportMapping)).all()
-            return {row.name: ColumnMapping.from_json(json.loads(row.columns_json)) for row in rows}
+            return {row.name: ColumnMapping.from_json(row.columns_json) for row in rows}
 
     def save_mapping(self, mapping: Any) -> None:
         with self._sessions.begin() as session:
             row = session.get(ImportMapping, mapping.name)
-            text = json.dumps(mapping.to_json(), ensure_ascii=False)
+            text = mapping.to_json()
             if row is None:
                 session.add(ImportMapping(name=mapping.name, columns_json=text, updated_at=self._clock.now()))
             else:
@@ -688,7 +687,7 @@ class ImportService:
         detected = reader.detect(path, format=format, encoding=encoding, mappings=mappings)
 
         def rows() -> Iterable[ImportedOrder | RefusedRow]:
-            return reader.read_orders(path, detected, mappings=mappings)  # type: ignore[no-any-return]
+            return reader.read_orders(path, detected, mappings=mappings)  # type: ignore[no-any-return,unused-ignore]
 
         if dry_run:
             summary = self.preview(detected, rows)

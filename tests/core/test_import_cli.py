@@ -38,7 +38,13 @@ def test_place_order_no_store_leaves_the_store_empty(capsys: pytest.CaptureFixtu
 def test_orders_add_by_charge_permission_and_show_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
     placed = run_json(capsys, "sandbox", "place-order", "--number", "NS-2", "--total", "4000", "--no-store")
     added = run_json(
-        capsys, "orders", "add", "--charge-permission", placed["charge_permission_id"], "--charge", placed["charge_ids"][0]
+        capsys,
+        "orders",
+        "add",
+        "--charge-permission",
+        placed["charge_permission_id"],
+        "--charge",
+        placed["charge_ids"][0],
     )
     assert added["number"] == "NS-2"
     shown = run_json(capsys, "orders", "show", "NS-2")
@@ -147,3 +153,42 @@ def test_no_store_then_shop_export_then_import_gives_the_badges(
     assert {o["payment_status"] for o in run_json(capsys, "orders", "list")} == {"承認済"}
     again = run_json(capsys, "import", str(out))
     assert (again["added"], again["updated"], again["unchanged"]) == (0, 0, 2)
+
+
+def test_a_saved_mapping_imports_any_other_csv_and_refused_rows_block(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`kanjo import-mapping save`, then `kanjo import --format NAME`; runs once the parsers are merged."""
+    pytest.importorskip("core.imports.reader")
+    pytest.importorskip("core.imports.mapping")
+    saved = run_json(
+        capsys,
+        "import-mapping",
+        "save",
+        "自社CSV",
+        "number=伝票",
+        "ordered_at=日付",
+        "total=金額",
+        "payment_label=支払",
+    )
+    assert saved["name"] == "自社CSV"
+    assert [m["name"] for m in run_json(capsys, "import-mapping", "list")] == ["自社CSV"]
+    path = tmp_path / "own.csv"
+    path.write_text(
+        "伝票,日付,金額,支払\nOWN-1,2026-11-20 10:00,1200,銀行振込\nOWN-2,昨日,900,銀行振込\n", encoding="utf-8"
+    )
+    capsys.readouterr()
+    code = main(["import", str(path), "--format", "自社CSV"])
+    err = capsys.readouterr().err
+    assert code == 1 and "3行目" in err and "何も取り込みませんでした" in err
+    assert run_json(capsys, "orders", "list") == []
+    done = run_json(capsys, "import", str(path), "--format", "自社CSV", "--skip-bad")
+    assert done["added"] == 1 and [r["line"] for r in done["refused"]] == [3]
+    shown = run_json(capsys, "orders", "show", "OWN-1")
+    assert (shown["source"], shown["linked"], shown["payment_status"]) == ("自社CSV", False, None)
+
+
+def test_import_mapping_with_a_bad_pair_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("core.imports.mapping")
+    code = main(["import-mapping", "save", "x", "number"])
+    assert code == 1 and "項目=列名" in capsys.readouterr().err

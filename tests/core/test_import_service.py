@@ -70,7 +70,9 @@ def test_preview_writes_nothing_and_counts(app: Kanjo) -> None:
     assert dump(app) == before
     assert (summary.added, summary.updated, summary.unchanged) == (2, 0, 0)
     assert (summary.linked, summary.unlinked) == (1, 1)
-    assert summary.to_json()["refused"] == [{"line": 4, "column": "請求合計金額", "reason": "金額「abc」を読めません。"}]
+    assert summary.to_json()["refused"] == [
+        {"line": 4, "column": "請求合計金額", "reason": "金額「abc」を読めません。"}
+    ]
 
 
 def test_refused_rows_block_unless_skip_bad(app: Kanjo) -> None:
@@ -113,7 +115,9 @@ def test_reimport_adds_nothing_and_a_change_updates_only_shop_fields(app: Kanjo)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
     result = app.payments.capture("FS-1")
     assert result.ok
-    changed = replace(order, ship_address="千代田区丸の内2-2", tracking_number="1234-5678", total=9_999, order_status="発送済")
+    changed = replace(
+        order, ship_address="千代田区丸の内2-2", tracking_number="1234-5678", total=9_999, order_status="発送済"
+    )
     summary = app.imports.apply(FILE, [changed])
     assert summary.updated == 1
     assert set(summary.orders[0].fields) == {"ship_address", "tracking_number", "order_status", "shop_total_mismatch"}
