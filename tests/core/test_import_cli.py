@@ -192,3 +192,11 @@ def test_import_mapping_with_a_bad_pair_is_refused(capsys: pytest.CaptureFixture
     pytest.importorskip("core.imports.mapping")
     code = main(["import-mapping", "save", "x", "number"])
     assert code == 1 and "項目=列名" in capsys.readouterr().err
+
+
+def test_orders_show_text_names_the_source_and_the_link(capsys: pytest.CaptureFixture[str]) -> None:
+    run_json(capsys, "sandbox", "place-order", "--number", "TX-1", "--total", "2000")
+    capsys.readouterr()
+    assert main(["orders", "show", "TX-1"]) == 0
+    out = capsys.readouterr().out
+    assert "取込元: sandbox  環境: sandbox  Amazon Pay: 連携済 S03-" in out
