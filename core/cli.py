@@ -434,12 +434,9 @@ def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         summary = app.imports.import_file(
             path, format=args.format, encoding=args.encoding, dry_run=args.dry_run, skip_bad=args.skip_bad
         )
-    except BadInput:
-        if args.dry_run:
-            raise
-        # Refused rows block the import: show them (from a dry run) before the one-line refusal.
-        preview = app.imports.import_file(path, format=args.format, encoding=args.encoding, dry_run=True)
-        _print_refused(preview.refused)
+    except BadInput as exc:
+        # Refused rows block the import: each one on stderr before the one-line refusal.
+        _print_refused(getattr(exc, "refused", ()))
         raise
     data = summary.to_json()
     if as_json:

@@ -135,6 +135,14 @@ class ImportSummary:
         }
 
 
+class ImportRefused(BadInput):
+    """Rows were refused and ``skip_bad`` was not given: nothing was written."""
+
+    def __init__(self, message: str, refused: tuple[RefusedRow, ...]) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
 @dataclass(frozen=True)
 class _Amazon:
     cp: ChargePermissionInfo
@@ -392,9 +400,10 @@ class ImportService:
         source = self._rows(rows)
         first = self._plan(source())
         if first.refused and not skip_bad:
-            raise BadInput(
+            raise ImportRefused(
                 f"取り込めない行が{len(first.refused)}件あるため、何も取り込みませんでした。"
-                "内容を直すか、--skip-bad でその行を除いて取り込んでください。"
+                "内容を直すか、--skip-bad でその行を除いて取り込んでください。",
+                tuple(sorted(first.refused, key=lambda r: r.line)),
             )
         total = first.added + first.updated + first.unchanged
         counts = _Counts()
