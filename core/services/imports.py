@@ -531,6 +531,15 @@ class ImportService:
             self._attach(session, row, amazon, order.total, now, counts)
         session.flush()
         refresh_order(row, now)
+        self._journal.event(
+            session,
+            action="order_imported",
+            now=now,
+            order_number=row.number,
+            amount=row.total,
+            actor=self._operator,
+            message=f"受注を取り込みました(取込元: {source})。",
+        )
         return row
 
     @staticmethod

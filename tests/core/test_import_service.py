@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,3 +203,38 @@ def test_unlinked_and_marketplace_orders_refuse_amazon_actions_then_link(app: Ka
     app.imports.link("UL-1", placed["chargePermissionId"], [placed["chargeId"]])
     linked = app.orders.detail("UL-1")
     assert linked.linked and linked.payment_status == "承認済" and linked.can_capture
+
+
+def test_existing_orders_become_sandbox_orders_on_upgrade(tmp_path: Path) -> None:
+    from core.app import open_app
+    from core.clock import FixedClock
+    from core.db.engine import make_engine, migrate_to
+    from tests.conftest import NOW
+
+    db = tmp_path / "kanjo.sqlite3"
+    old = make_engine(f"sqlite:///{db}")
+    migrate_to(old, "0004")
+    with old.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO customers(id, name, email, phone, is_member) VALUES (1, '佐藤 花子', 's@example.jp', '0312345678', 0)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO orders(id, number, kind, ordered_at, customer_id, ship_name, ship_postal_code, ship_prefecture,"
+            " ship_address, ship_phone, shipping_fee, fees, discount, adjustment, total, original_total, order_status,"
+            " shop_memo, payment_method, amount_changed_externally, authorized_amount, captured_amount,"
+            " refunded_amount, created_at, updated_at) VALUES (1, '1001', 'normal', '2026-11-20 00:00:00', 1,"
+            " '佐藤 花子', '100-0001', '東京都', '千代田区1-1', '0312345678', 0, 0, 0, 0, 1200, 1200, 'new', '',"
+            " 'bank_transfer', 0, 0, 0, 0, '2026-11-20 00:00:00', '2026-11-20 00:00:00')"
+        )
+    old.dispose()
+    app = open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)})
+    try:
+        detail = app.orders.detail("1001")
+        assert (detail.source, detail.environment, detail.linked, detail.shop_total_mismatch) == (
+            "sandbox",
+            "sandbox",
+            False,
+            None,
+        )
+    finally:
+        app.close()
