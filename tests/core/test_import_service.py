@@ -238,3 +238,23 @@ def test_existing_orders_become_sandbox_orders_on_upgrade(tmp_path: Path) -> Non
         )
     finally:
         app.close()
+
+
+def test_sync_after_import_reads_linked_orders_and_leaves_the_others_alone(app: Kanjo) -> None:
+    placed = checkout(app, "SY-1", 3_000)
+    app.imports.apply(
+        FILE,
+        [
+            shop_order("SY-1", 2, total=3_000, cp=placed["chargePermissionId"]),  # no charge id in the file
+            shop_order("SY-2", 3, unlinked=True),
+            shop_order("SY-3", 4, kind="marketplace", payment_method="other"),
+            shop_order("SY-4", 5),
+        ],
+    )
+    assert app.orders.detail("SY-1").payment_status is None  # only its permission until a sync
+    results = {r.order_number: r for r in app.sync.sync_all()}
+    assert all(r.ok for r in results.values()), [r.message for r in results.values()]
+    assert app.orders.detail("SY-1").payment_status == "承認済"  # the sandbox announced the charge (IPN)
+    for number in ("SY-2", "SY-3", "SY-4"):
+        detail = app.orders.detail(number)
+        assert detail.payment_status is None and detail.sync_error is None
