@@ -308,7 +308,8 @@ class ImportService:
         existing = session.scalar(select(Order).where(Order.number == number))
         conflict = self._conflict(session, order, existing)
         if conflict is not None:
-            return RefusedRow(order.line, "charge_permission_id", conflict)
+            column = None if "別の種類" in conflict else "charge_permission_id"
+            return RefusedRow(order.line, column, conflict)
         linked = bool(order.charge_permission_id) and order.kind != OrderKind.MARKETPLACE.value
         if existing is None:
             if linked and check_amazon:
