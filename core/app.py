@@ -26,6 +26,7 @@ from core.services.sync import SyncService
 from core.settings import SettingsStore
 
 if TYPE_CHECKING:
+    from core.services.imports import ImportService
     from core.services.messages import MessageService
 
 DATA_DIR_ENV = "KANJO_HOME"
@@ -83,6 +84,17 @@ class Kanjo:
     _gateway_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _messages: MessageService | None = field(default=None, repr=False)
     _messages_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _imports: ImportService | None = field(default=None, repr=False)
+
+    @property
+    def imports(self) -> ImportService:
+        """Orders from the shop's export, by Charge Permission ID, and linking (issue 11)."""
+        with self._messages_lock:
+            if self._imports is None:
+                from core.services.imports import ImportService
+
+                self._imports = ImportService(self.sessions, self.clock, self.gateway, self.settings)
+            return self._imports
 
     @property
     def messages(self) -> MessageService:

@@ -98,6 +98,28 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--limit", metavar="N")
     show = orders.add_parser("show", help="受注の詳細")
     show.add_argument("number")
+    adder = orders.add_parser("add", help="Charge Permission IDから受注を追加します(残りはAmazon Payから取得)")
+    adder.add_argument("--charge-permission", required=True, metavar="ID")
+    adder.add_argument("--number", metavar="N")
+    adder.add_argument("--charge", action="append", default=[], metavar="ID")
+    linker = orders.add_parser("link", help="未連携の受注をCharge Permissionと連携します")
+    linker.add_argument("number")
+    linker.add_argument("--charge-permission", required=True, metavar="ID")
+    linker.add_argument("--charge", action="append", default=[], metavar="ID")
+
+    importer = sub.add_parser("import", help="ショップの受注ファイルを取り込みます")
+    importer.add_argument("file")
+    importer.add_argument("--format", default="auto", help="auto, futureshop, eccube, shopify, amazon-orders, 保存した対応表の名前")
+    importer.add_argument("--encoding", default="auto", choices=["auto", "cp932", "utf-8", "utf-8-sig"])
+    importer.add_argument("--dry-run", action="store_true", help="取り込まずに内容だけ確認します")
+    importer.add_argument("--skip-bad", action="store_true", help="取り込めない行を除いて取り込みます")
+    mapping = sub.add_parser("import-mapping", help="その他のCSVの列の対応表(--format 名前)").add_subparsers(
+        dest="mapping_command", parser_class=_Parser
+    )
+    saver = mapping.add_parser("save", help="対応表を保存します(例: number=注文番号 ordered_at=注文日 total=合計)")
+    saver.add_argument("name")
+    saver.add_argument("columns", nargs="+", metavar="項目=列名")
+    mapping.add_parser("list", help="保存した対応表の一覧")
 
     sub.add_parser("capture", help="入金処理(売上確定)").add_argument("number")
     sub.add_parser("reauth", help="再与信").add_argument("number")
@@ -164,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     place = sandbox.add_parser("place-order", help="購入者としてAmazon Payで注文します")
     place.add_argument("--number", required=True)
     place.add_argument("--total", required=True)
-    place.add_argument("--kind", choices=[k.value for k in OrderKind], default="normal")
+    place.add_argument(
+        "--kind", choices=[k.value for k in OrderKind if k is not OrderKind.MARKETPLACE], default="normal"
+    )
     place.add_argument("--instrument", choices=["card", "gift", "gift+card"], default="card")
     place.add_argument("--ordered-at", metavar="ISO")
     place.add_argument("--pending", action="store_true", help="承認中のまま受け付けます")
@@ -175,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="支払い許可の有効期限を13か月に延長します(既定)。--no-extended-expiry で180日(R54、通常・予約注文)",
     )
     place.add_argument("--member", action="store_true")
+    place.add_argument(
+        "--no-store", action="store_true", help="Amazon Pay側の決済だけを作り、受注は保存しません(取込で登録)"
+    )
+    export = sandbox.add_parser("shop-export", help="サンドボックスの注文をショップの受注ファイルとして書き出します")
+    export.add_argument("--format", required=True, choices=["futureshop", "eccube", "shopify", "amazon-orders"])
+    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--encoding", choices=["cp932", "utf-8", "utf-8-sig"])
     buyer = sandbox.add_parser("buyer", help="購入者の操作").add_subparsers(dest="buyer_command", parser_class=_Parser)
     decline = buyer.add_parser("decline-next", help="次の与信(または売上・返金)を失敗させます")
     decline.add_argument("number")
@@ -353,7 +384,17 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"お届け先: 〒{_line(d.ship_postal_code)} {_line(d.ship_prefecture)}{_line(d.ship_address)}",
             f"合計: {format_yen(d.total)}  与信: {format_yen(d.authorized)}  "
             f"売上: {format_yen(d.captured)}  返金: {format_yen(d.refunded)}",
+            f"取込元: {_line(d.source)}  環境: {_line(d.environment)}  Amazon Pay: "
+            + (
+                f"連携済 {_line(d.charge_permission_id)}"
+                if d.linked
+                else ("未連携" if d.payment_method == "amazon_pay" and d.kind != "marketplace" else "対象外")
+            ),
         ]
+        if d.shop_total_mismatch is not None:
+            out.append(
+                f"注意: ショップのファイルの合計({format_yen(d.shop_total_mismatch)})がAmazon Payの金額と異なります。"
+            )
         out.extend(f"  与信 {_line(c.id)}  {format_yen(c.amount)}  {_line(c.label)}" for c in d.charges)
         out.extend(f"  返金 {_line(f.id)}  {format_yen(f.amount)}  {_line(f.label)}" for f in d.refunds)
         if d.reauth_message:
@@ -368,7 +409,76 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             out.append(f"入金処理不可: {_line(d.capture_blocked_reason)}")
         _out("\n".join(out))
         return 0
-    raise BadInput("orders の後に list または show を指定してください。")
+    if args.orders_command == "add":
+        number = app.imports.add_by_charge_permission(args.charge_permission, args.number, args.charge)
+        detail = app.orders.detail(number)
+        _emit(as_json, detail.to_json(), f"受注 {_line(number)} を追加しました({detail.payment_status or '決済なし'})。")
+        return 0
+    if args.orders_command == "link":
+        app.imports.link(args.number, args.charge_permission, args.charge)
+        detail = app.orders.detail(args.number)
+        _emit(
+            as_json,
+            detail.to_json(),
+            f"受注 {_line(detail.number)} をAmazon Payと連携しました({detail.payment_status or '決済なし'})。",
+        )
+        return 0
+    raise BadInput("orders の後に list, show, add, link のいずれかを指定してください。")
+
+
+def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    from pathlib import Path
+
+    path = Path(args.file)
+    try:
+        summary = app.imports.import_file(
+            path, format=args.format, encoding=args.encoding, dry_run=args.dry_run, skip_bad=args.skip_bad
+        )
+    except BadInput as exc:
+        # Refused rows block the import: each one on stderr before the one-line refusal.
+        _print_refused(getattr(exc, "refused", ()))
+        raise
+    data = summary.to_json()
+    if as_json:
+        _print_json(data)
+    else:
+        head = "取込の確認(まだ何も書き込んでいません)" if args.dry_run else "取込結果"
+        _out(
+            f"{head}: 形式 {_line(summary.format)} / 文字コード {_line(summary.encoding)}\n"
+            f"追加 {summary.added}件  更新 {summary.updated}件  変更なし {summary.unchanged}件  "
+            f"連携 {summary.linked}件  未連携 {summary.unlinked}件  除外 {len(summary.refused)}件"
+            + ("\n途中で中止しました。" if summary.cancelled else "")
+        )
+        _print_refused(summary.refused)
+    return 0
+
+
+def _cmd_import_mapping(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    from core.imports.mapping import ColumnMapping  # type: ignore[import-not-found,unused-ignore]
+
+    if args.mapping_command == "save":
+        columns: dict[str, str] = {}
+        for pair in args.columns:
+            key, sep, header = pair.partition("=")
+            if not sep or not key.strip() or not header.strip():
+                raise BadInput(f"「{pair}」は「項目=列名」の形で指定してください(例: number=注文番号)。")
+            columns[key.strip()] = header.strip()
+        saved = ColumnMapping(name=args.name.strip(), columns=columns)
+        app.imports.save_mapping(saved)
+        _emit(as_json, {"name": saved.name, "columns": saved.columns}, f"対応表「{_line(saved.name)}」を保存しました。")
+        return 0
+    if args.mapping_command == "list":
+        found = app.imports.mappings()
+        data = [{"name": name, "columns": m.columns} for name, m in sorted(found.items())]
+        _emit(as_json, data, "\n".join(_line(name) for name in sorted(found)) or "保存した対応表はありません。")
+        return 0
+    raise BadInput("import-mapping の後に save または list を指定してください。")
+
+
+def _print_refused(refused: Sequence[Any]) -> None:
+    for row in refused:
+        column = f" [{_line(row.column)}]" if row.column else ""
+        sys.stderr.write(f"kanjo: {row.line}行目{column}: {_line(row.reason)}\n")
 
 
 def _exit_code(result: Any) -> int:
@@ -587,6 +697,8 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         number = app.orders.check_new_number(args.number)
         total = parse_yen(args.total, field="--total", allow_zero=False)
         ordered_at = _parse_ordered_at(args.ordered_at, app.clock.now()) if args.ordered_at else None
+        if args.no_store and args.member:
+            raise BadInput("--member は --no-store と一緒には指定できません(会員情報は取込で登録します)。")
         placed = control.checkout(
             number=number,
             total=total,
@@ -596,6 +708,20 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             pending=args.pending,
             extended_expiry=args.extended_expiry,
         )
+        if args.no_store:
+            # Issue 11 item 7: the checkout exists at Amazon only; the order arrives by import.
+            data = {
+                "number": number,
+                "charge_permission_id": placed["chargePermissionId"],
+                "charge_ids": [placed["chargeId"]] if placed.get("chargeId") else [],
+            }
+            _emit(
+                as_json,
+                data,
+                f"サンドボックスで注文 {_line(number)} の決済を作成しました(受注は保存していません): "
+                f"{_line(placed['chargePermissionId'])}",
+            )
+            return 0
         detail = app.orders.receive_checkout(
             number=number,
             kind=OrderKind(args.kind),
@@ -607,6 +733,8 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         )
         _emit(as_json, detail.to_json(), f"受注 {_line(detail.number)} を受け付けました({detail.payment_status})。")
         return 0
+    if command == "shop-export":
+        return _shop_export(control.checkouts(), args, as_json)
     if command == "buyer":
         app.orders.detail(args.number)  # unknown order → clear message
         if args.buyer_command == "decline-next":
@@ -635,7 +763,64 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             raise BadInput("fault の後に add または clear を指定してください。")
         _emit(as_json, {"ok": True}, "障害設定を更新しました。")
         return 0
-    raise BadInput("sandbox の後に serve, place-order, buyer, seller-central, fault のいずれかを指定してください。")
+    raise BadInput(
+        "sandbox の後に serve, place-order, shop-export, buyer, seller-central, fault のいずれかを指定してください。"
+    )
+
+
+_EXPORT_ENCODINGS = {"futureshop": "cp932", "eccube": "cp932", "shopify": "utf-8", "amazon-orders": "utf-8"}
+
+
+def _shop_export(checkouts: Sequence[dict[str, Any]], args: argparse.Namespace, as_json: bool) -> int:
+    """Issue 11, item 7: the sandbox's checkouts as the chosen shop system would export them."""
+    from pathlib import Path
+
+    from core.imports.model import ImportedItem, ImportedOrder
+    from core.imports.writers import write_export  # type: ignore[import-not-found,unused-ignore]
+
+    orders = []
+    for line, placed in enumerate(checkouts, start=2):
+        buyer, address = placed["buyer"], placed["shippingAddress"]
+        marketplace = args.format == "amazon-orders"
+        orders.append(
+            ImportedOrder(
+                number=placed["number"],
+                line=line,
+                ordered_at=parse_iso(placed["creationTimestamp"]),
+                kind="marketplace"
+                if marketplace
+                else ("subscription" if placed["chargePermissionType"] == "Recurring" else "normal"),
+                customer_name=buyer.get("name", ""),
+                customer_email=buyer.get("email", ""),
+                customer_phone=buyer.get("phoneNumber", ""),
+                ship_name=address.get("name", ""),
+                ship_postal_code=address.get("postalCode", ""),
+                ship_prefecture=address.get("stateOrRegion", ""),
+                ship_address=" ".join(
+                    part for part in (address.get("city"), address.get("addressLine1")) if part
+                ),
+                ship_phone=address.get("phoneNumber", ""),
+                items=(ImportedItem("SANDBOX-1", "ご注文商品", int(placed["amount"]), 1),),
+                shipping_fee=0,
+                total=int(placed["amount"]),
+                payment_method="other" if marketplace else "amazon_pay",
+                payment_label="Amazon" if marketplace else "Amazon Pay",
+                charge_permission_id=None if marketplace else placed["chargePermissionId"],
+                charge_ids=() if marketplace else tuple(placed["chargeIds"]),
+            )
+        )
+    encoding = args.encoding or _EXPORT_ENCODINGS[args.format]
+    out = Path(args.out)
+    try:
+        write_export(out, args.format, orders, encoding=encoding)
+    except OSError as exc:
+        raise UserError(f"ファイル {out} に書き込めません({exc.strerror or type(exc).__name__})。") from exc
+    _emit(
+        as_json,
+        {"file": str(out), "format": args.format, "encoding": encoding, "orders": len(orders)},
+        f"{len(orders)}件の注文を{args.format}の形式で書き出しました: {out}",
+    )
+    return 0
 
 
 def _serve(args: argparse.Namespace, as_json: bool) -> int:
@@ -678,6 +863,8 @@ _HANDLERS: dict[str, Callable[[Kanjo, argparse.Namespace, bool], int]] = {
     "init": _cmd_init,
     "demo": _cmd_demo,
     "orders": _cmd_orders,
+    "import": _cmd_import,
+    "import-mapping": _cmd_import_mapping,
     "capture": _cmd_capture,
     "reauth": _cmd_reauth,
     "sync": _cmd_sync,

@@ -19,10 +19,22 @@ class OrderKind(StrEnum):
     NORMAL = "normal"
     RESERVATION = "reservation"
     SUBSCRIPTION = "subscription"
+    # Issue 11: an Amazon marketplace order from a Seller Central order report; its money
+    # moves in Seller Central, never through Amazon Pay (R57, R61).
+    MARKETPLACE = "marketplace"
 
     @property
     def label(self) -> str:
-        return {"normal": "通常商品", "reservation": "予約商品", "subscription": "定期・頒布会"}[self.value]
+        return {
+            "normal": "通常商品",
+            "reservation": "予約商品",
+            "subscription": "定期・頒布会",
+            "marketplace": "マーケットプレイス",
+        }[self.value]
+
+
+# The kinds an Amazon Pay checkout can have (R2); a marketplace order never takes an Amazon Pay action.
+AMAZON_PAY_KINDS: tuple[OrderKind, ...] = (OrderKind.NORMAL, OrderKind.RESERVATION, OrderKind.SUBSCRIPTION)
 
 
 class OrderStatus(StrEnum):

@@ -63,7 +63,32 @@ class Decision:
         return Decision(False, reason, rule)
 
 
+MARKETPLACE_MESSAGE = "Amazonマーケットプレイスの注文です。お金の動きはSeller Centralで行ってください。"
+UNLINKED_MESSAGE = (
+    "Amazon Payと未連携の受注です(Charge Permission IDがありません)。"
+    "kanjo orders link で連携してから操作してください。"
+)
+
+
+def link_refusal(kind: OrderKind, payment_method: str, *, has_permission: bool, has_charges: bool) -> Decision | None:
+    """Issue 11: no Amazon Pay action on a marketplace order (its money moves in Seller Central,
+    R61) nor on an Amazon Pay order imported without its Charge Permission (未連携, R57)."""
+    if kind is OrderKind.MARKETPLACE:
+        return Decision.no(MARKETPLACE_MESSAGE, "R61")
+    if payment_method == "amazon_pay" and not has_permission and not has_charges:
+        return Decision.no(UNLINKED_MESSAGE, "R57")
+    return None
+
+
 def _common_refusal(order: OrderFacts) -> Decision | None:
+    refusal = link_refusal(
+        order.kind,
+        order.payment_method,
+        has_permission=order.charge_permission is not None,
+        has_charges=bool(order.charges),
+    )
+    if refusal:
+        return refusal
     if order.payment_method == "none":
         return Decision.no("受注金額が0円のため決済不要です。入金処理するには、先に受注金額を変更してください。", "R34")
     if order.payment_method != "amazon_pay":
@@ -71,6 +96,17 @@ def _common_refusal(order: OrderFacts) -> Decision | None:
     if order.order_status is OrderStatus.CANCELED:
         return Decision.no("キャンセル済みの受注です。", "R35")
     return in_progress_refusal(order)
+
+
+def settled_refusal(order: OrderFacts) -> Decision | None:
+    """What refunds, cancellations and method changes check first: the link, then the journal."""
+    refusal = link_refusal(
+        order.kind,
+        order.payment_method,
+        has_permission=order.charge_permission is not None,
+        has_charges=bool(order.charges),
+    )
+    return refusal or in_progress_refusal(order)
 
 
 def in_progress_refusal(order: OrderFacts) -> Decision | None:

@@ -288,6 +288,14 @@ class OrderDetail:
     seller_central_tasks: tuple[str, ...] = ()  # R11: recorded here, still to be done in Seller Central
     messages: tuple[MessageView, ...] = ()  # R51: every message to the customer, oldest first
     operations_in_progress: int = 0  # money calls being sent right now by another window or process
+    # Issue 11: where the order came from, its Amazon Pay environment, its link to Amazon Pay,
+    # and the shop file's total when it differs from Amazon's.
+    source: str = "sandbox"
+    environment: str = "sandbox"
+    linked: bool = False
+    charge_permission_id: str | None = None
+    shop_total_mismatch: int | None = None
+    payment_method: str = "amazon_pay"
 
     def to_json(self) -> dict[str, Any]:
         def convert(value: Any) -> Any:
@@ -418,6 +426,12 @@ def order_detail(session: Session, number: str, now: datetime) -> OrderDetail:
         reauthorize_blocked_reason=reauth.reason,
         unsettled_operations=sum(1 for p in pending if not p.in_flight),
         operations_in_progress=sum(1 for p in pending if p.in_flight),
+        source=order.source,
+        environment=order.environment,
+        linked=order.charge_permission_id is not None,
+        charge_permission_id=order.charge_permission_id,
+        shop_total_mismatch=order.shop_total_mismatch,
+        payment_method=order.payment_method,
         seller_central_tasks=tuple(_task_text(t) for t in Journal.seller_central_tasks(session, order.number)),
         messages=tuple(
             message_view(m, order.number)

@@ -126,6 +126,13 @@ class Order(Base):
     refunded_amount: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Issue 11: where the order came from (an import format or saved mapping name, or
+    # 'manual' / 'sandbox' / 'demo'), the Amazon Pay environment it belongs to, and the file's
+    # total when it differs from what Amazon authorized (flagged, never applied).
+    source: Mapped[str] = mapped_column(String(64), default="sandbox", server_default="sandbox")
+    environment: Mapped[str] = mapped_column(String(16), default="sandbox", server_default="sandbox")
+    shop_total_mismatch: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    payment_label: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     customer: Mapped[Customer] = relationship(back_populates="orders")
     items: Mapped[list[OrderItem]] = relationship(
@@ -196,6 +203,35 @@ class Refund(Base):
 
     order: Mapped[Order] = relationship(back_populates="refunds")
     charge: Mapped[Charge] = relationship(back_populates="refunds", viewonly=True)
+
+
+class ImportRecord(Base):
+    """One import of a shop's order file (issue 11, item 4); the journal has an event too."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    file_name: Mapped[str] = mapped_column(String(400))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    format: Mapped[str] = mapped_column(String(64))
+    encoding: Mapped[str] = mapped_column(String(16))
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+    operator: Mapped[str] = mapped_column(String(64), default="")
+    completed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ImportMapping(Base):
+    """A saved column mapping for "any other CSV" (``--format NAME``), as JSON."""
+
+    __tablename__ = "import_mappings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    columns_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class JournalEntry(Base):

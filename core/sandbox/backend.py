@@ -1047,6 +1047,34 @@ class SandboxBackend:
             ]
             return {"chargePermission": cp, "charges": charges, "refunds": refunds}
 
+    def checkouts(self) -> list[dict[str, Any]]:
+        """Every checkout as the shop system recorded it (issue 11, item 7: ``sandbox shop-export``):
+        order number, Charge Permission, the buyer's first authorization, amount, buyer, address."""
+        with self._tx() as db:
+            rows = db.execute(
+                "SELECT id, type, order_amount, reference_id, buyer, address, created_at"
+                " FROM charge_permissions ORDER BY created_at, id"
+            ).fetchall()
+            result = []
+            for row in rows:
+                first = db.execute(
+                    "SELECT id FROM charges WHERE cp_id = ? AND origin = 'buyer' ORDER BY created_at, id LIMIT 1",
+                    (row["id"],),
+                ).fetchone()
+                result.append(
+                    {
+                        "number": row["reference_id"],
+                        "chargePermissionId": row["id"],
+                        "chargePermissionType": row["type"],
+                        "chargeIds": [first["id"]] if first else [],
+                        "amount": row["order_amount"],
+                        "buyer": json.loads(row["buyer"]),
+                        "shippingAddress": json.loads(row["address"]),
+                        "creationTimestamp": _dt(row["created_at"]).isoformat(),
+                    }
+                )
+            return result
+
     def calls(self) -> list[dict[str, Any]]:
         with self._tx() as db:
             return [dict(row) for row in db.execute("SELECT * FROM calls ORDER BY id").fetchall()]

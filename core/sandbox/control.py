@@ -181,6 +181,11 @@ class SandboxControl:
         result: dict[str, Any] = self._call("GET", "snapshot", number=number)
         return result
 
+    def checkouts(self) -> list[dict[str, Any]]:
+        """Every checkout placed in the sandbox, oldest first (for ``sandbox shop-export``)."""
+        result: list[dict[str, Any]] = self._call("GET", "checkouts")["checkouts"]
+        return result
+
     def calls(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "calls")["calls"]
         return result

@@ -553,6 +553,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, backend.snapshot(cp_id())
         if parts == ["calls"]:
             return 200, {"calls": backend.calls()}
+        if parts == ["checkouts"] and method == "GET":
+            return 200, {"checkouts": backend.checkouts()}
         raise ApiFailure(404, "ResourceNotFound", f"No such sandbox control: {method} {path}")
 
 

@@ -27,7 +27,14 @@ from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import LOCAL_ONLY, SUCCEEDED, Journal, PendingOperation
 from core.ledger import refresh_order
-from core.payment_rules import OrderFacts, capture_decision, in_progress_refusal, reauthorize_decision
+from core.payment_rules import (
+    MARKETPLACE_MESSAGE,
+    OrderFacts,
+    capture_decision,
+    link_refusal,
+    reauthorize_decision,
+    settled_refusal,
+)
 from core.queries import load_order, order_facts
 from core.refund_rules import RefundPlan, plan_refund
 from core.services.operations import OperationEngine, OperationResult, Step
@@ -248,7 +255,7 @@ class PaymentService:
 
     @staticmethod
     def _check_settled(facts: OrderFacts) -> None:
-        refusal = in_progress_refusal(facts)
+        refusal = settled_refusal(facts)
         if refusal is not None:
             raise RuleViolation(refusal.reason, code=refusal.rule)
 
@@ -322,6 +329,8 @@ class PaymentService:
 
     @staticmethod
     def _check_method(order: Order, method: str) -> None:
+        if order.kind == OrderKind.MARKETPLACE:
+            raise RuleViolation(MARKETPLACE_MESSAGE, code="R61")
         if method not in PAYMENT_METHODS or method == "none":
             names = "、".join(k for k in PAYMENT_METHODS if k not in ("amazon_pay", "none"))
             raise BadInput(f"決済方法「{method}」は指定できません。指定できるのは: {names}")
@@ -430,6 +439,14 @@ class PaymentService:
         )
         if refusal is None and order.order_status == OrderStatus.CANCELED:
             refusal = ("キャンセル済みの受注です。", "R35")
+        link = link_refusal(
+            OrderKind(order.kind),
+            order.payment_method,
+            has_permission=order.charge_permission_id is not None,
+            has_charges=bool(order.charges),
+        )
+        if link is not None:  # issue 11: marketplace (R61) or 未連携 (R57)
+            refusal = (link.reason, link.rule)
         open_charges = [
             c
             for c in order.charges

@@ -1,0 +1,826 @@
+"""Orders brought in from the shop system: its order export, a Charge Permission ID, a link.
+
+The Amazon Pay API cannot list a merchant's orders (R57): a desk learns of them from the shop
+system's export (R58) or from a Charge Permission ID the operator types. The parsers in
+``core.imports`` turn a file into ``ImportedOrder | RefusedRow``; this service plans and writes.
+
+- ``preview`` writes nothing; it reads Amazon Pay only to know whether each new Charge
+  Permission exists (404 → a refused row).
+- ``apply`` refuses everything while a row is refused (unless ``skip_bad``), then writes in
+  chunks of whole orders, each chunk one transaction under the per-order locks, so a cancel
+  between chunks leaves the orders already imported whole and the rest untouched.
+- A re-import adds nothing; a changed row updates only what the shop system owns (order status,
+  shipping address, items, tracking number). What Amazon Pay owns (charges, captures, refunds,
+  the badge, the total of a linked order) is never taken from a file: a different total is
+  flagged on the order (``shop_total_mismatch``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.amazonpay.errors import ResourceNotFoundError
+from core.amazonpay.models import ChargeInfo, ChargePermissionInfo
+from core.clock import Clock
+from core.db.locks import lock_order
+from core.db.schema import Charge, ChargePermission, Customer, ImportMapping, ImportRecord, Order, OrderItem
+from core.domain import ChargePurpose, OrderKind, OrderStatus
+from core.errors import BadInput, GatewayError, NotFound, RuleViolation
+from core.gateway import Gateway
+from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, RefusedRow
+from core.journal import Journal
+from core.ledger import (
+    apply_charge_info,
+    apply_charge_permission_info,
+    instrument_from_descriptor,
+    new_charge_row,
+    refresh_order,
+)
+from core.order_numbers import validate_order_number
+from core.settings import SettingsStore
+from core.status import charge_permission_expiry
+
+CHUNK_ORDERS = 500
+Rows = Iterable[ImportedOrder | RefusedRow] | Callable[[], Iterable[ImportedOrder | RefusedRow]]
+
+# The shop's status text → our order status (labels of R10's list and common shop wordings).
+_STATUS_WORDS: dict[str, OrderStatus] = {
+    **{status.label: status for status in OrderStatus},
+    **{status.value: status for status in OrderStatus},
+    "新規": OrderStatus.NEW,
+    "新規受付": OrderStatus.NEW,
+    "入金待ち": OrderStatus.NEW,
+    "入金済み": OrderStatus.PROCESSING,
+    "対応中": OrderStatus.PROCESSING,
+    "処理中": OrderStatus.PROCESSING,
+    "発送済み": OrderStatus.SHIPPED,
+    "発送済": OrderStatus.SHIPPED,
+    "fulfilled": OrderStatus.SHIPPED,
+    "完了": OrderStatus.DONE,
+    "取消": OrderStatus.CANCELED,
+    "キャンセル": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "保留": OrderStatus.ON_HOLD,
+}
+SHOP_FIELDS = (
+    "order_status",
+    "ship_name",
+    "ship_postal_code",
+    "ship_prefecture",
+    "ship_address",
+    "ship_phone",
+    "items",
+    "tracking_number",
+)
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    number: str
+    line: int
+    action: str  # "add" | "update" | "unchanged"
+    fields: tuple[str, ...] = ()
+    linked: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "line": self.line,
+            "action": self.action,
+            "fields": list(self.fields),
+            "linked": self.linked,
+        }
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    format: str
+    encoding: str
+    added: int
+    updated: int
+    unchanged: int
+    linked: int
+    unlinked: int
+    refused: tuple[RefusedRow, ...]
+    orders: tuple[PlannedOrder, ...] = ()
+    dry_run: bool = True
+    cancelled: bool = False
+    file_name: str = ""
+    sha256: str = ""
+    mismatches: tuple[str, ...] = ()  # order numbers whose file total differs from Amazon's
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "encoding": self.encoding,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "linked": self.linked,
+            "unlinked": self.unlinked,
+            "refused": [{"line": r.line, "column": r.column, "reason": r.reason} for r in self.refused],
+            "dry_run": self.dry_run,
+            "cancelled": self.cancelled,
+            "file_name": self.file_name,
+            "sha256": self.sha256,
+            "mismatches": list(self.mismatches),
+            "orders": [o.to_json() for o in self.orders],
+        }
+
+
+class ImportRefused(BadInput):
+    """Rows were refused and ``skip_bad`` was not given: nothing was written."""
+
+    def __init__(self, message: str, refused: tuple[RefusedRow, ...]) -> None:
+        super().__init__(message)
+        self.refused = refused
+
+
+@dataclass(frozen=True)
+class _Amazon:
+    cp: ChargePermissionInfo
+    charges: tuple[ChargeInfo, ...]
+
+
+@dataclass
+class _Counts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    linked: int = 0
+    unlinked: int = 0
+    refused: list[RefusedRow] = field(default_factory=list)
+    orders: list[PlannedOrder] = field(default_factory=list)
+    mismatches: list[str] = field(default_factory=list)
+
+    def count(self, plan: PlannedOrder) -> None:
+        self.orders.append(plan)
+        if plan.action == "add":
+            self.added += 1
+        elif plan.action == "update":
+            self.updated += 1
+        else:
+            self.unchanged += 1
+        if plan.action != "unchanged":
+            if plan.linked:
+                self.linked += 1
+            else:
+                self.unlinked += 1
+
+
+def order_status_of(text: str | None, default: OrderStatus) -> OrderStatus:
+    if text is None or not text.strip():
+        return default
+    return _STATUS_WORDS.get(text.strip(), _STATUS_WORDS.get(text.strip().lower(), default))
+
+
+def _items_of(order: Order) -> tuple[tuple[str, int, int], ...]:
+    return tuple((i.name, i.unit_price, i.quantity) for i in order.items)
+
+
+def _file_items(items: Iterable[ImportedItem]) -> tuple[tuple[str, int, int], ...]:
+    return tuple((i.name, i.unit_price, i.quantity) for i in items)
+
+
+def _amazon_sum(amazon: _Amazon) -> int:
+    return sum(c.amount for c in amazon.charges)
+
+
+class ImportService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        gateway: Callable[[], Gateway],
+        settings: SettingsStore,
+        journal: Journal | None = None,
+        *,
+        operator: str = "operator",
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._gateway = gateway
+        self._settings = settings
+        self._journal = journal or Journal()
+        self._operator = operator
+
+    # --- Amazon Pay reads ----------------------------------------------------------------
+
+    def _read_amazon(self, cp_id: str, charge_ids: Iterable[str]) -> _Amazon:
+        """Get Charge Permission and Get Charge for each id; BadInput with the reason otherwise."""
+        client = self._gateway().client
+        try:
+            cp = client.get_charge_permission(cp_id)
+        except ResourceNotFoundError as exc:
+            raise BadInput(f"Charge Permission {cp_id} はAmazon Payにありません(404)。") from exc
+        charges = []
+        for charge_id in charge_ids:
+            try:
+                info = client.get_charge(charge_id)
+            except ResourceNotFoundError as exc:
+                raise BadInput(f"Charge {charge_id} はAmazon Payにありません(404)。") from exc
+            if info.charge_permission_id and info.charge_permission_id != cp.id:
+                raise BadInput(f"Charge {charge_id} はCharge Permission {cp_id} のものではありません。")
+            charges.append(info)
+        return _Amazon(cp, tuple(charges))
+
+    def _check_permission_exists(self, cp_id: str) -> str | None:
+        try:
+            self._gateway().client.get_charge_permission(cp_id)
+        except ResourceNotFoundError:
+            return f"Charge Permission {cp_id} はAmazon Payにありません(404)。"
+        except GatewayError as exc:
+            return f"Amazon PayからCharge Permission {cp_id} を読めませんでした: {exc.message}"
+        return None
+
+    # --- planning ------------------------------------------------------------------------
+
+    def _conflict(self, session: Session, order: ImportedOrder, existing: Order | None) -> str | None:
+        """A refusal that the store decides: a different Charge Permission, or one already used."""
+        cp_id = order.charge_permission_id
+        if existing is not None and cp_id and existing.charge_permission_id not in (None, cp_id):
+            return (
+                f"受注番号 {order.number} はすでに別のCharge Permission({existing.charge_permission_id})"
+                "と連携しています。"
+            )
+        if (
+            existing is not None
+            and existing.kind != order.kind
+            and OrderKind.MARKETPLACE.value
+            in (
+                existing.kind,
+                order.kind,
+            )
+        ):
+            return f"受注番号 {order.number} はすでに別の種類の受注として登録されています。"
+        if cp_id and (existing is None or existing.charge_permission_id is None):
+            other = session.scalar(
+                select(Order.number).where(Order.charge_permission_id == cp_id, Order.number != order.number)
+            )
+            if other is not None and order.kind != OrderKind.SUBSCRIPTION.value:
+                return f"Charge Permission {cp_id} はすでに受注 {other} と連携しています。"
+        for charge_id in order.charge_ids:
+            owner = session.scalar(select(Order.number).join(Charge).where(Charge.id == charge_id))
+            if owner is not None and owner != order.number:
+                return f"Charge {charge_id} はすでに受注 {owner} のものです。"
+        return None
+
+    def _changes(self, existing: Order, order: ImportedOrder) -> tuple[str, ...]:
+        changed: list[str] = []
+        status = order_status_of(order.order_status, OrderStatus(existing.order_status))
+        if status.value != existing.order_status and not self._status_blocked(existing, status):
+            changed.append("order_status")
+        for name in ("ship_name", "ship_postal_code", "ship_prefecture", "ship_address", "ship_phone"):
+            if getattr(existing, name) != getattr(order, name):
+                changed.append(name)
+        if _items_of(existing) != _file_items(order.items):
+            changed.append("items")
+        if order.tracking_number is not None and (existing.tracking_number or None) != (order.tracking_number or None):
+            changed.append("tracking_number")
+        if existing.charge_permission_id is None:
+            if order.charge_permission_id:
+                changed.append("charge_permission_id")
+            elif existing.total != order.total or existing.shipping_fee != order.shipping_fee:
+                changed.append("total")  # not linked to Amazon Pay: the shop owns the amounts
+        else:
+            mismatch = order.total if order.total != existing.total else None
+            if mismatch != existing.shop_total_mismatch:
+                changed.append("shop_total_mismatch")
+        return tuple(changed)
+
+    @staticmethod
+    def _status_blocked(existing: Order, status: OrderStatus) -> bool:
+        """A cancel in the file never cancels Amazon Pay money: that is ``kanjo cancel`` (R35)."""
+        return status is OrderStatus.CANCELED and (existing.authorized_amount > 0 or existing.captured_amount > 0)
+
+    def _plan_one(self, session: Session, order: ImportedOrder, *, check_amazon: bool) -> PlannedOrder | RefusedRow:
+        try:
+            number = validate_order_number(order.number)
+        except BadInput as exc:
+            return RefusedRow(order.line, None, exc.message)
+        existing = session.scalar(select(Order).where(Order.number == number))
+        conflict = self._conflict(session, order, existing)
+        if conflict is not None:
+            column = None if "別の種類" in conflict else "charge_permission_id"
+            return RefusedRow(order.line, column, conflict)
+        linked = bool(order.charge_permission_id) and order.kind != OrderKind.MARKETPLACE.value
+        if existing is None:
+            if linked and check_amazon:
+                problem = self._check_permission_exists(order.charge_permission_id or "")
+                if problem is not None:
+                    return RefusedRow(order.line, "charge_permission_id", problem)
+            return PlannedOrder(number, order.line, "add", (), linked)
+        changed = self._changes(existing, order)
+        if "charge_permission_id" in changed and check_amazon:
+            problem = self._check_permission_exists(order.charge_permission_id or "")
+            if problem is not None:
+                return RefusedRow(order.line, "charge_permission_id", problem)
+        is_linked = existing.charge_permission_id is not None or linked
+        return PlannedOrder(number, order.line, "update" if changed else "unchanged", changed, is_linked)
+
+    @staticmethod
+    def _rows(rows: Rows) -> Callable[[], Iterable[ImportedOrder | RefusedRow]]:
+        if callable(rows):
+            return rows
+        kept = rows if isinstance(rows, (list, tuple)) else list(rows)
+        return lambda: kept
+
+    def preview(self, detected: DetectedFile, rows: Rows) -> ImportSummary:
+        """What an import would do, row by row; writes nothing."""
+        counts = self._plan(self._rows(rows)())
+        return self._summary(detected, counts, dry_run=True)
+
+    def _plan(self, rows: Iterable[ImportedOrder | RefusedRow]) -> _Counts:
+        counts = _Counts()
+        seen: set[str] = set()
+        with self._sessions() as session:
+            for row in rows:
+                if isinstance(row, RefusedRow):
+                    counts.refused.append(row)
+                    continue
+                if row.number in seen:
+                    counts.refused.append(
+                        RefusedRow(row.line, None, f"受注番号 {row.number} がファイル内で離れた行に2回以上あります。")
+                    )
+                    continue
+                seen.add(row.number)
+                plan = self._plan_one(session, row, check_amazon=True)
+                if isinstance(plan, RefusedRow):
+                    counts.refused.append(plan)
+                else:
+                    counts.count(plan)
+        return counts
+
+    @staticmethod
+    def _summary(
+        detected: DetectedFile,
+        counts: _Counts,
+        *,
+        dry_run: bool,
+        cancelled: bool = False,
+        file_name: str = "",
+        sha256: str = "",
+    ) -> ImportSummary:
+        return ImportSummary(
+            format=detected.format,
+            encoding=detected.encoding,
+            added=counts.added,
+            updated=counts.updated,
+            unchanged=counts.unchanged,
+            linked=counts.linked,
+            unlinked=counts.unlinked,
+            refused=tuple(sorted(counts.refused, key=lambda r: r.line)),
+            orders=tuple(counts.orders),
+            dry_run=dry_run,
+            cancelled=cancelled,
+            file_name=file_name,
+            sha256=sha256,
+            mismatches=tuple(counts.mismatches),
+        )
+
+    # --- applying ------------------------------------------------------------------------
+
+    def apply(
+        self,
+        detected: DetectedFile,
+        rows: Rows,
+        *,
+        skip_bad: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        file_name: str = "",
+        sha256: str = "",
+    ) -> ImportSummary:
+        source = self._rows(rows)
+        first = self._plan(source())
+        if first.refused and not skip_bad:
+            raise ImportRefused(
+                f"取り込めない行が{len(first.refused)}件あるため、何も取り込みませんでした。"
+                "内容を直すか、--skip-bad でその行を除いて取り込んでください。",
+                tuple(sorted(first.refused, key=lambda r: r.line)),
+            )
+        total = first.added + first.updated + first.unchanged
+        counts = _Counts()
+        counts.refused.extend(first.refused)
+        refused_lines = {r.line for r in first.refused}
+        environment = self._settings.load().amazon_environment
+        done = 0
+        cancelled = False
+        chunk: list[ImportedOrder] = []
+        for row in self._orders_only(source(), refused_lines):
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ORDERS:
+                if cancel is not None and cancel():
+                    cancelled = True
+                    break
+                done += self._write_chunk(chunk, counts, detected.format, environment)
+                chunk = []
+                if progress is not None:
+                    progress(done, total)
+        if chunk and not cancelled:
+            if cancel is not None and cancel():
+                cancelled = True
+            else:
+                done += self._write_chunk(chunk, counts, detected.format, environment)
+                if progress is not None:
+                    progress(done, total)
+        self._record(detected, counts, file_name=file_name, sha256=sha256, completed=not cancelled)
+        return self._summary(detected, counts, dry_run=False, cancelled=cancelled, file_name=file_name, sha256=sha256)
+
+    @staticmethod
+    def _orders_only(rows: Iterable[ImportedOrder | RefusedRow], refused: set[int]) -> Iterator[ImportedOrder]:
+        seen: set[str] = set()
+        for row in rows:
+            if isinstance(row, ImportedOrder) and row.line not in refused and row.number not in seen:
+                seen.add(row.number)
+                yield row
+
+    def _write_chunk(self, chunk: list[ImportedOrder], counts: _Counts, source: str, environment: str) -> int:
+        """One transaction of whole orders. Amazon is read first, outside the transaction."""
+        with self._sessions() as session:
+            plans = [(order, self._plan_one(session, order, check_amazon=False)) for order in chunk]
+        reads: dict[str, _Amazon | str] = {}
+        for order, plan in plans:
+            if (
+                isinstance(plan, PlannedOrder)
+                and plan.linked
+                and (plan.action == "add" or "charge_permission_id" in plan.fields)
+            ):
+                try:
+                    reads[order.number] = self._read_amazon(order.charge_permission_id or "", order.charge_ids)
+                except (BadInput, GatewayError) as exc:
+                    reads[order.number] = exc.message
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            for order, _plan in plans:
+                lock_order(session, order.number)
+            for order, _plan in plans:
+                plan = self._plan_one(session, order, check_amazon=False)  # again, under the locks
+                if isinstance(plan, RefusedRow):
+                    counts.refused.append(plan)
+                    continue
+                amazon = reads.get(order.number)
+                if isinstance(amazon, str):
+                    counts.refused.append(RefusedRow(order.line, "charge_permission_id", amazon))
+                    continue
+                if plan.action == "add":
+                    self._insert(session, order, amazon, source, environment, now, counts)
+                elif plan.action == "update":
+                    existing = session.scalar(select(Order).where(Order.number == plan.number))
+                    assert existing is not None
+                    self._update(session, existing, order, plan.fields, amazon, now, counts)
+                counts.count(plan)
+        return len(chunk)
+
+    def _insert(
+        self,
+        session: Session,
+        order: ImportedOrder,
+        amazon: _Amazon | None,
+        source: str,
+        environment: str,
+        now: datetime,
+        counts: _Counts,
+    ) -> Order:
+        kind = OrderKind(order.kind) if order.kind in set(OrderKind) else OrderKind.NORMAL
+        default = OrderStatus.RESERVED if kind is OrderKind.RESERVATION else OrderStatus.NEW
+        customer = Customer(
+            name=order.customer_name,
+            email=order.customer_email,
+            phone=order.customer_phone,
+            is_member=False,
+            newsletter_consent=None,  # R7: a guest records no consent
+        )
+        session.add(customer)
+        method = order.payment_method if kind is not OrderKind.MARKETPLACE else "other"
+        row = Order(
+            number=order.number.strip(),
+            kind=kind.value,
+            ordered_at=order.ordered_at,
+            customer=customer,
+            ship_name=order.ship_name,
+            ship_postal_code=order.ship_postal_code,
+            ship_prefecture=order.ship_prefecture,
+            ship_address=order.ship_address,
+            ship_phone=order.ship_phone,
+            shipping_fee=order.shipping_fee,
+            fees=0,
+            discount=0,
+            adjustment=0,
+            total=order.total,
+            original_total=order.total,
+            order_status=order_status_of(order.order_status, default).value,
+            tracking_number=order.tracking_number or None,
+            shop_memo="",
+            payment_method=method,
+            payment_label=order.payment_label[:64] or None,
+            created_at=now,
+            updated_at=now,
+            source=source,
+            environment=environment,
+        )
+        session.add(row)
+        self._set_items(session, row, order.items)
+        if amazon is not None:
+            self._attach(session, row, amazon, order.total, now, counts)
+        session.flush()
+        refresh_order(row, now)
+        self._journal.event(
+            session,
+            action="order_imported",
+            now=now,
+            order_number=row.number,
+            amount=row.total,
+            actor=self._operator,
+            message=f"受注を取り込みました(取込元: {source})。",
+        )
+        return row
+
+    @staticmethod
+    def _set_items(session: Session, row: Order, items: Iterable[ImportedItem]) -> None:
+        row.items.clear()
+        session.flush()
+        for position, item in enumerate(items):
+            row.items.append(
+                OrderItem(
+                    position=position, name=item.name, unit_price=item.unit_price, cost_price=0, quantity=item.quantity
+                )
+            )
+
+    def _attach(
+        self, session: Session, row: Order, amazon: _Amazon, file_total: int | None, now: datetime, counts: _Counts
+    ) -> None:
+        """Link the order to its Charge Permission and charges as Amazon reports them."""
+        info = amazon.cp
+        cp = session.get(ChargePermission, info.id)
+        if cp is None:
+            created = info.created_at or row.ordered_at
+            cp = ChargePermission(
+                id=info.id,
+                type=info.type,
+                state=info.status.state,
+                instrument=instrument_from_descriptor(info.payment_descriptor).value,
+                created_at=created,
+                expires_at=info.expires_at or charge_permission_expiry(created),
+            )
+            session.add(cp)
+        apply_charge_permission_info(cp, info, now)
+        row.charge_permission = cp
+        row.payment_method = "amazon_pay"
+        for index, charge_info in enumerate(amazon.charges):
+            if session.get(Charge, charge_info.id) is not None:
+                continue
+            purpose = ChargePurpose.ORIGINAL if index == 0 else ChargePurpose.REAUTH
+            charge = new_charge_row(row, charge_info, purpose=purpose, origin="product", now=now)
+            apply_charge_info(charge, charge_info, now, confirmed_by_read=True)
+            session.add(charge)
+        if amazon.charges:
+            authorized = _amazon_sum(amazon)
+            # The amounts come from Amazon; the file's differing total is only flagged.
+            row.total = authorized
+            row.original_total = authorized
+            if file_total is not None and file_total != authorized:
+                row.shop_total_mismatch = file_total
+                counts.mismatches.append(row.number)
+            else:
+                row.shop_total_mismatch = None
+        row.last_synced_at = now
+        session.flush()
+
+    def _update(
+        self,
+        session: Session,
+        existing: Order,
+        order: ImportedOrder,
+        fields: tuple[str, ...],
+        amazon: _Amazon | None,
+        now: datetime,
+        counts: _Counts,
+    ) -> None:
+        if "order_status" in fields:
+            existing.order_status = order_status_of(order.order_status, OrderStatus(existing.order_status)).value
+        for name in ("ship_name", "ship_postal_code", "ship_prefecture", "ship_address", "ship_phone"):
+            if name in fields:
+                setattr(existing, name, getattr(order, name))
+        if "items" in fields:
+            self._set_items(session, existing, order.items)
+        if "tracking_number" in fields:
+            existing.tracking_number = order.tracking_number or None
+        if "total" in fields:
+            existing.total = order.total
+            existing.shipping_fee = order.shipping_fee
+        if "shop_total_mismatch" in fields:
+            existing.shop_total_mismatch = order.total if order.total != existing.total else None
+            if existing.shop_total_mismatch is not None:
+                counts.mismatches.append(existing.number)
+        if "charge_permission_id" in fields and amazon is not None:
+            self._attach(session, existing, amazon, order.total, now, counts)
+        session.flush()
+        refresh_order(existing, now)
+        self._journal.event(
+            session,
+            action="order_imported",
+            now=now,
+            order_number=existing.number,
+            actor=self._operator,
+            message="取込で更新しました: " + "、".join(fields),
+        )
+
+    def _record(self, detected: DetectedFile, counts: _Counts, *, file_name: str, sha256: str, completed: bool) -> None:
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            session.add(
+                ImportRecord(
+                    at=now,
+                    file_name=file_name,
+                    sha256=sha256,
+                    format=detected.format,
+                    encoding=detected.encoding,
+                    added=counts.added,
+                    updated=counts.updated,
+                    unchanged=counts.unchanged,
+                    refused=len(counts.refused),
+                    operator=self._operator,
+                    completed=completed,
+                )
+            )
+            state = "" if completed else "(途中で中止)"
+            self._journal.event(
+                session,
+                action="import",
+                now=now,
+                order_number=None,
+                actor=self._operator,
+                message=(
+                    f"受注ファイルを取り込みました{state}: {file_name} sha256={sha256} 形式={detected.format} "
+                    f"追加{counts.added} 更新{counts.updated} 変更なし{counts.unchanged} 除外{len(counts.refused)}"
+                ),
+            )
+
+    # --- the file ------------------------------------------------------------------------
+
+    def mappings(self) -> dict[str, Any]:
+        """Saved column mappings by name (``core.imports.mapping.ColumnMapping``)."""
+        from core.imports.mapping import ColumnMapping  # type: ignore[import-not-found,unused-ignore]
+
+        with self._sessions() as session:
+            rows = session.scalars(select(ImportMapping)).all()
+            return {row.name: ColumnMapping.from_json(row.columns_json) for row in rows}
+
+    def save_mapping(self, mapping: Any) -> None:
+        with self._sessions.begin() as session:
+            row = session.get(ImportMapping, mapping.name)
+            text = mapping.to_json()
+            if row is None:
+                session.add(ImportMapping(name=mapping.name, columns_json=text, updated_at=self._clock.now()))
+            else:
+                row.columns_json = text
+                row.updated_at = self._clock.now()
+
+    def import_file(
+        self,
+        path: Path,
+        *,
+        format: str = "auto",
+        encoding: str = "auto",
+        dry_run: bool = False,
+        skip_bad: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> ImportSummary:
+        """Detect, read (streamed, twice: plan then write) and import a shop's order file."""
+        if not path.is_file():
+            raise BadInput(f"ファイル {path} が見つかりません。")
+        from core.imports import reader  # type: ignore[attr-defined,unused-ignore]
+
+        with self._sessions() as session:
+            has_mappings = session.scalar(select(ImportMapping.name).limit(1)) is not None
+        mappings = self.mappings() if has_mappings else None
+        detected = reader.detect(path, format=format, encoding=encoding, mappings=mappings)
+
+        def rows() -> Iterable[ImportedOrder | RefusedRow]:
+            return reader.read_orders(path, detected, mappings=mappings)  # type: ignore[no-any-return,unused-ignore]
+
+        if dry_run:
+            summary = self.preview(detected, rows)
+            return ImportSummary(**{**summary.__dict__, "file_name": path.name})
+        return self.apply(
+            detected,
+            rows,
+            skip_bad=skip_bad,
+            progress=progress,
+            cancel=cancel,
+            file_name=path.name,
+            sha256=reader.file_digest(path),
+        )
+
+    # --- one order by its Charge Permission, and linking later --------------------------
+
+    def add_by_charge_permission(self, cp_id: str, number: str | None = None, charge_ids: Iterable[str] = ()) -> str:
+        """An order from its Charge Permission ID; everything else is read from Amazon Pay (R57)."""
+        cp_id = cp_id.strip()
+        if not cp_id:
+            raise BadInput("Charge Permission IDを指定してください。")
+        amazon = self._read_amazon(cp_id, [c.strip() for c in charge_ids if c.strip()])
+        chosen = validate_order_number(number or amazon.cp.merchant_reference_id or cp_id)
+        environment = self._settings.load().amazon_environment
+        now = self._clock.now()
+        buyer = amazon.cp.buyer
+        address = amazon.cp.shipping_address
+        total = _amazon_sum(amazon)
+        imported = ImportedOrder(
+            number=chosen,
+            line=0,
+            ordered_at=amazon.cp.created_at or now,
+            kind=OrderKind.SUBSCRIPTION.value if amazon.cp.type == "Recurring" else OrderKind.NORMAL.value,
+            customer_name=buyer.name if buyer else "",
+            customer_email=buyer.email if buyer else "",
+            customer_phone=buyer.phone if buyer else "",
+            ship_name=address.name if address else "",
+            ship_postal_code=address.postal_code if address else "",
+            ship_prefecture=address.prefecture if address else "",
+            ship_address=address.address if address else "",
+            ship_phone=address.phone if address else "",
+            items=(ImportedItem("", "Amazon Payのご注文", total, 1),) if total else (),
+            shipping_fee=0,
+            total=total,
+            payment_method="amazon_pay",
+            payment_label="Amazon Pay",
+            charge_permission_id=amazon.cp.id,
+            charge_ids=tuple(c.id for c in amazon.charges),
+        )
+        counts = _Counts()
+        with self._sessions.begin() as session:
+            lock_order(session, chosen)
+            if session.scalar(select(Order.id).where(Order.number == chosen)) is not None:
+                raise BadInput(f"受注番号 {chosen} はすでに登録されています。")
+            conflict = self._conflict(session, imported, None)
+            if conflict is not None:
+                raise RuleViolation(conflict, code="R57")
+            self._insert(session, imported, amazon, "manual", environment, now, counts)
+            self._journal.event(
+                session,
+                action="order_added",
+                now=now,
+                order_number=chosen,
+                amount=total or None,
+                actor=self._operator,
+                message=f"Charge Permission {amazon.cp.id} から受注を追加しました。",
+            )
+        return chosen
+
+    def link(self, number: str, cp_id: str, charge_ids: Iterable[str] = ()) -> None:
+        """Link a 未連携 Amazon Pay order to its Charge Permission (and charges), read from Amazon."""
+        number = number.strip()
+        cp_id = cp_id.strip()
+        if not cp_id:
+            raise BadInput("Charge Permission IDを指定してください。")
+        with self._sessions() as session:
+            order = session.scalar(select(Order).where(Order.number == number))
+            if order is None:
+                raise NotFound(f"受注 {number} が見つかりません。")
+            self._check_linkable(order)
+        amazon = self._read_amazon(cp_id, [c.strip() for c in charge_ids if c.strip()])
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            lock_order(session, number)
+            order = session.scalar(select(Order).where(Order.number == number))
+            assert order is not None
+            self._check_linkable(order)
+            other = session.scalar(select(Order.number).where(Order.charge_permission_id == amazon.cp.id))
+            if other is not None and order.kind != OrderKind.SUBSCRIPTION.value:
+                raise RuleViolation(
+                    f"Charge Permission {amazon.cp.id} はすでに受注 {other} と連携しています。", code="R57"
+                )
+            counts = _Counts()
+            self._attach(session, order, amazon, order.total, now, counts)
+            refresh_order(order, now)
+            self._journal.event(
+                session,
+                action="order_linked",
+                now=now,
+                order_number=number,
+                actor=self._operator,
+                message=f"Charge Permission {amazon.cp.id} と連携しました。",
+            )
+
+    @staticmethod
+    def _check_linkable(order: Order) -> None:
+        if order.kind == OrderKind.MARKETPLACE.value:
+            raise RuleViolation(
+                "Amazonマーケットプレイスの注文です。お金の動きはSeller Centralで行ってください。", code="R61"
+            )
+        if order.charge_permission_id is not None:
+            raise RuleViolation(
+                f"受注 {order.number} はすでにCharge Permission {order.charge_permission_id} と連携しています。",
+                code="R57",
+            )
+        if order.payment_method != "amazon_pay":
+            raise RuleViolation("この受注の決済方法はAmazon Payではありません。", code="R33")
