@@ -106,7 +106,8 @@ def zero_total_consequence(authorized: int, expiries: Sequence[datetime | None])
     text = "お支払いが決済不要になり、入金処理はできなくなります。"
     if authorized:
         last = max((e for e in expiries if e is not None), default=None)
-        until = f"({to_jst(last):%Y年%m月%d日}まで)" if last else ""
+        jst = to_jst(last) if last else None
+        until = f"({jst.year}年{jst.month}月{jst.day}日)" if jst else ""
         text += (
             f"Amazonの与信{authorized:,}円は取り消されずに与信期限{until}まで残ります"
             "(金額を戻せばその与信で入金処理できます。与信も取り消すには「Amazonの取引情報を取り消す」)。"

@@ -313,7 +313,8 @@ class AmountChangeDialog(OperationDialog):
     def update_state(self) -> None:
         # A total of 0 (R34) names what it does and needs the acknowledgement, void or not.
         zero = list(self.checked.consequences) if self.checked is not None and self.checked.allowed else []
-        self.confirm.set_consequences(zero + ([VOID_CONSEQUENCE] if self.void_selected() else []))
+        void = self.void_selected()
+        self.confirm.set_consequences(zero + ([VOID_CONSEQUENCE] if void else []), irreversible=void)
         if self._input_error is not None:
             self.message.show_message(self._input_error, Tone.FAILURE)
             self.set_ok(False, self._input_error)

@@ -66,6 +66,9 @@ def parse_quantity(text: str, *, field: str = "数量") -> int:
     return value
 
 
+IRREVERSIBLE_TITLE = "取り消せない操作が含まれます"
+CONFIRM_TITLE = "確認が必要な変更です"
+
 class YenField(QLineEdit):
     """An amount of yen, re-read on every change; invalid input is outlined in red.
 
@@ -164,7 +167,7 @@ class IrreversibleConfirm(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("irreversible")
-        self.title = QLabel("取り消せない操作が含まれます")
+        self.title = QLabel(IRREVERSIBLE_TITLE)
         self.title.setObjectName("irreversibleTitle")
         self.list = QLabel()
         self.list.setObjectName("irreversibleList")
@@ -206,7 +209,10 @@ class IrreversibleConfirm(QFrame):
     def satisfied(self) -> bool:
         return not self._consequences or self.checkbox.isChecked()
 
-    def set_consequences(self, consequences: Sequence[str]) -> None:
+    def set_consequences(self, consequences: Sequence[str], *, irreversible: bool = True) -> None:
+        """Name what the operation does; ``irreversible=False`` for a step that needs the
+        acknowledgement but can be undone (a total of 0 while Amazon keeps the authorization)."""
+        self.title.setText(IRREVERSIBLE_TITLE if irreversible else CONFIRM_TITLE)
         new = tuple(consequences)
         if new == self._consequences:
             return
