@@ -57,14 +57,19 @@ _running: set[int] = set()  # intents this process is sending now
 _running_lock = threading.Lock()
 
 
-def _process_start(pid: int) -> str | None:
-    """When ``pid`` started (Linux: clock ticks since boot), so a reused pid is not taken for it."""
+def _process_stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/<pid>/stat after the command name (Linux), or None."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return fields[19].decode("ascii")
-    except (OSError, IndexError, ValueError):
+            return handle.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
         return None
+
+
+def _process_start(pid: int) -> str | None:
+    """When ``pid`` started (Linux: clock ticks since boot), so a reused pid is not taken for it."""
+    fields = _process_stat(pid)
+    return fields[19].decode("ascii") if fields and len(fields) > 19 else None
 
 
 def owner_record() -> dict[str, object]:
@@ -92,6 +97,9 @@ def _process_alive(pid: int, start: object) -> bool:
         pass  # exists, owned by someone else
     except OSError:
         return False
+    fields = _process_stat(pid)
+    if fields and fields[0] == b"Z":
+        return False  # killed, not yet reaped by its parent: it sends nothing any more
     now_start = _process_start(pid)
     return start is None or now_start is None or now_start == start
 
