@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -33,12 +34,26 @@ def _python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
+def _create_venv() -> None:
+    """Debian and Ubuntu ship the system Python without ensurepip (package pythonX.Y-venv):
+    the first try fails there, the package is installed (or its command shown) and it is retried."""
+    try:
+        venv.EnvBuilder(with_pip=True).create(VENV)
+        return
+    except (subprocess.CalledProcessError, OSError):
+        shutil.rmtree(VENV, ignore_errors=True)
+    if sys.platform.startswith("linux") and devsetup.install([devsetup.venv_package()]) == 0:
+        venv.EnvBuilder(with_pip=True).create(VENV)
+        return
+    sys.exit("[dev] could not create .venv: this Python cannot make a virtual environment with pip.")
+
+
 def _ensure(extras: str) -> None:
     if sys.version_info < (3, 11):  # noqa: UP036 - dev.py may be started by an older python3
         sys.exit("Kanjo needs Python 3.11 or newer.")
     if not _python().exists():
         print("[dev] creating .venv", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        _create_venv()
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + ":" + extras
     installed = STAMP.read_text().splitlines() if STAMP.exists() else []
     if digest in installed:

@@ -178,27 +178,51 @@ def ensure(
         say(f"[dev] missing system packages (Debian names): {' '.join(missing)}")
         say("[dev] install them with your system's package manager, then run dev.py again.")
         return 1
-    root = machine.is_root()
-    wanted = command_text(missing, root=root)
-    opted_out = machine.environ.get(OPT_OUT_ENV, "") not in ("", "0")
-    if opted_out or not (root or machine.can_sudo()):
-        why = f"{OPT_OUT_ENV} is set" if opted_out else "not root and sudo needs a password"
-        say(f"[dev] Qt and the tests need system packages that are missing: {' '.join(missing)}")
-        say(f"[dev] nothing was run ({why}). Run this, then run dev.py again:")
-        say(f"    {wanted}")
+    if install(missing, machine, run=run, say=say) != 0:
         return 1
-    say(f"[dev] installing system packages: {' '.join(missing)}")
-    env = {**machine.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in apt_commands(missing, sudo=not root):
-        if run(command, env=env).returncode != 0:
-            say(f"[dev] `{' '.join(command)}` failed. Run this, then run dev.py again:")
-            say(f"    {wanted}")
-            return 1
     still = missing_packages(purpose, machine)
     if still:
         say(f"[dev] still missing after apt-get install: {' '.join(still)}")
         return 1
     return 0
+
+
+def install(
+    packages: Sequence[str],
+    machine: Machine | None = None,
+    *,
+    run: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run,
+    say: Callable[[str], None] = lambda text: print(text, file=sys.stderr, flush=True),
+) -> int:
+    """Install Debian ``packages`` with apt-get as root or through ``sudo -n``; 0 when done, else 1
+    after printing the exact command to run (opted out, no sudo, or apt-get failed)."""
+    machine = machine or Machine()
+    if machine.which("apt-get") is None:
+        say(f"[dev] missing system packages (Debian names): {' '.join(packages)}")
+        say("[dev] install them with your system's package manager, then run dev.py again.")
+        return 1
+    root = machine.is_root()
+    wanted = command_text(packages, root=root)
+    opted_out = machine.environ.get(OPT_OUT_ENV, "") not in ("", "0")
+    if opted_out or not (root or machine.can_sudo()):
+        why = f"{OPT_OUT_ENV} is set" if opted_out else "not root and sudo needs a password"
+        say(f"[dev] Qt and the tests need system packages that are missing: {' '.join(packages)}")
+        say(f"[dev] nothing was run ({why}). Run this, then run dev.py again:")
+        say(f"    {wanted}")
+        return 1
+    say(f"[dev] installing system packages: {' '.join(packages)}")
+    env = {**machine.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in apt_commands(packages, sudo=not root):
+        if run(command, env=env).returncode != 0:
+            say(f"[dev] `{' '.join(command)}` failed. Run this, then run dev.py again:")
+            say(f"    {wanted}")
+            return 1
+    return 0
+
+
+def venv_package() -> str:
+    """Debian's package that lets this Python make a virtual environment with pip (ensurepip)."""
+    return f"python3.{sys.version_info.minor}-venv"
 
 
 def font_problem(font_dirs: Iterable[str | Path] = FONT_DIRS) -> str | None:

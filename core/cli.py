@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from core import __version__
+from core.amount_rules import MAX_ORDER_TOTAL
 from core.app import Kanjo, data_dir, default_db_url, open_app, secure_data_dir
 from core.bug_log import write_bug_log
 from core.clock import format_jst, parse_iso
 from core.db.errors import store_error
 from core.domain import OrderKind
-from core.errors import BadInput, UserError
+from core.errors import BadInput, RuleViolation, UserError
 from core.gateway import read_private_key
 from core.journal import HELD, NOT_SENT, UNKNOWN
 from core.money import format_yen, parse_yen
@@ -524,11 +525,10 @@ def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 
 def _cmd_amount(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     total = parse_yen(args.yen, field="金額")
-    change = app.payments.amount_preview(args.number, total)
+    change = app.payments.amount_preview(args.number, total, void_amazon=args.void_amazon)
     if change.allowed and change.needs_confirmation and not args.yes:  # a total of 0 (R34)
-        raise UserError(
-            "確認が必要な変更です。内容を確認し --yes を付けて実行してください: " + " ".join(change.consequences)
-        )
+        lead = "取り消せない操作です" if args.void_amazon else "確認が必要な変更です"
+        raise UserError(f"{lead}。内容を確認し --yes を付けて実行してください: " + " ".join(change.consequences))
     return _operation(
         app.payments.change_amount(args.number, total=total, void_amazon=args.void_amazon, confirmed=args.yes),
         as_json,
@@ -540,7 +540,7 @@ def _cmd_refund(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     plan = app.payments.refund_preview(args.number, amount)
     result = app.payments.refund(args.number, amount, args.reason)
     allocation = [{"charge_id": line.charge_id, "amount": line.amount} for line in plan.lines]
-    if not as_json:
+    if not as_json and result.ok:  # a refused refund says only why, on stderr (issue 10 item 4)
         for line in plan.lines:
             _out(f"  {_line(line.charge_id)}: {format_yen(line.amount)}")
     return _operation(result, as_json, {"allocation": allocation})
@@ -696,6 +696,8 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         # would leave an authorized Charge Permission that no order points to (issue 10, item 12).
         number = app.orders.check_new_number(args.number)
         total = parse_yen(args.total, field="--total", allow_zero=False)
+        if total > MAX_ORDER_TOTAL:
+            raise RuleViolation("Amazon Payで決済できる金額は1円から10,000,000円までです。", code="R5")
         ordered_at = _parse_ordered_at(args.ordered_at, app.clock.now()) if args.ordered_at else None
         if args.no_store and args.member:
             raise BadInput("--member は --no-store と一緒には指定できません(会員情報は取込で登録します)。")

@@ -70,10 +70,15 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
     text = env.get(CLOCK_ENV, "").strip()
     if not text:
         return SystemClock()
+    from core.errors import BadInput
+
     try:
         return FixedClock(parse_iso(text))
-    except ValueError as exc:
-        raise ValueError(f"{CLOCK_ENV} の日時を読めません: {text!r}") from exc
+    except (ValueError, OverflowError) as exc:
+        shown = "".join(c if c.isprintable() else "?" for c in text[:40])
+        raise BadInput(
+            f"環境変数 {CLOCK_ENV} の日時を読めません: 「{shown}」(例: 2026-11-21T12:00:00+09:00)"
+        ) from exc
 
 
 def to_jst(moment: datetime) -> datetime:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 from pathlib import Path
 
@@ -78,7 +79,12 @@ def sqlite_file_problem(path: Path) -> StoreError | None:
     truncated, unless a write-ahead log beside it still holds pages SQLite will add.
     """
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A device, a FIFO or a socket is no store: refuse it before anything opens, reads
+            # or chmods it (`--db sqlite:////dev/null`).
+            return StoreError(f"データベースの場所が通常のファイルではありません{_where(path)}")
+        size = info.st_size
         if size == 0:
             return None
         with path.open("rb") as handle:

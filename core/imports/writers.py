@@ -6,7 +6,9 @@ orders whose times are whole seconds). Streamed: one order at a time.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
 from collections.abc import Iterable, Iterator
 from datetime import UTC
 from pathlib import Path
@@ -45,18 +47,25 @@ def write_export(path: Path, format: str, orders: Iterable[ImportedOrder], *, en
     extra_headers = tuple(first.extra) if first is not None else ()
     headers = _headers(spec, extra_headers)
     line_end = "\n" if spec.delimiter == "\t" or spec.encoding != "cp932" else "\r\n"
-    with open(path, "w", encoding=chosen, newline="") as stream:
-        writer = csv.writer(stream, delimiter=spec.delimiter, lineterminator=line_end)
-        writer.writerow(headers)
-        if first is None:
-            return
-        for order in _chain(first, iterator):
-            try:
-                writer.writerows(_rows(spec, headers, order))
-            except UnicodeEncodeError as exc:
-                raise BadInput(
-                    f"注文 {order.number} に{chosen}で書けない文字があります（{exc.object[exc.start : exc.end]}）。文字コードに utf-8 を指定してください。"
-                ) from exc
+    # The export holds customer names and addresses: written 0600 into a temporary file beside
+    # the target and renamed into place only when complete (never a half-written export).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o600)
+    try:
+        with open(fd, "w", encoding=chosen, newline="") as stream:
+            writer = csv.writer(stream, delimiter=spec.delimiter, lineterminator=line_end)
+            writer.writerow(headers)
+            for order in _chain(first, iterator) if first is not None else ():
+                try:
+                    writer.writerows(_rows(spec, headers, order))
+                except UnicodeEncodeError as exc:
+                    raise BadInput(
+                        f"注文 {order.number} に{chosen}で書けない文字があります（{exc.object[exc.start : exc.end]}）。文字コードに utf-8 を指定してください。"
+                    ) from exc
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _chain(first: ImportedOrder, rest: Iterator[ImportedOrder]) -> Iterator[ImportedOrder]:

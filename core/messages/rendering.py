@@ -82,11 +82,30 @@ def _where(part: str, line: int | None = None) -> str:
     return f"{label}の{line}行目" if line else label
 
 
+MAX_SOURCE_CHARS = 50_000  # a template's own text; checked before it is parsed or compiled
+
+
+def _check_source(source: str, part: str) -> None:
+    if len(source) > MAX_SOURCE_CHARS:
+        raise TemplateRefused(
+            f"{_where(part)}のテンプレートが長すぎます(上限{MAX_SOURCE_CHARS:,}文字)。", code="template_budget"
+        )
+
+
+def _too_deep(part: str) -> TemplateRefused:
+    return TemplateRefused(
+        f"{_where(part)}: テンプレートの入れ子(括弧やif・forの重なり)が深すぎます。", code="template_budget"
+    )
+
+
 def _parse(source: str, part: str) -> nodes.Template:
+    _check_source(source, part)
     try:
         return ENV.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateRefused(f"{_where(part, exc.lineno)}の書き方に誤りがあります: {exc.message}") from None
+    except (RecursionError, MemoryError):
+        raise _too_deep(part) from None
 
 
 def check_template(subject: str, body: str) -> None:
@@ -125,10 +144,13 @@ def _compile(source: str) -> Template:
 
 
 def _render_part(source: str, part: str, variables: Mapping[str, Any]) -> str:
+    _check_source(source, part)
     try:
         template = _compile(source)
     except TemplateSyntaxError as exc:
         raise TemplateRefused(f"{_where(part, exc.lineno)}の書き方に誤りがあります: {exc.message}") from None
+    except (RecursionError, MemoryError, SyntaxError):  # nesting past Python's own limits
+        raise _too_deep(part) from None
     try:
         with budget_scope() as budget:
             text = _stream(template, variables, budget)

@@ -102,6 +102,18 @@ def missing_setting(variable: str, setting: str) -> Any:
     )
 
 
+def _store_profile_url(stored: str) -> Any:
+    """R44's link; a token stored before it was checked (``X&seller=evil#``) is checked here too."""
+    from core.errors import BadInput
+    from core.settings import normalize_seller_token
+
+    try:
+        token = normalize_seller_token(stored)
+    except BadInput as exc:
+        return missing("store_profile_url", exc.message + " 設定し直してください。")
+    return STORE_PROFILE_URL.format(seller_token=token) if token else missing_setting("store_profile_url", "seller_token")
+
+
 def japanese_date(moment: datetime) -> str:
     local = to_jst(moment)
     return f"{local.year}年{local.month}月{local.day}日"
@@ -199,10 +211,7 @@ def order_variables(order: OrderFacts, settings: AppSettings) -> dict[str, Any]:
         "charged": charged,
         "amazon_pay_url": amazon_pay_url(order.kind),
     }
-    token = settings.seller_token.strip()
-    values["store_profile_url"] = (
-        STORE_PROFILE_URL.format(seller_token=token) if token else missing_setting("store_profile_url", "seller_token")
-    )
+    values["store_profile_url"] = _store_profile_url(settings.seller_token)
     if not domain:
         values["order_history_url"] = missing_setting("order_history_url", "shop_domain")
         values["shop_url"] = missing_setting("shop_url", "shop_domain")

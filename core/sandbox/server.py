@@ -94,6 +94,27 @@ class _HTTPServer(ThreadingHTTPServer):
         log.exception("sandbox: error while serving %s", client_address)
 
 
+MAX_JSON_NESTING = 16  # Amazon's request bodies nest three or four levels
+
+
+def _nesting(value: Any) -> int:
+    """How deeply ``value`` nests lists and objects (iterative: a hostile body cannot recurse us)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_NESTING:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 class SandboxServer:
     """A threaded HTTP server on loopback; ``port=0`` picks any free port.
 
@@ -423,10 +444,12 @@ class _Handler(BaseHTTPRequestHandler):
             return {}
         try:
             data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ApiFailure(400, "InvalidRequestFormat", "The request body is not valid JSON.") from exc
         if not isinstance(data, dict):
             raise ApiFailure(400, "InvalidRequestFormat", "The request body must be a JSON object.")
+        if _nesting(data) > MAX_JSON_NESTING:
+            raise ApiFailure(400, "InvalidRequestFormat", "The request body is nested too deeply.")
         return data
 
     def _route(

@@ -33,7 +33,7 @@ from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
 from core.clock import Clock
 from core.db.schema import Charge, JournalEntry, Order, Refund
 from core.domain import ChargePermissionState, ChargePurpose, ChargeState, OrderKind, Origin
-from core.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable
+from core.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable, UserError
 from core.gateway import Gateway
 from core.journal import (
     FAILED,
@@ -210,6 +210,13 @@ class OperationEngine:
             return OperationResult(
                 op.order_number or "", op.action, UNKNOWN, "前の手順の結果が確定していないため、待機しています。"
             )
+        try:
+            self._gateway()
+        except UserError as exc:  # the connection cannot be opened (settings, key file): nothing goes out now
+            if not resend:
+                return self._settle(op, NOT_SENT, exc.message)
+            # A resend may meet a call that did reach Amazon before: it stays in doubt, unrecorded.
+            return OperationResult(op.order_number or "", op.action, UNKNOWN, exc.message)
         if op.action == "refund" and op.charge_id:
             stopped = self._refund_beyond_capture(op, resend=resend)
             if stopped is not None:

@@ -409,12 +409,13 @@ class PaymentService:
 
     # --- amount change (R26–R30, R34, R36) -------------------------------------------------
 
-    def amount_preview(self, number: str, new_total: int) -> AmountChange:
+    def amount_preview(self, number: str, new_total: int, *, void_amazon: bool = False) -> AmountChange:
+        """The check of a new total and, for 0 yen, what it does (with ``void_amazon``: the void)."""
         with self._sessions() as session:
             order = load_order(session, number)
-            return self._check_amount(order, new_total)
+            return self._check_amount(order, new_total, void_amazon=void_amazon)
 
-    def _check_amount(self, order: Order, new_total: int) -> AmountChange:
+    def _check_amount(self, order: Order, new_total: int, *, void_amazon: bool = False) -> AmountChange:
         cp = order.charge_permission
         now = self._clock.now()
         permission_open = (
@@ -456,7 +457,15 @@ class PaymentService:
         authorized = sum(c.amount for c in open_charges)
         consequences: tuple[str, ...] = ()
         if refusal is None and new_total == 0 and order.total != 0 and order.payment_method == "amazon_pay":
-            consequences = (zero_total_consequence(authorized, [c.expires_at for c in open_charges]),)
+            if void_amazon:
+                consequences = (
+                    "お支払いが決済不要になります。"
+                    + (f"Amazonの与信{authorized:,}円を取り消し、" if authorized else "")
+                    + "Amazon Payの取引情報(Charge Permission)を削除します。元に戻すことはできず、"
+                    "この受注ではもう与信・入金処理ができなくなります(金額を戻すこともできません)。",
+                )
+            else:
+                consequences = (zero_total_consequence(authorized, [c.expires_at for c in open_charges]),)
         return AmountChange(
             order.number,
             order.total,

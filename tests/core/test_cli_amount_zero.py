@@ -39,3 +39,12 @@ def test_a_total_of_0_without_yes_is_refused_on_stderr_and_changes_nothing(
     code, out, err = run(capsys, "--json", "capture", "Z-CLI")
     assert code == 0, err
     assert json.loads(out)["amount"] == 1500
+
+
+def test_a_voided_total_of_0_without_yes_names_the_void(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "sandbox", "place-order", "--number", "Z-VOID", "--total", "3000")[0] == 0
+    code, out, err = run(capsys, "amount", "Z-VOID", "0", "--void-amazon")
+    assert code == 1 and out == ""
+    assert "取り消せない" in err and "削除" in err and "残ります" not in err, err
+    code, out, _err = run(capsys, "--json", "orders", "show", "Z-VOID")
+    assert json.loads(out)["total"] == 3000

@@ -76,6 +76,7 @@ def key_file(tmp_path: Path) -> Path:
     ("args", "says"),
     [
         (("sandbox", "place-order", "--number", "B1", "--total", "1000", "--ordered-at", "yesterday"), "--ordered-at"),
+        (("sandbox", "place-order", "--number", "B1", "--total", "10000001"), "10,000,000円"),
         (
             (
                 "sandbox",

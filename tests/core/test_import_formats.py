@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -134,6 +136,16 @@ def test_native_encodings_of_the_writers(tmp_path: Path) -> None:
 def test_writer_refuses_a_character_cp932_cannot_hold(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match="1001"):
         write_export(tmp_path / "x.csv", "eccube", [order(customer_name="🍵 太郎")])
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_an_export_holds_customer_data_so_it_is_private(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_export(tmp_path / "x.csv", "shopify", [order()])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "x.csv").st_mode) == 0o600
 
 
 # --- hand-written files in each format ---------------------------------------------------------------

@@ -482,3 +482,12 @@ def test_empty_text_is_refused(shop: Kanjo) -> None:
     place(shop, "H-4")
     with pytest.raises(BadInput, match="本文"):
         shop.messages.record_manual("H-4", template_id="thanks", template_version=None, subject="件名", body="  \n")
+
+
+def test_a_seller_token_stored_before_it_was_checked_never_reaches_a_customer_link(shop: Kanjo) -> None:
+    """Issue 10 item 8: a store from an older version may hold `X&seller=evil#`."""
+    place(shop, "M-2")
+    shop.settings.set_raw("seller_token", "X&seller=evil#")
+    with pytest.raises(TemplateRefused) as refused:
+        shop.messages.render("cancel-reply", "M-2")
+    assert "seller_token" in refused.value.message and "evil" not in refused.value.message

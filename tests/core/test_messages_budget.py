@@ -270,3 +270,23 @@ def test_a_rich_custom_template_over_200_items_renders_in_time() -> None:
     assert "200. " in rendered.body and "012" in rendered.body and "BIG-0200" in rendered.body
     assert "SAMPLE" not in rendered.body and "a+b+c" in rendered.body
     check_template("{{ order_number }}", body)  # and it can be saved
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
+        "{{ " + "[" * 500 + "]" * 500 + " }}",
+        "{% if 1 %}" * 2000 + "x" + "{% endif %}" * 2000,
+        "{{ " + "+".join(["1"] * 20000) + " }}",
+        "{{ " + " and ".join(["1"] * 8000) + " }}",
+        "x" * 60_000,
+    ],
+    ids=["parentheses", "brackets", "nested-if", "long-sum", "long-and", "long-source"],
+)
+def test_deep_or_huge_template_source_is_refused_in_one_line(body: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(TemplateRefused) as refused:
+        render("件名", body, sample_variables())
+    assert time.monotonic() - started < 5
+    assert "\n" not in refused.value.message

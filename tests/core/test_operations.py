@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pathlib import Path
+
 import pytest
 
 from core.app import Kanjo
 from core.clock import FixedClock
 from core.domain import OrderKind, PaymentStatus
-from core.errors import BadInput, RuleViolation
+from core.errors import BadInput, RuleViolation, UserError
 from core.sandbox.control import SandboxControl
 from tests.helpers import place_order
 
@@ -448,3 +450,31 @@ def test_a_close_meeting_a_permission_amazon_closed_itself_is_done(app: Kanjo) -
     result = app.payments.cancel("K3", confirmed=True)  # full refund, then close
     assert result.ok, result.message
     assert app.orders.detail("K3").order_status == "キャンセル"
+
+
+# --- a connection that cannot be opened (issue 10 review) -----------------------------------
+
+
+def test_an_operation_whose_connection_cannot_be_opened_is_not_sent_and_never_sent_later(
+    app: Kanjo, tmp_path: Path
+) -> None:
+    """The key file is gone: the capture is refused as not sent, the order is not blocked as
+    結果不明, and no later recovery moves the money without being asked."""
+    place_order(app, "K1", 1_000)
+    app.settings.save(
+        amazon_merchant_id="M1",
+        amazon_public_key_id="SANDBOX-AKEY",
+        amazon_private_key_path=str(tmp_path / "missing.pem"),
+        amazon_environment="sandbox",
+    )
+    with pytest.raises(UserError):
+        app.reset_gateway()  # the window does this when settings change; the next call tries again
+    result = app.payments.capture("K1")
+    assert result.outcome == "not_sent" and "秘密鍵" in result.message, result
+    assert app.payments.pending("K1") == []
+    assert "結果不明" not in app.orders.detail("K1").capture_blocked_reason
+    app.settings.save(amazon_merchant_id="", amazon_public_key_id="", amazon_private_key_path="")
+    app.reset_gateway()
+    assert app.payments.recover() == []
+    assert app.orders.detail("K1").captured == 0  # nothing moved behind the operator's back
+    assert app.payments.capture("K1").ok

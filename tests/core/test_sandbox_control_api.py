@@ -302,6 +302,8 @@ def test_a_missing_or_bad_content_length_is_refused(
         ("settings", b'{"hang_seconds": "long"}'),
         ("settings", b'{"hang_seconds": null}'),
         ("snapshot", b'{"number": {}}'),
+        ("faults", b'{"kind": "500", "path": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+        ("faults", b'{"kind": "500", "path": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"),
     ],
 )
 def test_a_malformed_control_body_is_a_400_and_the_connection_keeps_serving(

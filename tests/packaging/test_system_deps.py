@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,22 @@ def test_ci_only_runs_the_readme_commands() -> None:
 
     assert "apt-get" not in script
     assert "python3 dev.py test\n" in script
+
+
+def test_a_python_without_ensurepip_gets_its_venv_package_through_the_same_install() -> None:
+    """Debian's system Python cannot make a venv with pip until pythonX.Y-venv is installed."""
+    said: list[str] = []
+    ran: list[list[str]] = []
+
+    def run(command: list[str], **_kw: object) -> subprocess.CompletedProcess[bytes]:
+        ran.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    machine = devsetup.Machine(platform="linux", which=lambda _t: "/usr/bin/apt-get", is_root=lambda: True, environ={})
+    assert devsetup.install([devsetup.venv_package()], machine, run=run, say=said.append) == 0
+    assert ran[-1][-1] == f"python3.{sys.version_info.minor}-venv" and "--no-install-recommends" in ran[-1]
+    opted_out = devsetup.Machine(
+        platform="linux", which=lambda _t: "/usr/bin/apt-get", is_root=lambda: True, environ={devsetup.OPT_OUT_ENV: "1"}
+    )
+    assert devsetup.install(["python3.11-venv"], opted_out, run=run, say=said.append) == 1
+    assert any("apt-get install -y --no-install-recommends python3.11-venv" in line for line in said)
