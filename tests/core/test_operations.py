@@ -4,7 +4,6 @@ payment-method change, zero total, 入金日取消, automatic sync off, and faul
 from __future__ import annotations
 
 from datetime import timedelta
-
 from pathlib import Path
 
 import pytest
