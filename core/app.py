@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Mapping
@@ -191,6 +192,8 @@ def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> Engine:
     apart in ``core.db.errors`` (issue 10, items 6 and 9); nothing is written in those cases.
     """
     engine: Engine | None = None
+    path = sqlite_path(url)
+    new_store = path is not None and (not path.exists() or path.stat().st_size == 0)
     try:
         engine = make_engine(url)  # creates a missing SQLite folder 0700 and the file 0600
         # Kanjo's own data directory is tightened if an older version left it open; a folder
@@ -202,6 +205,13 @@ def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> Engine:
     except Exception as exc:
         if engine is not None:
             engine.dispose()
+        if new_store and path is not None:
+            # SQLite runs Alembic's DDL outside a transaction: a first migration cut short (a
+            # full disk) would leave half a schema that no later start can migrate. The store
+            # was empty a moment ago, so it goes, and the next start begins afresh.
+            for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
         mapped = open_error(exc, url)
         if mapped is None:
             raise

@@ -233,6 +233,16 @@ def test_a_full_disk_is_refused_and_the_store_keeps_what_it_had(env: dict[str, s
         assert shown.returncode == 0 and '"shop_name": "山田商店"' in shown.stdout
 
 
+def test_a_first_start_on_a_full_disk_leaves_no_half_schema_behind(env: dict[str, str], tmp_path: Path) -> None:
+    """SQLite runs the first migration's DDL outside a transaction: a full disk used to leave half
+    a schema, and every later command then failed with 予期しないエラー (issue 10 review)."""
+    with tmpfs(tmp_path / "mnt", "400k") as mnt:
+        url = f"sqlite:///{mnt / 'kanjo.sqlite3'}"
+        for command in (("init",), ("orders", "list"), ("settings", "show")):
+            refused(kanjo(env, "--db", url, *command), "空き容量", str(mnt / "kanjo.sqlite3"))
+        assert not (mnt / "kanjo.sqlite3").exists()
+
+
 def test_store_errors_are_mapped_in_one_place(tmp_path: Path) -> None:
     """The mapping itself, for the codes the processes above cannot all reach (SQLITE_FULL by
     max_page_count, SQLITE_CANTOPEN by a directory), and open_app's refusal of a damaged file."""
