@@ -60,7 +60,7 @@ def read_only(path: Path | None) -> StoreError:
 def disk_full(path: Path | None) -> StoreError:
     return StoreError(
         f"ディスクの空き容量が足りないため、データベースに書き込めませんでした{_where(path)}。"
-        "この処理では何も変更していません。空き容量を確保してからもう一度実行してください。",
+        "書き込めなかった変更は保存されていません。空き容量を確保してからもう一度実行してください。",
         code="store_full",
     )
 

@@ -24,6 +24,7 @@ import logging
 import math
 import re
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -287,6 +288,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.backend.record_call(
                     self.command, route, self.headers.get("x-amz-pay-idempotency-key"), status, False
                 )
+        except sqlite3.Error as exc:  # the sandbox's own file (a full disk): answer it, no traceback
+            log.debug("sandbox: %s %s failed: %s", self.command, split.path, exc)
+            status = 503
+            payload = {"reasonCode": "ServiceUnavailable", "message": f"The sandbox cannot use its state file ({exc})."}
         except Exception as exc:  # a sandbox bug: answer it, keep the details in the log
             log.exception("sandbox: %s %s failed", self.command, split.path)
             status = 500

@@ -243,6 +243,17 @@ def test_a_first_start_on_a_full_disk_leaves_no_half_schema_behind(env: dict[str
         assert not (mnt / "kanjo.sqlite3").exists()
 
 
+def test_a_disk_that_fills_during_the_demo_is_one_line_without_a_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """The in-process sandbox shares the disk: its failures must not print tracebacks either."""
+    with tmpfs(tmp_path / "mnt", "1600k") as mnt:
+        result = kanjo(env, "--db", f"sqlite:///{mnt / 'kanjo.sqlite3'}", "demo", "--orders", "300")
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "空き容量" in result.stderr
+
+
 def test_store_errors_are_mapped_in_one_place(tmp_path: Path) -> None:
     """The mapping itself, for the codes the processes above cannot all reach (SQLITE_FULL by
     max_page_count, SQLITE_CANTOPEN by a directory), and open_app's refusal of a damaged file."""
