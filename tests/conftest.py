@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+if not os.environ.get("QT_QPA_PLATFORM"):  # before anything imports Qt (an empty value counts as unset)
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
