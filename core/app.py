@@ -192,9 +192,13 @@ def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> Engine:
     apart in ``core.db.errors`` (issue 10, items 6 and 9); nothing is written in those cases.
     """
     engine: Engine | None = None
-    path = sqlite_path(url)
-    new_store = path is not None and (not path.exists() or path.stat().st_size == 0)
+    path: Path | None = None
+    new_store = False
     try:
+        path = sqlite_path(url)
+        # Only a file this very start creates may be removed again below: never anything the
+        # operator pointed --db at (a device, a FIFO, a file of theirs).
+        new_store = path is not None and not os.path.lexists(path)
         engine = make_engine(url)  # creates a missing SQLite folder 0700 and the file 0600
         # Kanjo's own data directory is tightened if an older version left it open; a folder
         # chosen with --db elsewhere (it may be shared on purpose) is left as it is.
