@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from core.app import Kanjo, open_app
 from core.clock import FixedClock
@@ -230,12 +230,22 @@ class PaymentDesk(RuleBasedStateMachine):
                 )
 
 
-PaymentDesk.TestCase.settings = settings(
-    max_examples=30,
-    stateful_step_count=30,
-    deadline=None,
-    # Shrinking replays whole HTTP sessions and can take many minutes; a failure prints its seed.
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
+def _settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples,
+        stateful_step_count=30,
+        deadline=None,
+        # Shrinking replays whole HTTP sessions and can take many minutes; a failure prints its seed.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+
+
+PaymentDesk.TestCase.settings = _settings(15)  # the everyday suite; the slow suite runs 60
 TestPaymentDesk = PaymentDesk.TestCase
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_payment_desk_invariants_at_length() -> None:
+    run_state_machine_as_test(PaymentDesk, settings=_settings(60))
