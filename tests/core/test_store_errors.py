@@ -148,9 +148,13 @@ def _hand_over(folder: Path) -> bool:
     """Give ``folder`` to nobody when we are root; True when commands must run as nobody."""
     if os.geteuid() != 0:
         return False
-    probe = kanjo({**os.environ}, "--version", as_nobody=True)
-    if probe.returncode != 0:  # e.g. the checkout lies in a 0700 folder: nobody cannot reach its Python
-        pytest.skip(f"nobody cannot run this checkout's program: {probe.stderr.strip()[:120]}")
+    try:  # e.g. the checkout lies in a 0700 folder: nobody cannot reach its Python
+        probe = kanjo({**os.environ}, "--version", as_nobody=True)
+        why = probe.stderr.strip()[:120] if probe.returncode != 0 else ""
+    except OSError as exc:
+        why = str(exc)
+    if why:
+        pytest.skip(f"nobody cannot run this checkout's program: {why}")
     for p in [folder, *folder.rglob("*")]:
         os.chown(p, NOBODY, NOBODY)
     return True
