@@ -27,7 +27,7 @@ from core.services.sync import SyncService
 from core.settings import SettingsStore
 
 if TYPE_CHECKING:
-    from core.services.imports import ImportService
+    from core.imports.service import ImportService
     from core.services.messages import MessageService
 
 DATA_DIR_ENV = "KANJO_HOME"
@@ -92,7 +92,7 @@ class Kanjo:
         """Orders from the shop's export, by Charge Permission ID, and linking (issue 11)."""
         with self._messages_lock:
             if self._imports is None:
-                from core.services.imports import ImportService
+                from core.imports.service import ImportService
 
                 self._imports = ImportService(self.sessions, self.clock, self.gateway, self.settings)
             return self._imports

@@ -455,7 +455,7 @@ def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 
 
 def _cmd_import_mapping(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
-    from core.imports.mapping import ColumnMapping  # type: ignore[import-not-found,unused-ignore]
+    from core.imports.mapping import ColumnMapping
 
     if args.mapping_command == "save":
         columns: dict[str, str] = {}
@@ -778,7 +778,7 @@ def _shop_export(checkouts: Sequence[dict[str, Any]], args: argparse.Namespace, 
     from pathlib import Path
 
     from core.imports.model import ImportedItem, ImportedOrder
-    from core.imports.writers import write_export  # type: ignore[import-not-found,unused-ignore]
+    from core.imports.writers import write_export
 
     orders = []
     for line, placed in enumerate(checkouts, start=2):

@@ -34,6 +34,8 @@ from core.db.schema import Charge, ChargePermission, Customer, ImportMapping, Im
 from core.domain import ChargePurpose, OrderKind, OrderStatus
 from core.errors import BadInput, GatewayError, NotFound, RuleViolation
 from core.gateway import Gateway
+from core.imports import reader
+from core.imports.mapping import ColumnMapping
 from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, RefusedRow
 from core.journal import Journal
 from core.ledger import (
@@ -666,15 +668,13 @@ class ImportService:
 
     # --- the file ------------------------------------------------------------------------
 
-    def mappings(self) -> dict[str, Any]:
+    def mappings(self) -> dict[str, ColumnMapping]:
         """Saved column mappings by name (``core.imports.mapping.ColumnMapping``)."""
-        from core.imports.mapping import ColumnMapping  # type: ignore[import-not-found,unused-ignore]
-
         with self._sessions() as session:
             rows = session.scalars(select(ImportMapping)).all()
             return {row.name: ColumnMapping.from_json(row.columns_json) for row in rows}
 
-    def save_mapping(self, mapping: Any) -> None:
+    def save_mapping(self, mapping: ColumnMapping) -> None:
         with self._sessions.begin() as session:
             row = session.get(ImportMapping, mapping.name)
             text = mapping.to_json()
@@ -698,15 +698,13 @@ class ImportService:
         """Detect, read (streamed, twice: plan then write) and import a shop's order file."""
         if not path.is_file():
             raise BadInput(f"ファイル {path} が見つかりません。")
-        from core.imports import reader  # type: ignore[attr-defined,unused-ignore]
-
         with self._sessions() as session:
             has_mappings = session.scalar(select(ImportMapping.name).limit(1)) is not None
         mappings = self.mappings() if has_mappings else None
         detected = reader.detect(path, format=format, encoding=encoding, mappings=mappings)
 
         def rows() -> Iterable[ImportedOrder | RefusedRow]:
-            return reader.read_orders(path, detected, mappings=mappings)  # type: ignore[no-any-return,unused-ignore]
+            return reader.read_orders(path, detected, mappings=mappings)
 
         if dry_run:
             summary = self.preview(detected, rows)

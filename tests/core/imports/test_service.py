@@ -138,7 +138,7 @@ def test_an_order_linked_to_another_permission_is_refused(app: Kanjo) -> None:
 
 
 def test_cancel_mid_way_leaves_whole_orders(app: Kanjo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.services.imports as imports
+    import core.imports.service as imports
 
     monkeypatch.setattr(imports, "CHUNK_ORDERS", 2)
     rows = [shop_order(f"FS-{i}", i + 2) for i in range(5)]
