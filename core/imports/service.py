@@ -50,6 +50,7 @@ from core.settings import SettingsStore
 from core.status import charge_permission_expiry
 
 CHUNK_ORDERS = 500
+PROGRESS_EVERY = 200  # orders between two progress reports while checking
 Rows = Iterable[ImportedOrder | RefusedRow] | Callable[[], Iterable[ImportedOrder | RefusedRow]]
 
 # The shop's status text → our order status (labels of R10's list and common shop wordings).
@@ -135,6 +136,24 @@ class ImportSummary:
             "mismatches": list(self.mismatches),
             "orders": [o.to_json() for o in self.orders],
         }
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Where a preview or an import stands, for a progress bar with cancel.
+
+    ``phase`` is "check" while the file is read and every row checked (nothing written; the
+    number of orders is known only at its end, so ``total`` is 0) and "write" while whole orders
+    are written (``total`` = the orders to write).
+    """
+
+    phase: str
+    done: int
+    total: int
+
+
+ProgressCallback = Callable[[ImportProgress], None]
+CancelCheck = Callable[[], bool]
 
 
 class ImportRefused(BadInput):
@@ -334,16 +353,36 @@ class ImportService:
         kept = rows if isinstance(rows, (list, tuple)) else list(rows)
         return lambda: kept
 
-    def preview(self, detected: DetectedFile, rows: Rows) -> ImportSummary:
-        """What an import would do, row by row; writes nothing."""
-        counts = self._plan(self._rows(rows)())
-        return self._summary(detected, counts, dry_run=True)
+    def preview(
+        self,
+        detected: DetectedFile,
+        rows: Rows,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> ImportSummary:
+        """What an import would do, row by row; writes nothing. A cancel returns what was seen."""
+        counts, cancelled = self._plan(self._rows(rows)(), progress=progress, cancel=cancel)
+        return self._summary(detected, counts, dry_run=True, cancelled=cancelled)
 
-    def _plan(self, rows: Iterable[ImportedOrder | RefusedRow]) -> _Counts:
+    def _plan(
+        self,
+        rows: Iterable[ImportedOrder | RefusedRow],
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> tuple[_Counts, bool]:
         counts = _Counts()
         seen: set[str] = set()
+        checked = 0
         with self._sessions() as session:
             for row in rows:
+                checked += 1
+                if checked % PROGRESS_EVERY == 0:
+                    if cancel is not None and cancel():
+                        return counts, True
+                    if progress is not None:
+                        progress(ImportProgress("check", checked, 0))
                 if isinstance(row, RefusedRow):
                     counts.refused.append(row)
                     continue
@@ -358,7 +397,9 @@ class ImportService:
                     counts.refused.append(plan)
                 else:
                     counts.count(plan)
-        return counts
+        if progress is not None:
+            progress(ImportProgress("check", checked, 0))
+        return counts, False
 
     @staticmethod
     def _summary(
@@ -395,13 +436,27 @@ class ImportService:
         rows: Rows,
         *,
         skip_bad: bool = False,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCheck | None = None,
         file_name: str = "",
         sha256: str = "",
     ) -> ImportSummary:
+        """Check every row, then write whole orders chunk by chunk; a cancel stops between chunks."""
         source = self._rows(rows)
-        first = self._plan(source())
+        first, stopped = self._plan(source(), progress=progress, cancel=cancel)
+        if stopped:  # cancelled while checking: nothing was written
+            summary = self._summary(detected, first, dry_run=False, cancelled=True, file_name=file_name, sha256=sha256)
+            return ImportSummary(
+                **{
+                    **summary.__dict__,
+                    "added": 0,
+                    "updated": 0,
+                    "unchanged": 0,
+                    "linked": 0,
+                    "unlinked": 0,
+                    "orders": (),
+                }
+            )
         if first.refused and not skip_bad:
             raise ImportRefused(
                 f"取り込めない行が{len(first.refused)}件あるため、何も取り込みませんでした。"
@@ -425,14 +480,14 @@ class ImportService:
                 done += self._write_chunk(chunk, counts, detected.format, environment)
                 chunk = []
                 if progress is not None:
-                    progress(done, total)
+                    progress(ImportProgress("write", done, total))
         if chunk and not cancelled:
             if cancel is not None and cancel():
                 cancelled = True
             else:
                 done += self._write_chunk(chunk, counts, detected.format, environment)
                 if progress is not None:
-                    progress(done, total)
+                    progress(ImportProgress("write", done, total))
         self._record(detected, counts, file_name=file_name, sha256=sha256, completed=not cancelled)
         return self._summary(detected, counts, dry_run=False, cancelled=cancelled, file_name=file_name, sha256=sha256)
 
@@ -692,8 +747,8 @@ class ImportService:
         encoding: str = "auto",
         dry_run: bool = False,
         skip_bad: bool = False,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelCheck | None = None,
     ) -> ImportSummary:
         """Detect, read (streamed, twice: plan then write) and import a shop's order file."""
         if not path.is_file():
@@ -707,7 +762,7 @@ class ImportService:
             return reader.read_orders(path, detected, mappings=mappings)
 
         if dry_run:
-            summary = self.preview(detected, rows)
+            summary = self.preview(detected, rows, progress=progress, cancel=cancel)
             return ImportSummary(**{**summary.__dict__, "file_name": path.name})
         return self.apply(
             detected,

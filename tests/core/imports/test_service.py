@@ -258,3 +258,26 @@ def test_sync_after_import_reads_linked_orders_and_leaves_the_others_alone(app: 
     for number in ("SY-2", "SY-3", "SY-4"):
         detail = app.orders.detail(number)
         assert detail.payment_status is None and detail.sync_error is None
+
+
+def test_progress_reports_both_phases_and_a_cancel_while_checking_writes_nothing(
+    app: Kanjo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.imports.service as imports
+
+    monkeypatch.setattr(imports, "CHUNK_ORDERS", 2)
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
+    rows = [shop_order(f"FS-{i}", i + 2) for i in range(5)]
+    seen: list[tuple[str, int, int]] = []
+    summary = app.imports.apply(FILE, rows, progress=lambda p: seen.append((p.phase, p.done, p.total)))
+    assert summary.added == 5 and not summary.cancelled
+    assert ("check", 2, 0) in seen and ("check", 5, 0) in seen
+    assert [s for s in seen if s[0] == "write"] == [("write", 2, 5), ("write", 4, 5), ("write", 5, 5)]
+
+    before = dump(app)
+    more = [shop_order(f"FX-{i}", i + 2) for i in range(5)]
+    stopped = app.imports.apply(FILE, more, cancel=lambda: True)
+    assert stopped.cancelled and stopped.added == 0
+    assert dump(app) == before  # cancelled while checking: not even the import record
+    preview = app.imports.preview(FILE, more, cancel=lambda: True)
+    assert preview.cancelled and preview.dry_run
