@@ -18,6 +18,7 @@ from core.clock import Clock, clock_from_env
 from core.db.engine import make_engine, make_sessionmaker, migrate, sqlite_path
 from core.db.errors import open_error
 from core.db.revision import is_current
+from core.environment import connection_environment
 from core.files import private_dir
 from core.gateway import SANDBOX_URL_ENV, Gateway, open_gateway
 from core.journal import Journal
@@ -174,7 +175,7 @@ def open_app(
         sessions=sessions,
         clock=clock,
         settings=settings,
-        orders=OrderService(sessions, clock, gateway, journal),
+        orders=OrderService(sessions, clock, gateway, journal, lambda: connection_environment(settings.load())),
         payments=payments,
         sync=SyncService(sessions, clock, gateway, payments, settings, journal),
         sandbox_db=sandbox_db_path(url, env),

@@ -25,6 +25,8 @@ from core.bug_log import write_bug_log
 from core.clock import format_jst, parse_iso
 from core.db.errors import store_error
 from core.domain import OrderKind
+from core.environment import LIVE, connection_environment
+from core.environment import label as environment_label
 from core.errors import BadInput, RuleViolation, UserError
 from core.gateway import read_private_key
 from core.journal import HELD, NOT_SENT, UNKNOWN
@@ -103,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     adder.add_argument("--charge-permission", required=True, metavar="ID")
     adder.add_argument("--number", metavar="N")
     adder.add_argument("--charge", action="append", default=[], metavar="ID")
+    remover = orders.add_parser(
+        "remove-sandbox", help="サンドボックス(内蔵を含む)の受注を一覧から削除します(記録は残ります)"
+    )
+    remover.add_argument("--yes", action="store_true", help="確認のうえ削除します(付けないと件数を表示するだけ)")
     linker = orders.add_parser("link", help="未連携の受注をCharge Permissionと連携します")
     linker.add_argument("number")
     linker.add_argument("--charge-permission", required=True, metavar="ID")
@@ -363,12 +369,21 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"{'受注番号':<12}{'受注日時(JST)':<18}{'合計':>12}  {'与信ステータス':<12}{'受注ステータス':<8}  購入者"
         ]
         for row in rows:
+            # Issue 11 item 8: an order of another environment than the connection is tagged.
+            tag = f" [{environment_label(row.environment)}・送信しません]" if row.other_environment else ""
             lines.append(
                 f"{_line(row.number):<12}{format_jst(row.ordered_at):<18}{format_yen(row.total):>12}  "
                 f"{_line(row.payment_status or '決済なし'):<12}{_line(row.order_status):<8}  "
-                f"{_line(row.customer_name)} {_line(row.auth_expiry)}"
+                f"{_line(row.customer_name)} {_line(row.auth_expiry)}{tag}"
             )
         lines.append(f"{len(rows)}件")
+        other = sum(1 for row in rows if row.other_environment)
+        if other:
+            lines.append(
+                f"うち{other}件は現在の接続先({environment_label(app.orders.connection_environment())})"
+                "とは別の環境の受注です。Amazon Payへは送信しません"
+                "(削除するには kanjo orders remove-sandbox)。"
+            )
         _out("\n".join(lines))
         return 0
     if args.orders_command == "show":
@@ -415,6 +430,8 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         detail = app.orders.detail(number)
         _emit(as_json, detail.to_json(), f"受注 {_line(number)} を追加しました({detail.payment_status or '決済なし'})。")
         return 0
+    if args.orders_command == "remove-sandbox":
+        return _remove_sandbox(app, args, as_json)
     if args.orders_command == "link":
         app.imports.link(args.number, args.charge_permission, args.charge)
         detail = app.orders.detail(args.number)
@@ -424,7 +441,43 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"受注 {_line(detail.number)} をAmazon Payと連携しました({detail.payment_status or '決済なし'})。",
         )
         return 0
-    raise BadInput("orders の後に list, show, add, link のいずれかを指定してください。")
+    raise BadInput("orders の後に list, show, add, link, remove-sandbox のいずれかを指定してください。")
+
+
+def _remove_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
+    """Issue 11 item 8: the test orders (sandbox and built-in sandbox) go, the journal stays.
+
+    Without ``--yes`` it says how many and which would go, changes nothing and exits 1 with the
+    hint; with it they are removed in one transaction. An order with a money call in flight or
+    in doubt is kept (named on stderr, exit 1).
+    """
+    removal = app.orders.remove_sandbox_orders(dry_run=not args.yes)
+    if not args.yes:
+        if as_json:
+            _print_json(removal.to_json())
+        else:
+            _out(
+                f"削除の対象: サンドボックスの受注{removal.describe()}"
+                + "".join(f"\n  {_line(n)}" for n in removal.numbers)
+            )
+        for number, reason in removal.kept:
+            _fail(f"{_line(number)}: {reason}")
+        if not removal.numbers:
+            _fail("削除するサンドボックスの受注はありません。")
+            return EXIT_USER_ERROR
+        _fail(
+            f"まだ何も削除していません。サンドボックスの受注{removal.count}件を一覧から削除するには --yes を付けて"
+            "実行してください(kanjo orders remove-sandbox --yes。操作の記録は残ります)。"
+        )
+        return EXIT_USER_ERROR
+    _emit(
+        as_json,
+        removal.to_json(),
+        f"サンドボックスの受注{removal.describe()}を一覧から削除しました(操作の記録は残ります)。",
+    )
+    for number, reason in removal.kept:
+        _fail(f"{_line(number)}: {reason}")
+    return EXIT_USER_ERROR if removal.kept else 0
 
 
 def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
@@ -510,12 +563,20 @@ def _cmd_reauth(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     results = [app.sync.sync_order(args.number)] if args.number else app.sync.sync_all()
     failed = [r for r in results if not r.ok]
+    skipped = [r for r in results if r.skipped]  # another environment's orders (issue 11 item 8)
+    if args.number and skipped:
+        _fail(f"{_line(skipped[0].order_number)}: {_line(skipped[0].message)}")
+        return EXIT_USER_ERROR
     if as_json:
         _print_json([r.to_json() for r in results] if not args.number else results[0].to_json())
     else:
         for r in failed:
             _out(f"{_line(r.order_number)}: {_line(r.message)}")
-        _out(f"{len(results) - len(failed)}件の状態を取得しました。" + (f" {len(failed)}件失敗" if failed else ""))
+        _out(
+            f"{len(results) - len(failed) - len(skipped)}件の状態を取得しました。"
+            + (f" {len(failed)}件失敗" if failed else "")
+            + (f" {len(skipped)}件は接続先と別の環境の受注のため送信していません(スキップ)" if skipped else "")
+        )
     if not failed:
         return 0
     first = f"{_line(failed[0].order_number)}: {_line(failed[0].message)}"
@@ -610,7 +671,16 @@ def _cmd_settings(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
                 if len(changes) == 1:
                     hint = " 複数の項目は一度に変更できます(例: kanjo settings set amazon_public_key_id LIVE-… amazon_environment live)。"
                 raise BadInput(problem + hint)
+        before = connection_environment(app.settings.load())
         app.settings.save(**changes)
+        after = connection_environment(app.settings.load())
+        if after == LIVE and before != LIVE:
+            left = app.orders.sandbox_order_count()
+            if left:  # issue 11 item 8: going live offers to remove the test orders
+                _fail(
+                    f"サンドボックスの受注が{left}件残っています(本番では送信されません)。一覧から削除するには"
+                    " kanjo orders remove-sandbox --yes を実行してください(操作の記録は残ります)。"
+                )
     values = SettingsStore.as_dict(app.settings.load())
     _emit(as_json, values, "\n".join(f"{k} = {v}" for k, v in values.items()))
     return 0

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import BadInput
+from core.environment import BUILTIN, LIVE, SANDBOX
+from core.errors import BadInput, RuleViolation
 from core.files import private_dir, tighten, write_private_atomic
 from core.settings import AppSettings, connection_problem
 
@@ -34,6 +35,7 @@ class Gateway:
     control: SandboxControl | None  # the buyer and Seller Central, only on the sandbox
     server: SandboxServer | None  # the in-process sandbox, when we started one
     url: str
+    environment: str = BUILTIN  # core.environment: 'live', 'sandbox' (Amazon's) or 'builtin'
 
     @property
     def is_sandbox(self) -> bool:
@@ -144,7 +146,13 @@ def open_gateway(
             merchant_id=settings.amazon_merchant_id,
         )
         client = AmazonPayClient(credentials, **options)  # type: ignore[arg-type]
-        return Gateway(client=client, control=None, server=None, url="https://pay-api.amazon.jp")
+        return Gateway(
+            client=client,
+            control=None,
+            server=None,
+            url="https://pay-api.amazon.jp",
+            environment=LIVE if settings.amazon_environment == LIVE else SANDBOX,
+        )
     private_pem, public_pem = ensure_sandbox_key(sandbox_db.with_name("sandbox-key.pem"))
     server: SandboxServer | None = None
     if sandbox_url is None:
@@ -164,4 +172,20 @@ def open_gateway(
         public_key_id=SANDBOX_PUBLIC_KEY_ID, private_key=load_private_key(private_pem), environment="sandbox"
     )
     client = AmazonPayClient(credentials, base_url=sandbox_url, **options)  # type: ignore[arg-type]
-    return Gateway(client=client, control=control, server=server, url=sandbox_url)
+    return Gateway(client=client, control=control, server=server, url=sandbox_url, environment=BUILTIN)
+
+
+def order_client(gateway: Gateway, order_environment: str) -> AmazonPayClient:
+    """The client for calls about an existing order, refusing an order of another environment.
+
+    Issue 11 item 8: every Amazon Pay call for an order already in the store (money steps and
+    their recovery in core.services.operations, status reads in core.services.sync) takes its
+    client here, so a sandbox order's IDs never reach the live account, nor the reverse,
+    whatever the settings said when the operation was checked.
+    """
+    from core.payment_rules import environment_refusal
+
+    refusal = environment_refusal(order_environment, gateway.environment)
+    if refusal is not None:
+        raise RuleViolation(refusal.reason, code=refusal.rule)
+    return gateway.client

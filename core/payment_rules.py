@@ -22,6 +22,7 @@ from core.domain import (
     PaymentStatus,
     RefundFacts,
 )
+from core.environment import label as environment_label
 from core.status import is_authorization_lapsed, is_charge_permission_expired, order_label
 
 UNSETTLED_MESSAGE = "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。"
@@ -45,6 +46,10 @@ class OrderFacts:
     sync_failed: bool = False
     unsettled_operation: bool = False  # a money call of this order is 結果不明
     operation_in_progress: bool = False  # a money call of this order is being sent right now (elsewhere)
+    # Issue 11 item 8: the Amazon Pay environment the order's Charge Permission lives in and the
+    # one the current connection talks to (core.environment); "" = not known, nothing refused.
+    environment: str = ""
+    connection: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,35 @@ def link_refusal(kind: OrderKind, payment_method: str, *, has_permission: bool, 
     return None
 
 
+ENVIRONMENT_RULE = "issue11-environment"
+
+
+def environment_message(order_environment: str, connection: str) -> str:
+    return (
+        f"この受注は{environment_label(order_environment)}の受注です。現在の接続先は"
+        f"{environment_label(connection)}のため、Amazon Payへは送信しません。"
+    )
+
+
+def environment_refusal(order_environment: str, connection: str) -> Decision | None:
+    """Issue 11 item 8 (R57: an order's IDs exist only in the Amazon Pay it came from): an order
+    of one environment (本番 / サンドボックス / 内蔵サンドボックス) is never sent to another.
+
+    Symmetric: a sandbox order is not sent to the live account, nor a live order to a sandbox.
+    An empty value (not known) refuses nothing; the gateway check (core.gateway.order_client)
+    always knows both.
+    """
+    if not order_environment or not connection or order_environment == connection:
+        return None
+    return Decision.no(environment_message(order_environment, connection), ENVIRONMENT_RULE)
+
+
+def _facts_environment_refusal(order: OrderFacts) -> Decision | None:
+    return environment_refusal(order.environment, order.connection)
+
+
 def _common_refusal(order: OrderFacts) -> Decision | None:
-    refusal = link_refusal(
+    refusal = _facts_environment_refusal(order) or link_refusal(
         order.kind,
         order.payment_method,
         has_permission=order.charge_permission is not None,
@@ -99,8 +131,9 @@ def _common_refusal(order: OrderFacts) -> Decision | None:
 
 
 def settled_refusal(order: OrderFacts) -> Decision | None:
-    """What refunds, cancellations and method changes check first: the link, then the journal."""
-    refusal = link_refusal(
+    """What refunds, cancellations and method changes check first: the environment, the link, then
+    the journal."""
+    refusal = _facts_environment_refusal(order) or link_refusal(
         order.kind,
         order.payment_method,
         has_permission=order.charge_permission is not None,

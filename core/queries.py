@@ -22,7 +22,7 @@ from core.ledger import (
     refund_facts,
 )
 from core.messages.status import status_label
-from core.payment_rules import OrderFacts, capture_decision, reauthorize_decision
+from core.payment_rules import OrderFacts, capture_decision, environment_refusal, reauthorize_decision
 from core.status import charge_label, days_remaining, expiry_text, refund_label
 
 
@@ -49,6 +49,8 @@ class OrderSummary:
     order_status: str
     auth_expires_at: datetime | None
     auth_expiry: str
+    environment: str = "builtin"  # issue 11 item 8: the Amazon Pay the order lives in
+    other_environment: bool = False  # not the current connection's: nothing is sent for it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,11 +65,13 @@ class OrderSummary:
             "order_status": self.order_status,
             "auth_expires_at": self.auth_expires_at.isoformat() if self.auth_expires_at else None,
             "auth_expiry": self.auth_expiry,
+            "environment": self.environment,
+            "other_environment": self.other_environment,
         }
 
 
 def list_orders(
-    session: Session, now: datetime, *, status: str | None = None, limit: int | None = None
+    session: Session, now: datetime, *, status: str | None = None, limit: int | None = None, connection: str = ""
 ) -> list[OrderSummary]:
     effective = effective_payment_status(now).label("effective_status")
     query = (
@@ -94,6 +98,8 @@ def list_orders(
                 order_status=OrderStatus(order.order_status).label,
                 auth_expires_at=expires,
                 auth_expiry=expiry_text(expires, now) if label == PaymentStatus.AUTHORIZED.value else "",
+                environment=order.environment,
+                other_environment=environment_refusal(order.environment, connection) is not None,
             )
         )
     return rows
@@ -120,7 +126,9 @@ def load_order(session: Session, number: str) -> Order:
     return order
 
 
-def order_facts(session: Session, order: Order) -> OrderFacts:
+def order_facts(session: Session, order: Order, connection: str = "") -> OrderFacts:
+    """What the rules decide from; ``connection`` is the current connection's environment
+    (core.environment.connection_environment), "" when the caller does not know it."""
     pending = Journal.pending(session, order.number)
     return OrderFacts(
         number=order.number,
@@ -135,6 +143,8 @@ def order_facts(session: Session, order: Order) -> OrderFacts:
         sync_failed=order.sync_error is not None,
         unsettled_operation=any(not p.in_flight for p in pending),
         operation_in_progress=any(p.in_flight for p in pending),
+        environment=order.environment,
+        connection=connection,
     )
 
 
@@ -291,7 +301,11 @@ class OrderDetail:
     # Issue 11: where the order came from, its Amazon Pay environment, its link to Amazon Pay,
     # and the shop file's total when it differs from Amazon's.
     source: str = "sandbox"
-    environment: str = "sandbox"
+    environment: str = "builtin"
+    # Issue 11 item 8: the order lives in another Amazon Pay than the current connection; no
+    # Amazon Pay action is sent for it (environment_note says why, in Japanese).
+    other_environment: bool = False
+    environment_note: str = ""
     linked: bool = False
     charge_permission_id: str | None = None
     shop_total_mismatch: int | None = None
@@ -312,9 +326,10 @@ class OrderDetail:
         return data
 
 
-def order_detail(session: Session, number: str, now: datetime) -> OrderDetail:
+def order_detail(session: Session, number: str, now: datetime, connection: str = "") -> OrderDetail:
     order = load_order(session, number)
-    facts = order_facts(session, order)
+    facts = order_facts(session, order, connection)
+    other = environment_refusal(order.environment, connection)
     capture = capture_decision(facts, now)
     reauth = reauthorize_decision(facts, now)
     customer = order.customer
@@ -428,6 +443,8 @@ def order_detail(session: Session, number: str, now: datetime) -> OrderDetail:
         operations_in_progress=sum(1 for p in pending if p.in_flight),
         source=order.source,
         environment=order.environment,
+        other_environment=other is not None,
+        environment_note=other.reason if other is not None else "",
         linked=order.charge_permission_id is not None,
         charge_permission_id=order.charge_permission_id,
         shop_total_mismatch=order.shop_total_mismatch,

@@ -130,7 +130,10 @@ class Order(Base):
     # 'manual' / 'sandbox' / 'demo'), the Amazon Pay environment it belongs to, and the file's
     # total when it differs from what Amazon authorized (flagged, never applied).
     source: Mapped[str] = mapped_column(String(64), default="sandbox", server_default="sandbox")
-    environment: Mapped[str] = mapped_column(String(16), default="sandbox", server_default="sandbox")
+    # 'live' | 'sandbox' (Amazon's) | 'builtin' (the local sandbox), core.environment (0006). The
+    # database default stays 0005's 'sandbox' (changing it would rebuild the table and its
+    # search triggers); every insert here names the environment.
+    environment: Mapped[str] = mapped_column(String(16), default="builtin", server_default="sandbox")
     shop_total_mismatch: Mapped[int | None] = mapped_column(Integer, nullable=True)
     payment_label: Mapped[str | None] = mapped_column(String(64), nullable=True)
 

@@ -32,6 +32,7 @@ from core.clock import Clock
 from core.db.locks import lock_order
 from core.db.schema import Charge, ChargePermission, Customer, ImportMapping, ImportRecord, Order, OrderItem
 from core.domain import ChargePurpose, OrderKind, OrderStatus
+from core.environment import connection_environment
 from core.errors import BadInput, GatewayError, NotFound, RuleViolation
 from core.gateway import Gateway
 from core.imports import reader
@@ -467,7 +468,7 @@ class ImportService:
         counts = _Counts()
         counts.refused.extend(first.refused)
         refused_lines = {r.line for r in first.refused}
-        environment = self._settings.load().amazon_environment
+        environment = connection_environment(self._settings.load())  # issue 11 item 8
         done = 0
         cancelled = False
         chunk: list[ImportedOrder] = []
@@ -783,7 +784,7 @@ class ImportService:
             raise BadInput("Charge Permission IDを指定してください。")
         amazon = self._read_amazon(cp_id, [c.strip() for c in charge_ids if c.strip()])
         chosen = validate_order_number(number or amazon.cp.merchant_reference_id or cp_id)
-        environment = self._settings.load().amazon_environment
+        environment = connection_environment(self._settings.load())  # issue 11 item 8
         now = self._clock.now()
         buyer = amazon.cp.buyer
         address = amazon.cp.shipping_address

@@ -34,7 +34,7 @@ from core.clock import Clock
 from core.db.schema import Charge, JournalEntry, Order, Refund
 from core.domain import ChargePermissionState, ChargePurpose, ChargeState, OrderKind, Origin
 from core.errors import GatewayError, GatewayOutcomeUnknown, GatewayUnreachable, UserError
-from core.gateway import Gateway
+from core.gateway import Gateway, order_client
 from core.journal import (
     FAILED,
     HELD,
@@ -204,6 +204,7 @@ class OperationEngine:
                 assert entry is not None
                 return OperationResult(entry.order_number or "", entry.action, SUCCEEDED, "処理済みです。")
             before = self._earlier_steps(session, op)
+            environment = session.scalar(select(Order.environment).where(Order.number == op.order_number)) or ""
         if any(outcome in (FAILED, NOT_SENT, HELD) for outcome in before):
             return self._settle(op, NOT_SENT, ABANDONED)
         if any(outcome not in (SUCCEEDED, LOCAL_ONLY) for outcome in before):
@@ -211,8 +212,11 @@ class OperationEngine:
                 op.order_number or "", op.action, UNKNOWN, "前の手順の結果が確定していないため、待機しています。"
             )
         try:
-            self._gateway()
-        except UserError as exc:  # the connection cannot be opened (settings, key file): nothing goes out now
+            # Issue 11 item 8: the one check every money call passes, against the connection
+            # actually open: an order of another environment is never sent (nor resent).
+            client = order_client(self._gateway(), environment)
+        except UserError as exc:  # the connection cannot be opened (settings, key file), or is another
+            # environment's: nothing goes out now
             if not resend:
                 return self._settle(op, NOT_SENT, exc.message)
             # A resend may meet a call that did reach Amazon before: it stays in doubt, unrecorded.
@@ -223,7 +227,7 @@ class OperationEngine:
                 return stopped
         crashpoint(f"{op.action}:before_send")
         try:
-            response = self._gateway().client.send(op.request)
+            response = client.send(op.request)
         except GatewayUnreachable as exc:
             return self._settle(op, NOT_SENT, exc.message)
         except (GatewayOutcomeUnknown, ServiceError) as exc:

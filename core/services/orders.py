@@ -6,13 +6,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import Clock
-from core.db.schema import ChargePermission, Customer, Order, OrderItem
+from core.db.schema import Charge, ChargePermission, Customer, Message, Order, OrderItem, Refund
 from core.domain import R4_ADDRESS_MESSAGE, ChargePurpose, Instrument, OrderKind, OrderStatus, PaymentStatus
+from core.environment import LIVE
+from core.environment import label as environment_label
 from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import Journal
@@ -22,6 +24,41 @@ from core.queries import OrderDetail, OrderSummary, count_orders, list_orders, l
 from core.status import charge_permission_expiry
 
 PAYMENT_STATUS_LABELS = tuple(status.value for status in PaymentStatus)  # R10, in table order
+REMOVAL_KEPT_MESSAGE = (
+    "決済処理が実行中か結果不明のため削除しません。同期または復旧で確定してから、もう一度実行してください。"
+)
+
+
+@dataclass(frozen=True)
+class SandboxRemoval:
+    """Test orders (sandbox and built-in sandbox) removed from the list, or to be (issue 11 item 8).
+
+    ``numbers``: removed (or, in a preview, to be removed); ``kept``: (number, reason) left in
+    place because money is in flight or in doubt for them.
+    """
+
+    numbers: tuple[str, ...]
+    kept: tuple[tuple[str, str], ...]
+    by_environment: tuple[tuple[str, int], ...]  # (environment, count), the removed ones
+    done: bool  # False: a preview, nothing changed
+
+    @property
+    def count(self) -> int:
+        return len(self.numbers)
+
+    def describe(self) -> str:
+        parts = "、".join(f"{environment_label(env)}{n}件" for env, n in self.by_environment)
+        return f"{self.count}件({parts})" if parts else "0件"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "removed": len(self.numbers) if self.done else 0,
+            "to_remove": 0 if self.done else len(self.numbers),
+            "numbers": list(self.numbers),
+            "by_environment": dict(self.by_environment),
+            "kept": [{"number": number, "reason": reason} for number, reason in self.kept],
+            "done": self.done,
+        }
 
 
 @dataclass(frozen=True)
@@ -47,11 +84,18 @@ class OrderService:
         clock: Clock,
         gateway: Callable[[], Gateway],
         journal: Journal | None = None,
+        connection: Callable[[], str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._gateway = gateway
         self._journal = journal or Journal()
+        # The current connection's environment (core.environment), for marking the orders of
+        # another one (issue 11 item 8); None: not known, nothing is marked.
+        self._connection = connection or (lambda: "")
+
+    def connection_environment(self) -> str:
+        return self._connection()
 
     def list(self, *, status: str | None = None, limit: int | None = None) -> list[OrderSummary]:
         if status is not None and status not in PAYMENT_STATUS_LABELS:
@@ -60,7 +104,7 @@ class OrderService:
             )
         self.refresh_lapsed()
         with self._sessions() as session:
-            return list_orders(session, self._clock.now(), status=status, limit=limit)
+            return list_orders(session, self._clock.now(), status=status, limit=limit, connection=self._connection())
 
     def refresh_lapsed(self) -> int:
         """Recompute the summary of orders whose stored authorization expiry has passed (R9).
@@ -84,10 +128,106 @@ class OrderService:
         with self._sessions() as session:
             return count_orders(session)
 
+    # --- going live: remove the test orders (issue 11 item 8) -----------------------------
+
+    def sandbox_order_count(self) -> int:
+        """How many orders are not of the live environment (an indexed count, for the question)."""
+        with self._sessions() as session:
+            return int(session.scalar(select(func.count(Order.id)).where(Order.environment != LIVE)) or 0)
+
+    def remove_sandbox_orders(self, *, dry_run: bool = False) -> SandboxRemoval:
+        """Delete every order that is not of the live environment, in one transaction.
+
+        Everything that belongs to an order goes with it: items, charges, refunds, messages,
+        its Charge Permission and its customer when no remaining order uses them. The journal
+        keeps every entry (it names orders by number, with no foreign key) and gains one
+        ``order_removed`` event per order. An order with a money call in flight or in doubt
+        (core.journal) is kept: deleting it would leave that call with no order to settle.
+        ``dry_run`` answers the same question and changes nothing.
+        """
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            if not dry_run:
+                # The write lock first (as core.db.locks.lock_order does for one order): no
+                # operation can journal an intent for these orders until this commits.
+                if session.get_bind().dialect.name == "sqlite":
+                    session.execute(
+                        update(Order)
+                        .where(Order.environment != LIVE)
+                        .values(updated_at=Order.updated_at)
+                        .execution_options(synchronize_session=False)
+                    )
+                else:
+                    session.execute(select(Order.id).where(Order.environment != LIVE).with_for_update())
+            rows = session.execute(
+                select(Order.id, Order.number, Order.environment).where(Order.environment != LIVE).order_by(Order.id)
+            ).all()
+            busy = {p.order_number for p in Journal.pending(session)}
+            kept = tuple((number, REMOVAL_KEPT_MESSAGE) for _id, number, _env in rows if number in busy)
+            chosen = [(order_id, number, env) for order_id, number, env in rows if number not in busy]
+            counts: dict[str, int] = {}
+            for _id, _number, env in chosen:
+                counts[env] = counts.get(env, 0) + 1
+            result = SandboxRemoval(
+                tuple(number for _id, number, _env in chosen),
+                kept,
+                tuple(sorted(counts.items())),
+                done=not dry_run,
+            )
+            if dry_run or not chosen:
+                return result
+            ids = [order_id for order_id, _number, _env in chosen]
+            customers: set[int] = set()
+            permissions: set[str] = set()
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                for customer_id, cp_id in session.execute(
+                    select(Order.customer_id, Order.charge_permission_id).where(Order.id.in_(part))
+                ):
+                    customers.add(customer_id)
+                    if cp_id:
+                        permissions.add(cp_id)
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                self._delete_orders(session, ids[start : start + 500])
+            for _id, number, env in chosen:
+                self._journal.event(
+                    session,
+                    action="order_removed",
+                    now=now,
+                    order_number=number,
+                    message=f"{environment_label(env)}の受注を一覧から削除しました(本番への切り替え)。",
+                )
+            # What only the removed orders used: their Charge Permissions and customers.
+            unused_permission = (
+                ~select(Order.id).where(Order.charge_permission_id == ChargePermission.id).exists(),
+                ~select(Charge.id).where(Charge.charge_permission_id == ChargePermission.id).exists(),
+            )
+            unused_customer = ~select(Order.id).where(Order.customer_id == Customer.id).exists()
+            cp_ids, customer_ids = sorted(permissions), sorted(customers)
+            for start in range(0, len(cp_ids), 500):
+                session.execute(
+                    delete(ChargePermission).where(
+                        ChargePermission.id.in_(cp_ids[start : start + 500]), *unused_permission
+                    )
+                )
+            for start in range(0, len(customer_ids), 500):
+                session.execute(
+                    delete(Customer).where(Customer.id.in_(customer_ids[start : start + 500]), unused_customer)
+                )
+        return result
+
+    @staticmethod
+    def _delete_orders(session: Session, ids: Sequence[int]) -> None:
+        session.execute(delete(Refund).where(Refund.order_id.in_(ids)))
+        session.execute(delete(Charge).where(Charge.order_id.in_(ids)))
+        session.execute(delete(OrderItem).where(OrderItem.order_id.in_(ids)))
+        session.execute(delete(Message).where(Message.order_id.in_(ids)))
+        session.execute(delete(Order).where(Order.id.in_(ids)))
+
     def detail(self, number: str) -> OrderDetail:
         self.refresh_lapsed()
         with self._sessions() as session:
-            return order_detail(session, number, self._clock.now())
+            return order_detail(session, number, self._clock.now(), self._connection())
 
     def check_new_number(self, number: str) -> str:
         """The order number a new order would get, stripped; ``BadInput`` when it is unusable or taken.
@@ -127,7 +267,8 @@ class OrderService:
         if total <= 0 or total > MAX_ORDER_TOTAL:
             raise RuleViolation("Amazon Payで決済できる金額は1円から10,000,000円までです。", code="R5")
         self.check_new_number(number)
-        client = self._gateway().client
+        gateway = self._gateway()
+        client = gateway.client
         cp_info = client.get_charge_permission(charge_permission_id)
         charge_info = client.get_charge(charge_id)
         if charge_info.amount != total:
@@ -189,6 +330,7 @@ class OrderService:
                 shop_memo=memo,
                 payment_method="amazon_pay",
                 charge_permission=cp,
+                environment=gateway.environment,  # issue 11 item 8: where its Charge Permission lives
                 created_at=now,
                 updated_at=now,
             )

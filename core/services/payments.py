@@ -23,6 +23,7 @@ from core.clock import Clock, to_jst, to_utc
 from core.db.locks import lock_order
 from core.db.schema import Order, OrderItem
 from core.domain import ChargePurpose, ChargeState, Instrument, OrderKind, OrderStatus
+from core.environment import connection_environment
 from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import LOCAL_ONLY, SUCCEEDED, Journal, PendingOperation
@@ -31,6 +32,7 @@ from core.payment_rules import (
     MARKETPLACE_MESSAGE,
     OrderFacts,
     capture_decision,
+    environment_refusal,
     link_refusal,
     reauthorize_decision,
     settled_refusal,
@@ -129,6 +131,10 @@ class PaymentService:
         self._settings = settings
         self._engine = OperationEngine(sessions, clock, gateway, journal or Journal())
 
+    def _connection(self) -> str:
+        """The current connection's environment (issue 11 item 8), from the saved settings."""
+        return connection_environment(self._settings.load())
+
     def _local_only(self) -> bool:
         return not self._settings.load().auto_sync
 
@@ -154,7 +160,7 @@ class PaymentService:
 
     def _capture(self, number: str, *, authorize_first: bool) -> OperationResult:
         with self._locked(number) as (session, order):
-            decision = capture_decision(order_facts(session, order), self._clock.now())
+            decision = capture_decision(order_facts(session, order, self._connection()), self._clock.now())
             if not decision.allowed:
                 raise RuleViolation(decision.reason, code=decision.rule)
             local = self._local_only()
@@ -193,7 +199,7 @@ class PaymentService:
 
     def reauthorize(self, number: str) -> OperationResult:
         with self._locked(number) as (session, order):
-            decision = reauthorize_decision(order_facts(session, order), self._clock.now())
+            decision = reauthorize_decision(order_facts(session, order, self._connection()), self._clock.now())
             if not decision.allowed:
                 raise RuleViolation(decision.reason, code=decision.rule)
             assert decision.purpose is not None
@@ -222,14 +228,14 @@ class PaymentService:
     def refund_preview(self, number: str, amount: int | None) -> RefundPlan:
         """The allocation over the captures, shown for confirmation before anything is sent."""
         with self._sessions() as session:
-            facts = order_facts(session, load_order(session, number))
+            facts = order_facts(session, load_order(session, number), self._connection())
         self._check_settled(facts)
         return plan_refund(facts.charges, facts.refunds, amount)
 
     def refund(self, number: str, amount: int | None, reason: str = "") -> OperationResult:
         """Refund ``amount`` yen, or everything left when ``amount`` is None (全額返金)."""
         with self._locked(number) as (session, order):
-            facts = order_facts(session, order)
+            facts = order_facts(session, order, self._connection())
             self._check_settled(facts)
             plan = plan_refund(facts.charges, facts.refunds, amount)
             steps = self._refund_steps(plan, reason)
@@ -328,8 +334,10 @@ class PaymentService:
                 return OperationResult(number, "change_method", SUCCEEDED, f"決済方法を{label}に変更しました。")
         return self._with_status(self._engine.run_all(number, "change_method", ids))
 
-    @staticmethod
-    def _check_method(order: Order, method: str) -> None:
+    def _check_method(self, order: Order, method: str) -> None:
+        other = environment_refusal(order.environment, self._connection())
+        if other is not None:  # issue 11 item 8
+            raise RuleViolation(other.reason, code=other.rule)
         if order.kind == OrderKind.MARKETPLACE:
             raise RuleViolation(MARKETPLACE_MESSAGE, code="R61")
         if method not in PAYMENT_METHODS or method == "none":
@@ -347,7 +355,7 @@ class PaymentService:
     ) -> tuple[CancelPlan, list[Step]]:
         """Steps that take the money back: refund what was captured, cancel open authorizations,
         close the permission when asked (or, for a canceled reservation or subscription, R15)."""
-        facts = order_facts(session, order)
+        facts = order_facts(session, order, self._connection())
         self._check_settled(facts)
         now = self._clock.now()
         if any(c.state is ChargeState.CAPTURE_INITIATED for c in facts.charges):
@@ -449,6 +457,9 @@ class PaymentService:
         )
         if link is not None:  # issue 11: marketplace (R61) or 未連携 (R57)
             refusal = (link.reason, link.rule)
+        other = environment_refusal(order.environment, self._connection())
+        if other is not None:  # issue 11 item 8: the total is sent with the capture (R28)
+            refusal = (other.reason, other.rule)
         open_charges = [
             c
             for c in order.charges

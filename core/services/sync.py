@@ -19,8 +19,9 @@ from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
 from core.clock import Clock
 from core.db.schema import Charge, JournalEntry, Order, Refund
 from core.domain import ChargePurpose, ChargeState, OrderStatus, PaymentStatus
-from core.errors import GatewayError
-from core.gateway import Gateway
+from core.environment import connection_environment
+from core.errors import GatewayError, RuleViolation
+from core.gateway import Gateway, order_client
 from core.journal import Journal
 from core.ledger import (
     LOCAL_CHARGE_PREFIX,
@@ -31,6 +32,7 @@ from core.ledger import (
     next_seq,
     refresh_order,
 )
+from core.payment_rules import ENVIRONMENT_RULE, environment_refusal
 from core.queries import load_order
 from core.services.payments import PaymentService
 from core.settings import SettingsStore
@@ -52,6 +54,9 @@ class SyncResult:
     ok: bool
     message: str
     payment_status: str | None
+    # Issue 11 item 8: not read, because the order lives in another environment than the
+    # connection (ok stays True: nothing failed, and the order is not marked 取得できませんでした).
+    skipped: bool = False
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -59,6 +64,7 @@ class SyncResult:
             "ok": self.ok,
             "message": self.message,
             "payment_status": self.payment_status,
+            "skipped": self.skipped,
         }
 
 
@@ -138,13 +144,21 @@ class SyncService:
             order = load_order(session, number)
             number = order.number
             cp_id = order.charge_permission_id
+            environment = order.environment
+            other = environment_refusal(environment, connection_environment(self._settings.load()))
+            if other is not None:  # issue 11 item 8: skipped, never sent, never marked failed
+                return SyncResult(number, True, other.reason, order.payment_status, skipped=True)
         try:
             self._payments.recover(number)
             if discover:
                 self._discover()
-            snapshot = self._read(number, cp_id)
+            snapshot = self._read(number, cp_id, environment)
         except GatewayError as exc:
             return self._failed(number, exc.message)
+        except RuleViolation as exc:  # the connection was switched meanwhile (issue 11 item 8)
+            if exc.code != ENVIRONMENT_RULE:
+                raise
+            return SyncResult(number, True, exc.message, None, skipped=True)
         now = self._clock.now()
         with self._sessions.begin() as session:
             order = load_order(session, number)
@@ -156,12 +170,12 @@ class SyncService:
 
     # --- reading -------------------------------------------------------------------------
 
-    def _read(self, number: str, cp_id: str | None) -> _Snapshot:
+    def _read(self, number: str, cp_id: str | None, environment: str) -> _Snapshot:
         with self._sessions() as session:
             order = load_order(session, number)
             charge_ids = [c.id for c in order.charges if not c.id.startswith(LOCAL_CHARGE_PREFIX)]
             refund_ids = [r.id for r in order.refunds if not r.id.startswith("external-")]
-        client = self._gateway().client
+        client = order_client(self._gateway(), environment)  # issue 11 item 8
         return _Snapshot(
             cp=client.get_charge_permission(cp_id) if cp_id else None,
             charges={cid: client.get_charge(cid) for cid in charge_ids},
@@ -297,7 +311,7 @@ class SyncService:
                 order = session.scalar(
                     select(Order).where(Order.charge_permission_id == str(message["ChargePermissionId"]))
                 )
-                if order is None:
+                if order is None or order.environment != gateway.environment:  # issue 11 item 8
                     continue
                 known_charge = object_type == "CHARGE" and session.get(Charge, object_id) is not None
                 known_refund = object_type == "REFUND" and session.get(Refund, object_id) is not None
