@@ -122,6 +122,17 @@ class Kanjo:
                 )
             return self._gateway
 
+    def connection_environment(self) -> str:
+        """Where Amazon Pay calls go now (issue 11 item 8): the open connection's environment, or,
+        before one is open, the one the saved settings will open (core.environment). While the
+        window switches connections the old one stays open until the work queued on it is done,
+        and that work is checked against it, not against the settings just saved."""
+        with self._gateway_lock:
+            gateway = self._gateway
+        if gateway is not None:
+            return gateway.environment
+        return connection_environment(self.settings.load())
+
     def reset_gateway(self) -> Gateway:
         """Close the current connection and open one for the settings as saved now.
 
@@ -168,16 +179,19 @@ def open_app(
     def gateway() -> Gateway:
         return holder["app"].gateway()
 
-    payments = PaymentService(sessions, clock, gateway, settings, journal)
+    def connection() -> str:
+        return holder["app"].connection_environment()
+
+    payments = PaymentService(sessions, clock, gateway, settings, journal, connection)
     app = Kanjo(
         db_url=url,
         engine=engine,
         sessions=sessions,
         clock=clock,
         settings=settings,
-        orders=OrderService(sessions, clock, gateway, journal, lambda: connection_environment(settings.load())),
+        orders=OrderService(sessions, clock, gateway, journal, connection),
         payments=payments,
-        sync=SyncService(sessions, clock, gateway, payments, settings, journal),
+        sync=SyncService(sessions, clock, gateway, payments, settings, journal, connection),
         sandbox_db=sandbox_db_path(url, env),
         sandbox_url=env.get(SANDBOX_URL_ENV) or None,
         gateway_options=dict(gateway_options or {}),

@@ -130,6 +130,7 @@ class OrderRow:
     auth_expires_at: datetime | None
     auth_expiry: str  # '残り3日' while 承認済, else ''
     sort_key: tuple[Any, ...]  # (sort value, id): the keyset position of this row
+    environment: str = "builtin"  # the Amazon Pay its Charge Permission lives in (issue 11 item 8)
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,7 @@ class OrderPages:
                 status,
                 Order.order_status,
                 Order.auth_expires_at,
+                Order.environment,
             )
             .join(Customer, Customer.id == Order.customer_id)
             .where(Order.id.in_(list(keys)))
@@ -386,6 +388,7 @@ class OrderPages:
             effective,
             order_status,
             expires,
+            environment,
         ) in connection.execute(statement):
             label = _PAYMENT_STATUSES[effective] if effective else None  # None: no payment (決済不要)
             rows[order_id] = OrderRow(
@@ -401,6 +404,7 @@ class OrderPages:
                 auth_expires_at=expires,
                 auth_expiry=expiry_text(expires, now) if label is authorized else "",
                 sort_key=keys[order_id],
+                environment=environment,
             )
         return rows
 

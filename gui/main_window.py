@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from core.app import Kanjo
 from core.clock import format_jst, to_jst
 from core.domain import OrderStatus, PaymentStatus, Tone
+from core.environment import connection_environment
 from core.errors import UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from core.queries import MessageView, OrderDetail
@@ -56,12 +57,14 @@ from gui.orders.table_model import (
     OrderTableModel,
     row_runs,
 )
-from gui.settings_dialog import SettingsDialog, connection_changed, connection_name
+from gui.settings_dialog import SettingsDialog, ask_sandbox_removal, connection_changed, connection_name, going_live
 from gui.settings_store import WindowSettings
 from gui.tasks import READ, CancelToken, TaskRunner
 from gui.tinted_frame import TintedFrame
 
 if TYPE_CHECKING:
+    from core.gateway import Gateway
+    from core.services.orders import SandboxRemoval
     from gui.composer.dialog import ComposerDialog
 
 log = logging.getLogger(__name__)
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         self.settings: AppSettings = app.settings.load()
         self.pages = OrderPages(app.engine)
         self.model = OrderTableModel(self.pages, app.clock, runner, parent=self)
+        self.model.connection_environment = connection_environment(self.settings)  # issue 11 item 8
         self.operations = OrderActions(app.payments, app.sync, runner, on_bug=self.show_bug, parent=self)
         self.confirm: Callable[[str], bool] = self._confirm  # tests replace it
         self._detail_generation = 0
@@ -138,6 +142,7 @@ class MainWindow(QMainWindow):
         self.last_bulk: BulkOutcome | None = None  # the last bulk action's outcome (also in the banner)
         self.last_error_box: QMessageBox | None = None
         self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
+        self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
 
         self.setWindowTitle(APP_TITLE)
         self._build_toolbar()
@@ -485,6 +490,31 @@ class MainWindow(QMainWindow):
             self.switch_connection(saved)
         else:
             self.banner.show_message("設定を保存しました。", Tone.SUCCESS)
+        if going_live(before, saved):
+            self.offer_sandbox_removal()
+
+    def offer_sandbox_removal(self) -> None:
+        """Going live: offer to remove the sandbox's orders in one step (issue 11 item 8)."""
+
+        def counted(count: int) -> None:
+            if count:
+                self.sandbox_question = ask_sandbox_removal(self, count, answered)
+
+        def answered(remove: bool) -> None:
+            self.sandbox_question = None
+            if remove:
+                self.runner.run(self.app.orders.remove_sandbox_orders, removed)
+
+        def removed(result: SandboxRemoval) -> None:
+            kept = f" 決済処理が未確定の{len(result.kept)}件は残しました。" if result.kept else ""
+            self.banner.show_message(
+                f"サンドボックスの受注{result.count}件を一覧から削除しました(記録は残ります)。{kept}", Tone.SUCCESS
+            )
+            if self.detail.number_shown in result.numbers:
+                self.detail.clear()
+            self.model.refresh()
+
+        self.runner.run(self.app.orders.sandbox_order_count, counted, lane=READ)
 
     def switch_connection(self, settings: AppSettings) -> None:
         """Reopen the Amazon Pay connection for new credentials, without a restart.
@@ -498,8 +528,9 @@ class MainWindow(QMainWindow):
             f"設定を保存しました。実行中の処理が終わりしだい、接続先を{where}に切り替えます。", Tone.PROGRESS
         )
 
-        def switched(_gateway: object) -> None:
+        def switched(gateway: Gateway) -> None:
             self.job_label.setText("")
+            self.model.set_connection_environment(gateway.environment)
             self.banner.show_message(f"設定を保存しました。接続先を{where}に切り替えました。", Tone.SUCCESS)
 
         def failed(exc: BaseException) -> None:

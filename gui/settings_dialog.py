@@ -6,6 +6,7 @@ was typed are shown inline, in Japanese, and nothing is saved until they are fix
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,14 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
+from core.environment import LIVE, connection_environment
 from core.errors import UserError
 from core.gateway import read_private_key
 from core.settings import (
@@ -195,3 +198,41 @@ def connection_name(settings: AppSettings) -> str:
     if not settings.has_amazon_credentials:
         return "内蔵のサンドボックス"
     return "Amazon Payの本番環境" if settings.amazon_environment == "live" else "Amazon Payのサンドボックス環境"
+
+
+def going_live(before: AppSettings, after: AppSettings) -> bool:
+    """The saved settings switch the connection to 本番 (issue 11 item 8)."""
+    return connection_environment(after) == LIVE and connection_environment(before) != LIVE
+
+
+SANDBOX_REMOVAL_QUESTION = "サンドボックスの受注{count}件を一覧から削除しますか?(記録は残ります)"
+
+
+def ask_sandbox_removal(parent: QWidget, count: int, answered: Callable[[bool], None]) -> QMessageBox:
+    """Going live: offer to remove the sandbox's orders in one step (issue 11 item 8).
+
+    Window-modal and not blocking (``open``): the answer arrives through ``answered`` (True:
+    削除する). Returned so that a caller or a test can find and answer it.
+    """
+    box = QMessageBox(parent)
+    box.setObjectName("sandboxRemovalQuestion")
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("本番に切り替えました")
+    box.setText(SANDBOX_REMOVAL_QUESTION.format(count=count))
+    box.setInformativeText(
+        "サンドボックス(内蔵を含む)で作った受注は、本番のAmazon Payには送信されず、操作もできません。"
+        "削除しても操作の記録(履歴)は残ります。残した場合も、あとで kanjo orders remove-sandbox --yes で削除できます。"
+    )
+    remove = box.addButton("削除する", QMessageBox.ButtonRole.AcceptRole)
+    keep = box.addButton("残す", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+
+    def finished(_result: int) -> None:
+        chosen = box.clickedButton() is remove
+        box.deleteLater()
+        answered(chosen)
+
+    box.finished.connect(finished)
+    box.open()
+    return box

@@ -125,15 +125,18 @@ class PaymentService:
         gateway: Callable[[], Gateway],
         settings: SettingsStore,
         journal: Journal | None = None,
+        connection: Callable[[], str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._settings = settings
+        # Where calls go now (core.app.Kanjo.connection_environment); by default the settings'.
+        self._connection_source = connection or (lambda: connection_environment(self._settings.load()))
         self._engine = OperationEngine(sessions, clock, gateway, journal or Journal())
 
     def _connection(self) -> str:
-        """The current connection's environment (issue 11 item 8), from the saved settings."""
-        return connection_environment(self._settings.load())
+        """The current connection's environment (issue 11 item 8)."""
+        return self._connection_source()
 
     def _local_only(self) -> bool:
         return not self._settings.load().auto_sync

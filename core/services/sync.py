@@ -84,12 +84,14 @@ class SyncService:
         payments: PaymentService,
         settings: SettingsStore,
         journal: Journal | None = None,
+        connection: Callable[[], str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._gateway = gateway
         self._payments = payments
         self._settings = settings
+        self._connection = connection or (lambda: connection_environment(settings.load()))
         self._journal = journal or Journal()
 
     def open_order_numbers(self) -> list[str]:
@@ -145,7 +147,7 @@ class SyncService:
             number = order.number
             cp_id = order.charge_permission_id
             environment = order.environment
-            other = environment_refusal(environment, connection_environment(self._settings.load()))
+            other = environment_refusal(environment, self._connection())
             if other is not None:  # issue 11 item 8: skipped, never sent, never marked failed
                 return SyncResult(number, True, other.reason, order.payment_status, skipped=True)
         try:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from core.clock import format_jst
 from core.domain import OrderKind, PaymentStatus, Tone
+from core.environment import label as environment_label
 from core.journal import OUTCOME_LABELS
 from core.queries import OrderDetail
 from gui.composer.entry import MessageButton
@@ -180,6 +181,9 @@ class DetailPanel(QWidget):
         self.operation_bar = OperationBar()  # 金額変更・返金・キャンセル… (issue 4, gui/dialogs)
         body.addWidget(self.operation_bar)
 
+        # Issue 11 item 8: the order lives in another Amazon Pay than the connection.
+        self.environment_notice = Notice()
+        body.addWidget(self.environment_notice)
         self.reauth_notice = Notice()
         self.reauth_compose_button = QPushButton("購入者への案内を作成…")  # R41–R43 (issue 5)
         self.reauth_compose_button.setObjectName("reauthComposeButton")
@@ -357,7 +361,12 @@ class DetailPanel(QWidget):
                 detail.reauthorize_blocked_reason if detail else "",
                 "新しい与信を取得します(再与信, R40)。",
             ),
-            (self.sync_button, detail is not None, "", "この受注の状態をAmazon Payから読み直します。"),
+            (
+                self.sync_button,
+                detail is not None and not detail.other_environment,
+                detail.environment_note if detail else "",
+                "この受注の状態をAmazon Payから読み直します。",
+            ),
         ):
             enabled = allowed and not self._busy
             button.setEnabled(enabled)
@@ -390,6 +399,18 @@ class DetailPanel(QWidget):
     # --- sections ------------------------------------------------------------------------
 
     def _fill_notices(self, detail: OrderDetail) -> None:
+        if detail.other_environment:
+            self.environment_notice.show_message(
+                f"{environment_label(detail.environment)}の受注です",
+                _html(
+                    f"{detail.environment_note}入金処理・再与信・同期などAmazon Payの操作はできません。"
+                    "本番に切り替えた後のテスト用の受注は、設定の保存時または kanjo orders remove-sandbox で"
+                    "一覧から削除できます(記録は残ります)。"
+                ),
+                Tone.ATTENTION,
+            )
+        else:
+            self.environment_notice.hide()
         if detail.reauth_message:
             # R41 message, then what to do next (R42) and where to send the buyer (R43).
             links = []

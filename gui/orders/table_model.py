@@ -41,9 +41,12 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtGui import QBrush, QGuiApplication, QPalette
 
 from core.clock import Clock, format_jst
+from core.environment import label as environment_label
 from core.order_pages import OrderPages, OrderQuery, OrderRow, Page, SortKey
+from core.payment_rules import environment_message
 from gui.labels import order_status_tone, payment_label, payment_tone, yen
 from gui.tasks import READ, TaskRunner
 
@@ -94,6 +97,7 @@ class OrderRole(IntEnum):
     NUMBER = Qt.ItemDataRole.UserRole + 2
     BADGE_TEXT = Qt.ItemDataRole.UserRole + 3  # badge columns: the exact label
     BADGE_TONE = Qt.ItemDataRole.UserRole + 4  # badge columns: core.domain.Tone
+    OTHER_ENVIRONMENT = Qt.ItemDataRole.UserRole + 5  # True: the order lives in another Amazon Pay (issue 11 item 8)
 
 
 class OrderTableModel(QAbstractTableModel):
@@ -151,6 +155,9 @@ class OrderTableModel(QAbstractTableModel):
         self.prefetch = prefetch
         self.sync_first_page = sync_first_page
         self.first_pages_on_worker = 0
+        # Where Amazon Pay calls go now (core.environment); an order of another environment is
+        # tagged, greyed and explained (issue 11 item 8). "" until the window knows it.
+        self.connection_environment = ""
         self.sync_reads = 0  # counters for tests and the benchmark
         self.async_reads = 0
         self.prefetch_reads = 0
@@ -534,10 +541,32 @@ class OrderTableModel(QAbstractTableModel):
                 return PLACEHOLDER
             return None
         if role == _DISPLAY:
-            return _display_texts(row)[column]
+            text = _display_texts(row)[column]
+            if column == Column.KIND and self._other(row):
+                return f"{text} [{environment_label(row.environment)}]"
+            return text
         if role == _ALIGNMENT:
             return _RIGHT if column == Column.TOTAL else _LEFT
+        if role == _FOREGROUND:
+            return _greyed() if self._other(row) else None
+        if role == OrderRole.OTHER_ENVIRONMENT:
+            return self._other(row)
+        if role == _TOOLTIP and self._other(row):
+            own = _value(row, Column(column), role)
+            note = environment_message(row.environment, self.connection_environment) + "Amazon Payの操作はできません。"
+            return f"{own}\n{note}" if own else note
         return _value(row, Column(column), role)
+
+    def set_connection_environment(self, environment: str) -> None:
+        """The connection changed (start, settings): re-mark the rows shown."""
+        if environment == self.connection_environment:
+            return
+        self.connection_environment = environment
+        if self._count:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._count - 1, len(Column) - 1))
+
+    def _other(self, row: OrderRow) -> bool:
+        return bool(self.connection_environment) and row.environment != self.connection_environment
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(Column):
@@ -553,7 +582,14 @@ _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-_ROLES = frozenset({_DISPLAY, _ALIGNMENT, int(Qt.ItemDataRole.ToolTipRole), *(int(role) for role in OrderRole)})
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ROLES = frozenset({_DISPLAY, _ALIGNMENT, _TOOLTIP, _FOREGROUND, *(int(role) for role in OrderRole)})
+
+
+def _greyed() -> QBrush:
+    """The palette's disabled text: an order whose actions are off (issue 11 item 8)."""
+    return QBrush(QGuiApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
 
 
 def _value(row: OrderRow, column: Column, role: int) -> Any:

@@ -454,6 +454,15 @@ def test_a_close_meeting_a_permission_amazon_closed_itself_is_done(app: Kanjo) -
 # --- a connection that cannot be opened (issue 10 review) -----------------------------------
 
 
+def set_environment(app: Kanjo, number: str, environment: str) -> None:
+    from sqlalchemy import update
+
+    from core.db.schema import Order
+
+    with app.sessions.begin() as session:
+        session.execute(update(Order).where(Order.number == number).values(environment=environment))
+
+
 def test_an_operation_whose_connection_cannot_be_opened_is_not_sent_and_never_sent_later(
     app: Kanjo, tmp_path: Path
 ) -> None:
@@ -466,6 +475,7 @@ def test_an_operation_whose_connection_cannot_be_opened_is_not_sent_and_never_se
         amazon_private_key_path=str(tmp_path / "missing.pem"),
         amazon_environment="sandbox",
     )
+    set_environment(app, "K1", "sandbox")  # an order of Amazon's sandbox (issue 11 item 8: never sent elsewhere)
     with pytest.raises(UserError):
         app.reset_gateway()  # the window does this when settings change; the next call tries again
     result = app.payments.capture("K1")
@@ -474,6 +484,7 @@ def test_an_operation_whose_connection_cannot_be_opened_is_not_sent_and_never_se
     assert "結果不明" not in app.orders.detail("K1").capture_blocked_reason
     app.settings.save(amazon_merchant_id="", amazon_public_key_id="", amazon_private_key_path="")
     app.reset_gateway()
+    set_environment(app, "K1", "builtin")
     assert app.payments.recover() == []
     assert app.orders.detail("K1").captured == 0  # nothing moved behind the operator's back
     assert app.payments.capture("K1").ok
