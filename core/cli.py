@@ -400,13 +400,15 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"お届け先: 〒{_line(d.ship_postal_code)} {_line(d.ship_prefecture)}{_line(d.ship_address)}",
             f"合計: {format_yen(d.total)}  与信: {format_yen(d.authorized)}  "
             f"売上: {format_yen(d.captured)}  返金: {format_yen(d.refunded)}",
-            f"取込元: {_line(d.source)}  環境: {_line(d.environment)}  Amazon Pay: "
+            f"取込元: {_line(d.source)}  環境: {_line(environment_label(d.environment))}  Amazon Pay: "
             + (
                 f"連携済 {_line(d.charge_permission_id)}"
                 if d.linked
                 else ("未連携" if d.payment_method == "amazon_pay" and d.kind != "marketplace" else "対象外")
             ),
         ]
+        if d.other_environment:  # issue 11 item 8
+            out.append(f"注意: {_line(d.environment_note)}")
         if d.shop_total_mismatch is not None:
             out.append(
                 f"注意: ショップのファイルの合計({format_yen(d.shop_total_mismatch)})がAmazon Payの金額と異なります。"

@@ -48,7 +48,7 @@ def test_orders_add_by_charge_permission_and_show_json_keys(capsys: pytest.Captu
     )
     assert added["number"] == "NS-2"
     shown = run_json(capsys, "orders", "show", "NS-2")
-    assert shown["source"] == "manual" and shown["environment"] == "sandbox"
+    assert shown["source"] == "manual" and shown["environment"] == "builtin"  # issue 11 item 8
     assert shown["linked"] is True and shown["charge_permission_id"] == placed["charge_permission_id"]
     assert shown["payment_status"] == "承認済" and shown["total"] == 4000
     assert "can_capture" in shown and "journal" in shown  # existing keys stay
@@ -57,7 +57,7 @@ def test_orders_add_by_charge_permission_and_show_json_keys(capsys: pytest.Captu
 def test_orders_show_json_of_a_sandbox_order_has_the_new_keys(capsys: pytest.CaptureFixture[str]) -> None:
     run_json(capsys, "sandbox", "place-order", "--number", "SB-1", "--total", "2000")
     shown = run_json(capsys, "orders", "show", "SB-1")
-    assert (shown["source"], shown["environment"], shown["linked"]) == ("sandbox", "sandbox", True)
+    assert (shown["source"], shown["environment"], shown["linked"]) == ("sandbox", "builtin", True)  # issue 11 item 8
     assert shown["charge_permission_id"].startswith("S03-")
 
 
@@ -199,4 +199,4 @@ def test_orders_show_text_names_the_source_and_the_link(capsys: pytest.CaptureFi
     capsys.readouterr()
     assert main(["orders", "show", "TX-1"]) == 0
     out = capsys.readouterr().out
-    assert "取込元: sandbox  環境: sandbox  Amazon Pay: 連携済 S03-" in out
+    assert "取込元: sandbox  環境: 内蔵サンドボックス  Amazon Pay: 連携済 S03-" in out
