@@ -89,6 +89,9 @@ class SyncAllOutcome:
         text = f"{len(self.results)}件の受注を同期しました"
         if failed:
             text += f"(うち{len(failed)}件はAmazon Payの状態を取得できませんでした)"
+        skipped = sum(1 for r in self.results if r.skipped)  # issue 11 item 8
+        if skipped:
+            text += f"(うち{skipped}件は接続先と別の環境の受注のため送信していません)"
         if self.cancelled:
             text += "。途中で中止しました"
         return text + "。"

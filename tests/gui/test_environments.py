@@ -57,6 +57,9 @@ def test_an_order_of_another_environment_is_marked_and_its_actions_are_off(
         assert not button.isEnabled() and REFUSAL in button.toolTip()
     select_order(window, "G-1")
     assert detail.environment_notice.isHidden() and detail.capture_button.isEnabled()
+    window.sync_all()  # すべて同期: the other environment's order is skipped, not marked failed
+    assert "うち1件は接続先と別の環境の受注のため送信していません" in window.banner.text()
+    assert "取得できませんでした" not in window.banner.text()
 
 
 def journal_rows(app: Kanjo) -> int:
