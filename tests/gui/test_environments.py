@@ -16,16 +16,15 @@ from core.db.schema import JournalEntry, Order
 from gui.dialogs.operation_bar import Operation
 from gui.orders.table_model import Column, OrderRole
 from tests.gui.conftest import MakeWindow
-from tests.gui.helpers import numbers_shown, select as select_order
+from tests.gui.helpers import numbers_shown
+from tests.gui.helpers import select as select_order
 from tests.gui.test_main_window import LIVE, NO_CREDENTIALS, answer_settings
 from tests.helpers import place_order
 
 REFUSAL = "この受注は本番の受注です。現在の接続先は内蔵サンドボックスのため、Amazon Payへは送信しません。"
 
 
-def test_an_order_of_another_environment_is_marked_and_its_actions_are_off(
-    app: Kanjo, make_window: MakeWindow
-) -> None:
+def test_an_order_of_another_environment_is_marked_and_its_actions_are_off(app: Kanjo, make_window: MakeWindow) -> None:
     place_order(app, "G-1")
     place_order(app, "G-2")
     with app.sessions.begin() as session:
