@@ -150,8 +150,10 @@ class Kanjo:
 
             try:
                 backup_if_due(path, now=clock.now(), data_dir=data_directory)
-            except Exception:  # a failed daily backup must not stop the app; it is tried again next start
-                logging.getLogger(__name__).warning("daily backup failed", exc_info=True)
+            except Exception as exc:  # a failed daily backup (a full disk) must not stop the app or a
+                # command, nor print on its stderr: it is tried again at the next start. The type
+                # only, never the text (it may carry a path or values; see core/bug_log.py).
+                logging.getLogger(__name__).info("daily backup failed (%s)", type(exc).__name__)
 
         self._backup_thread = threading.Thread(target=run, name="kanjo-daily-backup", daemon=True)
         self._backup_thread.start()
