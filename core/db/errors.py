@@ -36,7 +36,7 @@ def _where(path: Path | None) -> str:
 def corrupt(path: Path | None, detail: str = "") -> StoreError:
     return StoreError(
         f"データベースファイルが壊れています{detail}{_where(path)}。"
-        "ファイルには手を加えていません。バックアップ(.bak-…)から戻すか、サポートにご相談ください。",
+        "ファイルには手を加えていません。バックアップから戻す(kanjo backup list、kanjo restore)か、サポートにご相談ください。",
         code="store_corrupt",
     )
 
@@ -44,7 +44,7 @@ def corrupt(path: Path | None, detail: str = "") -> StoreError:
 def truncated(path: Path | None) -> StoreError:
     return StoreError(
         f"データベースファイルが途中で切れています{_where(path)}。"
-        "ファイルには手を加えていません。バックアップ(.bak-…)から戻すか、サポートにご相談ください。",
+        "ファイルには手を加えていません。バックアップから戻す(kanjo backup list、kanjo restore)か、サポートにご相談ください。",
         code="store_truncated",
     )
 
