@@ -84,7 +84,7 @@ class ImportDialog(QDialog):
         self.runner = runner
         self.path = path
         self.preview: ImportSummary | None = None  # the last complete check
-        self.result: ImportSummary | None = None  # the import's outcome
+        self.outcome: ImportSummary | None = None  # the import's outcome
         self.busy = ""  # "" | "preview" | "apply"
         self._token: CancelToken | None = None
         self._generation = 0
@@ -230,7 +230,7 @@ class ImportDialog(QDialog):
         return str(self.format_combo.currentData()), str(self.encoding_combo.currentData())
 
     def start_preview(self) -> None:
-        if self.busy == "apply" or self.result is not None:
+        if self.busy == "apply" or self.outcome is not None:
             return
         if self._token is not None:
             self._token.cancel()  # a check of the former choices stops and is ignored
@@ -303,7 +303,8 @@ class ImportDialog(QDialog):
         self._set_busy("")
         self.detected_label.setText("形式・文字コード: 判別できませんでした")
         text = error_message(exc)
-        if isinstance(exc, UserError) and self.format_combo.currentData() == "auto" and "形式" in text:
+        if isinstance(exc, UserError) and ("形式" in text or "必要な列" in text):
+            # Not a format we know (or not the one chosen): the mapping editor is the way on.
             text += "\n「列の対応を編集…」で列を指定すると、ほかの形式のファイルも取り込めます。"
         self.message.show_message(text, Tone.FAILURE)
         if not isinstance(exc, UserError):
@@ -319,7 +320,7 @@ class ImportDialog(QDialog):
 
     def can_import(self) -> bool:
         preview = self.preview
-        if preview is None or self.busy or self.result is not None:
+        if preview is None or self.busy or self.outcome is not None:
             return False
         if preview.refused and not self.skip_check.isChecked():
             return False  # nothing is imported while a row is refused, unless it is skipped
@@ -360,7 +361,7 @@ class ImportDialog(QDialog):
         if generation != self._generation:
             return
         self._set_busy("")
-        self.result = summary
+        self.outcome = summary
         self.model.set_rows(rows_of(summary))
         self.counts_label.setText("取り込んだ受注と除外した行:")
         tone = Tone.SUCCESS
@@ -464,18 +465,18 @@ class ImportDialog(QDialog):
         self.progress_bar.setRange(0, 0)
         self.progress_label.setText(text)
         for widget in (self.format_combo, self.encoding_combo, self.mapping_button, self.recheck_button):
-            widget.setEnabled(busy != "apply" and self.result is None)
+            widget.setEnabled(busy != "apply" and self.outcome is None)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
         preview = self.preview
         self.skip_check.setEnabled(
-            preview is not None and bool(preview.refused) and not self.busy and self.result is None
+            preview is not None and bool(preview.refused) and not self.busy and self.outcome is None
         )
         self.import_button.setEnabled(self.can_import())
         self.close_button.setEnabled(self.busy != "apply")
         for widget in (self.format_combo, self.encoding_combo, self.mapping_button, self.recheck_button):
-            widget.setEnabled(self.busy != "apply" and self.result is None)
+            widget.setEnabled(self.busy != "apply" and self.outcome is None)
 
     def _on_bug(self, exc: BaseException) -> None:
         show_error(self, exc, title="予期しないエラー")

@@ -209,7 +209,7 @@ def test_cancel_mid_file_leaves_whole_orders_and_the_rest_untouched(
         assert dialog is not None
         assert dialog.busy == "preview" and dialog.cancel_button.isEnabled()  # the GUI thread did not wait
         qtbot.waitUntil(lambda: dialog.preview is not None, timeout=30_000)
-        assert dialog.preview.added == 1_500
+        assert dialog.preview is not None and dialog.preview.added == 1_500
         values: list[int] = []
 
         visible_after_close: list[bool] = []
