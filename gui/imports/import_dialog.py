@@ -31,12 +31,13 @@ from core.domain import Tone
 from core.errors import UserError
 from core.imports.service import ImportProgress, ImportRefused, ImportService, ImportSummary
 from gui.errors import error_message, show_error
-from gui.imports.labels import ENCODING_CHOICES, FORMAT_CHOICES, encoding_label, format_label
+from gui.imports.labels import ENCODING_CHOICES, FORMAT_CHOICES, column_label, encoding_label, format_label
 from gui.imports.message_frame import MessageFrame
-from gui.imports.preview_model import HEADERS, PreviewColumn, PreviewModel, PreviewRow, rows_of
+from gui.imports.preview_model import HEADERS, PreviewColumn, PreviewModel, refused_rows, rows_of
 from gui.tasks import READ, CancelToken, TaskRunner
 
 MISMATCH_SHOWN = 10  # order numbers named in the result; the rest are counted
+REFUSED_SHOWN = 3  # refused rows spelled out above the table (all are in it)
 
 
 def counts_text(summary: ImportSummary) -> str:
@@ -89,7 +90,7 @@ class ImportDialog(QDialog):
         self._token: CancelToken | None = None
         self._generation = 0
         self._build()
-        self.resize(1000, 680)
+        self.resize(1100, 720)
 
     # --- construction --------------------------------------------------------------------
 
@@ -197,7 +198,7 @@ class ImportDialog(QDialog):
             PreviewColumn.ACTION: "変更なし",
             PreviewColumn.CHANGES: "お届け先住所、商品、伝票番号",
             PreviewColumn.LINK: "未連携",
-            PreviewColumn.COLUMN: "Charge Permission ID",
+            PreviewColumn.COLUMN: "請求合計金額(税込)",
         }
         for column, text in widest.items():
             width = max(metrics.horizontalAdvance(text), metrics.horizontalAdvance(HEADERS[column]) + 18)
@@ -288,9 +289,20 @@ class ImportDialog(QDialog):
             f"取込前の確認(まだ何も書き込んでいません): {counts_text(summary)} / 取込不可 {len(summary.refused):,}件"
         )
         if summary.refused:
+            shown = [
+                f"・{r.line:,}行目" + (f" {column_label(r.column)}" if r.column else "") + f": {r.reason}"
+                for r in summary.refused[:REFUSED_SHOWN]
+            ]
+            more = len(summary.refused) - REFUSED_SHOWN
             self.message.show_message(
-                f"取り込めない行が{len(summary.refused):,}件あります(理由は表の上にあります)。"
-                "ファイルを直して「再確認」するか、「取込不可の行を除いて取り込む」を選んでください。",
+                "\n".join(
+                    [
+                        f"取り込めない行が{len(summary.refused):,}件あります(表の先頭に行・列・理由を表示しています)。"
+                        "ファイルを直して「再確認」するか、「取込不可の行を除いて取り込む」を選んでください。",
+                        *shown,
+                        *([f"ほか{more:,}件"] if more > 0 else []),
+                    ]
+                ),
                 Tone.FAILURE,
             )
         elif not summary.orders:
@@ -380,9 +392,7 @@ class ImportDialog(QDialog):
         if isinstance(exc, ImportRefused):
             # The file changed since the check: its refused rows, and nothing written.
             self.preview = None
-            self.model.set_rows(
-                [PreviewRow(r.line, "", "refused", column=r.column or "", reason=r.reason) for r in exc.refused]
-            )
+            self.model.set_rows(refused_rows(exc.refused))
         self.message.show_message(error_message(exc), Tone.FAILURE)
         if not isinstance(exc, UserError):
             self._on_bug(exc)

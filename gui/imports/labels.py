@@ -41,3 +41,10 @@ def encoding_label(name: str) -> str:
 
 def changes_text(fields: tuple[str, ...]) -> str:
     return "、".join(CHANGE_LABELS.get(name, name) for name in fields)
+
+
+def column_label(column: str | None) -> str:
+    """A refused row's column: the file's header, or core's field name for a store conflict."""
+    if not column:
+        return ""
+    return FIELD_LABELS.get(column, column)

@@ -6,6 +6,7 @@ cell until the view asks for it (a ``QTableWidget`` would build 700,000 items).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -14,8 +15,9 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QGuiApplication
 
 from core.domain import Tone
+from core.imports.model import RefusedRow
 from core.imports.service import ImportSummary
-from gui.imports.labels import ACTION_LABELS, changes_text
+from gui.imports.labels import ACTION_LABELS, changes_text, column_label
 from gui.labels import badge_colors
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -45,9 +47,13 @@ class PreviewRow:
     reason: str = ""
 
 
+def refused_rows(refused: Iterable[RefusedRow]) -> list[PreviewRow]:
+    return [PreviewRow(r.line, "", "refused", column=column_label(r.column), reason=r.reason) for r in refused]
+
+
 def rows_of(summary: ImportSummary) -> list[PreviewRow]:
     """Refused rows first (they block the import), then the orders in file order."""
-    refused = [PreviewRow(r.line, "", "refused", column=r.column or "", reason=r.reason) for r in summary.refused]
+    refused = refused_rows(summary.refused)
     orders = [PreviewRow(o.line, o.number, o.action, changes_text(o.fields), o.linked) for o in summary.orders]
     return refused + sorted(orders, key=lambda r: r.line)
 

@@ -228,6 +228,7 @@ def test_cancel_mid_file_leaves_whole_orders_and_the_rest_untouched(
             dialog.import_button.click()
             assert dialog.busy == "apply" and not dialog.close_button.isEnabled()
         summary = blocker.args[0]
+        qtbot.waitUntil(lambda: not threaded.busy, timeout=10_000)  # the list's reads after the import
     finally:
         threaded.shutdown()
     assert summary.cancelled and values[0] == 100 and visible_after_close == [True]
