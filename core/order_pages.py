@@ -428,7 +428,7 @@ def _pg_search(terms: str) -> ColumnElement[bool]:
     """
     if len(terms) >= 3:
         pattern = _like_pattern(terms)
-        by_number = Order.number.ilike(pattern, escape="\\")
+        by_number: ColumnElement[bool] = Order.number.ilike(pattern, escape="\\")
         customers = select(Customer.id).where(
             func.kanjo_search_text(Customer.name, Customer.email).ilike(pattern, escape="\\")
         )

@@ -93,11 +93,13 @@ def pg_url(pg_cluster: PgCluster) -> Iterator[str]:
 STORES = ("sqlite", "postgresql")
 
 
-@pytest.fixture(params=STORES)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def any_store_url(request: pytest.FixtureRequest, home: Path) -> str:
     """The store URL, once for each kind of store: a SQLite file in ``home``, and a fresh
     PostgreSQL database. A module runs its ``app`` tests on both by overriding ``store_url``
-    with this fixture (issue 14)."""
+    with this fixture (issue 14). The PostgreSQL runs of whole modules (about 2 minutes for
+    test_operations and test_order_pages) belong to the slow suite, which CI runs; the
+    everyday suite keeps tests/core/test_postgres_store.py and the lighter PostgreSQL races."""
     if request.param == "postgresql":
         return str(request.getfixturevalue("pg_url"))
     return f"sqlite:///{home / 'kanjo.sqlite3'}"

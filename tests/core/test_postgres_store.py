@@ -29,7 +29,7 @@ from core.db.errors import StoreError
 from core.db.locks import lock_order
 from core.db.revision import head_from_files, is_current
 from core.db.schema import Base, Customer, Order
-from core.order_pages import OrderFilter, OrderPages, OrderQuery, SortKey, search_terms
+from core.order_pages import OrderFilter, OrderPages, OrderQuery, search_terms
 from tests.conftest import NOW
 from tests.helpers import place_order
 from tests.pg import PgCluster
