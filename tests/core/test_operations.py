@@ -15,6 +15,7 @@ from core.errors import BadInput, RuleViolation, UserError
 from core.sandbox.control import SandboxControl
 from tests.helpers import place_order
 
+
 @pytest.fixture
 def store_url(any_store_url: str) -> str:
     """Every test here runs on a SQLite file and on PostgreSQL (issue 14)."""

@@ -17,6 +17,7 @@ from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.order_pages import OrderFilter, OrderPages, OrderQuery, ReadOverBudget, SortKey, search_terms
 from tests.helpers import place_order
 
+
 @pytest.fixture
 def store_url(any_store_url: str) -> str:
     """Every test here runs on a SQLite file and on PostgreSQL (issue 14)."""
