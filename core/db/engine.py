@@ -35,10 +35,34 @@ def make_engine(url: str) -> Engine:
     if path is not None and not make_url(url).query.get("uri"):
         prepare_sqlite_file(path)
     # hide_parameters: an error's text never carries the values of a statement (customer data).
-    engine = create_engine(url, future=True, hide_parameters=True)
+    options: dict[str, Any] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        # A shared server: connections dropped by the server or a network blip are replaced.
+        options["pool_pre_ping"] = True
+    engine = create_engine(url, future=True, hide_parameters=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_session)
     return engine
+
+
+# How long a statement waits for another operator's lock before the store is reported busy
+# (SQLite's busy_timeout is the same 10 s). The per-order lock is held for milliseconds.
+LOCK_TIMEOUT_MS = 10_000
+
+
+def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
+    """Every connection works in UTC (times are stored as naive UTC, as on SQLite) and gives up
+    waiting for a lock after ``LOCK_TIMEOUT_MS``."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+            cursor.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def prepare_sqlite_file(path: Path) -> None:
