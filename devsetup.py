@@ -51,6 +51,9 @@ FONT_PACKAGE = "fonts-noto-cjk"  # the .deb accepts fonts-ipafont-gothic or font
 # Programs `dev.py package` runs (packaging/build.py: dpkg-deb; PyInstaller: objdump).
 PACKAGING_TOOLS: dict[str, str] = {"dpkg-deb": "dpkg", "objdump": "binutils"}
 
+# The PostgreSQL server programs the tests start a throwaway cluster with (tests/pg.py, issue 14).
+POSTGRESQL_PACKAGE = "postgresql"
+
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
 # File names (lower case) of Japanese fonts: Noto/Source Han CJK, IPA, IPAex, VL Gothic, Takao.
 JAPANESE_FONT_NAMES = ("notosanscjk", "notoserifcjk", "sourcehansans", "ipag", "ipam", "ipaex", "vl-gothic",
@@ -104,6 +107,13 @@ def has_japanese_font(font_dirs: Iterable[str | Path] = FONT_DIRS) -> bool:
     return bool(found.strip())
 
 
+def has_postgresql_server() -> bool:
+    """Whether ``initdb`` is on PATH or in Debian's ``/usr/lib/postgresql/<version>/bin``."""
+    import glob
+
+    return shutil.which("initdb") is not None or bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+
+
 def _can_sudo() -> bool:
     if shutil.which("sudo") is None:
         return False
@@ -124,6 +134,7 @@ class Machine:
     platform: str = sys.platform
     has_library: Callable[[str], bool] = has_library
     has_japanese_font: Callable[[], bool] = has_japanese_font
+    has_postgresql_server: Callable[[], bool] = has_postgresql_server
     which: Callable[[str], str | None] = shutil.which
     is_root: Callable[[], bool] = _is_root
     can_sudo: Callable[[], bool] = _can_sudo
@@ -141,6 +152,8 @@ def missing_packages(purpose: str, machine: Machine) -> list[str]:
     missing = [package for soname, package in libraries.items() if not machine.has_library(soname)]
     if not machine.has_japanese_font():
         missing.append(FONT_PACKAGE)
+    if purpose == "test" and not machine.has_postgresql_server():
+        missing.append(POSTGRESQL_PACKAGE)  # the store tests run on PostgreSQL too
     if purpose == "package":
         missing += [package for tool, package in PACKAGING_TOOLS.items() if machine.which(tool) is None]
     return list(dict.fromkeys(missing))

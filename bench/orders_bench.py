@@ -166,7 +166,9 @@ def _median_step(name: str, runs: list[tuple[float, float | None]], note: str = 
 
 
 def bench_kanjo(store: Path, results: Results) -> None:
-    kanjo = open_app(f"sqlite:///{store}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(store.parent)})
+    kanjo = open_app(
+        f"sqlite:///{store}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(store.parent)}, daily_backup=False
+    )
     runner = TaskRunner()
     window = MainWindow(kanjo, runner, WindowSettings(store.parent / "bench-window.ini"))
     window.resize(1400, 900)

@@ -250,14 +250,19 @@ def _chunks(rows: Iterator[dict[str, object]], size: int) -> Iterator[list[dict[
 
 def build_store(path: Path, orders: int, *, seed: int = 3, log: bool = True) -> Engine:
     """A migrated SQLite store at ``path`` holding ``orders`` orders; reused when it already does."""
-    engine = make_engine(f"sqlite:///{path}")
+    return build_store_at(f"sqlite:///{path}", orders, seed=seed, log=log)
+
+
+def build_store_at(url: str, orders: int, *, seed: int = 3, log: bool = True) -> Engine:
+    """The same at any store URL (a SQLite file or a PostgreSQL database, issue 14)."""
+    engine = make_engine(url)
     migrate(engine, now=NOW)
     with engine.connect() as connection:
         have = connection.scalar(select(func.count()).select_from(Order))
     if have == orders:
         return engine
     if have:
-        raise SystemExit(f"{path} holds {have} orders, not {orders}; delete it or choose another path")
+        raise SystemExit(f"{url} holds {have} orders, not {orders}; delete it or choose another store")
     rng = random.Random(seed)
     customers = max(1, int(orders * 0.6))
     started = time.perf_counter()
@@ -268,9 +273,10 @@ def build_store(path: Path, orders: int, *, seed: int = 3, log: bool = True) -> 
             connection.execute(insert(Order), chunk)
             if log and done % 10 == 0:
                 print(f"  {done * 20_000:,} orders inserted ({time.perf_counter() - started:.0f} s)", flush=True)
-    with engine.connect() as connection:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("ANALYZE")
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     if log:
-        print(f"  store built in {time.perf_counter() - started:.0f} s: {path}", flush=True)
+        print(f"  store built in {time.perf_counter() - started:.0f} s: {engine.url.render_as_string()}", flush=True)
     return engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import Mapping
@@ -87,6 +88,7 @@ class Kanjo:
     _messages: MessageService | None = field(default=None, repr=False)
     _messages_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _imports: ImportService | None = field(default=None, repr=False)
+    _backup_thread: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def imports(self) -> ImportService:
@@ -146,7 +148,32 @@ class Kanjo:
             old.close()
         return self.gateway()
 
+    def start_daily_backup(self, data_directory: Path | None) -> threading.Thread | None:
+        """Issue 14 item 6: back up a SQLite store once a day, on a thread of its own (never the
+        window's GUI thread, never in a command's way). ``close`` waits for a backup under way:
+        it reads one snapshot and never blocks a writer, and usually takes well under a second."""
+        path = sqlite_path(self.db_url)
+        if path is None:
+            return None
+        clock = self.clock
+
+        def run() -> None:
+            from core.backup import backup_if_due
+
+            try:
+                backup_if_due(path, now=clock.now(), data_dir=data_directory)
+            except Exception as exc:  # a failed daily backup (a full disk) must not stop the app or a
+                # command, nor print on its stderr: it is tried again at the next start. The type
+                # only, never the text (it may carry a path or values; see core/bug_log.py).
+                logging.getLogger(__name__).info("daily backup failed (%s)", type(exc).__name__)
+
+        self._backup_thread = threading.Thread(target=run, name="kanjo-daily-backup", daemon=True)
+        self._backup_thread.start()
+        return self._backup_thread
+
     def close(self) -> None:
+        if self._backup_thread is not None:
+            self._backup_thread.join()
         with self._gateway_lock:
             old, self._gateway = self._gateway, None
         if old is not None:
@@ -166,11 +193,12 @@ def open_app(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
     gateway_options: dict[str, object] | None = None,
+    daily_backup: bool = True,
 ) -> Kanjo:
     env = os.environ if environ is None else environ
     url = db_url or default_db_url(env)
     clock = clock or clock_from_env(dict(env))
-    engine = _open_store(url, env, clock)
+    engine, new_store = _open_store(url, env, clock)
     sessions = make_sessionmaker(engine)
     settings = SettingsStore(sessions)
     journal = Journal()
@@ -197,10 +225,12 @@ def open_app(
         gateway_options=dict(gateway_options or {}),
     )
     holder["app"] = app
+    if daily_backup and not new_store:  # a store created just now holds nothing to back up yet
+        app.start_daily_backup(data_dir(env))
     return app
 
 
-def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> Engine:
+def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> tuple[Engine, bool]:
     """The engine over a migrated store; a store that cannot be used raises a Japanese ``StoreError``.
 
     A bad URL, a missing driver, a read-only, full, damaged or newer-version store are told
@@ -219,8 +249,8 @@ def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> Engine:
         # chosen with --db elsewhere (it may be shared on purpose) is left as it is.
         secure_data_dir(env, create=False)
         if not is_current(engine):  # the cheap check spares loading Alembic at each start (issue 10 item 16)
-            migrate(engine, now=clock.now())
-        return engine
+            migrate(engine, now=clock.now(), data_dir=data_dir(env))
+        return engine, new_store
     except Exception as exc:
         if engine is not None:
             engine.dispose()

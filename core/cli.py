@@ -158,6 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     method.add_argument("--yes", action="store_true")
     sub.add_parser("clear-payment-date", help="入金日を取り消します(この端末の記録のみ)").add_argument("number")
 
+    backup = sub.add_parser("backup", help="データベースのバックアップを作成します(backup list で一覧)")
+    backup.add_argument("backup_action", nargs="?", choices=["list"], metavar="list")
+    backup.add_argument("--out", metavar="FILE", help="バックアップの保存先(既定: データフォルダのbackups)")
+    restore = sub.add_parser("restore", help="バックアップからデータベースを復元します(現在のデータは別名で残します)")
+    restore.add_argument("file", metavar="FILE")
+    restore.add_argument("--yes", action="store_true", help="表示した手順を確認済みとして復元します")
+
     settings = sub.add_parser("settings", help="設定").add_subparsers(dest="settings_command", parser_class=_Parser)
     settings.add_parser("show")
     setter = settings.add_parser("set")
@@ -337,6 +344,8 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
     _read_numbers(args)
     if args.command == "sandbox" and args.sandbox_command == "serve":
         return _serve(args, as_json)
+    if args.command in ("backup", "restore"):  # never through open_app: the store may be damaged or busy
+        return _cmd_backup_restore(args, as_json)
     with open_app(args.db) as app:
         handler = _HANDLERS[args.command]
         return handler(app, args, as_json)
@@ -893,6 +902,99 @@ def _shop_export(checkouts: Sequence[dict[str, Any]], args: argparse.Namespace, 
         as_json,
         {"file": str(out), "format": args.format, "encoding": encoding, "orders": len(orders)},
         f"{len(orders)}件の注文を{args.format}の形式で書き出しました: {out}",
+    )
+    return 0
+
+
+# --- backup and restore (issue 14 item 6; core/backup) -------------------------------------
+
+
+def _backup_store_path(args: argparse.Namespace) -> Any:
+    from core.db.engine import sqlite_path
+
+    url = args.db or default_db_url()
+    try:
+        path = sqlite_path(url)
+    except Exception as exc:  # not a URL at all
+        raise BadInput(f"データベースのURLを読めません: {url}") from exc
+    if path is None:
+        if url.startswith(("postgresql", "postgres")):
+            raise UserError(
+                "PostgreSQLのデータベースはKanjoではバックアップ・復元しません。PostgreSQLはpg_dumpでバックアップし、"
+                "pg_restore(またはpsql)で復元してください(READMEの「Backups」)。何も変更していません。"
+            )
+        raise BadInput(f"バックアップ・復元できるのはSQLiteのデータベースファイルだけです: {url}")
+    return path
+
+
+def _cmd_backup_restore(args: argparse.Namespace, as_json: bool) -> int:
+    from pathlib import Path
+
+    from core.backup import list_backups, make_backup
+    from core.backup.restore import aside_path, inspect_backup, restore
+    from core.clock import clock_from_env
+
+    store = _backup_store_path(args)
+    now = clock_from_env().now()
+    home = data_dir()
+    if args.command == "backup" and args.backup_action == "list":
+        found = list_backups(store, home)
+        data = [
+            {"path": str(path), "bytes": path.stat().st_size, "revision": parsed.revision, "at": parsed.at.isoformat(),
+             "before_migration_to": parsed.to_revision}
+            for parsed, path in found
+        ]
+        lines = [
+            f"{format_jst(parsed.at, seconds=True)}  スキーマ {_line(parsed.revision)}"
+            + (f"(更新前 → {_line(parsed.to_revision)})" if parsed.to_revision else "")
+            + f"  {path.stat().st_size:,} バイト  {_line(path)}"
+            for parsed, path in found
+        ]
+        _emit(as_json, data, "\n".join(lines) or "バックアップはまだありません。")
+        return 0
+    if args.command == "backup":
+        if not store.is_file():
+            raise UserError(f"バックアップするデータベースがありません: {store}")
+        out = Path(args.out) if args.out else None
+        if out is not None and not out.parent.is_dir():
+            raise BadInput(f"出力先のフォルダがありません: {out.parent}")
+        result = make_backup(store, now=now, data_dir=home, out=out)
+        assert result is not None
+        _emit(
+            as_json,
+            result.to_json(),
+            f"バックアップを作成しました: {_line(result.path)}({result.bytes:,} バイト、スキーマ {_line(result.revision)}、"
+            f"記録 {result.journal_rows}件、検査済み)",
+        )
+        return 0
+    file = Path(args.file)
+    info = inspect_backup(file)
+    if not args.yes:
+        aside = aside_path(store, now)
+        steps = [
+            f"復元するバックアップ: {_line(file)}(スキーマ {_line(info.revision)}、受注 {info.orders}件、"
+            f"記録 {info.journal_rows}件、整合性検査済み)",
+            f"1. 現在のデータベース {_line(store)} を {_line(aside)} に移します(削除しません)。"
+            if store.exists()
+            else f"1. 現在のデータベース {_line(store)} はありません。",
+            f"2. バックアップを {_line(store)} として置きます。",
+        ]
+        if info.needs_migration:
+            steps.append(f"3. スキーマを {_line(info.revision)} から {_line(info.head)} に更新します。")
+        steps.append("復元後、バックアップ以降の変更は画面に表示されなくなります(移したファイルに残ります)。")
+        if as_json:
+            _print_json({"plan": {"from": str(file), "store": str(store), "previous": str(aside) if store.exists() else None,
+                                  "revision": info.revision, "migrate_to": info.head if info.needs_migration else None}})
+        else:
+            _out("\n".join(steps))
+        raise UserError("まだ何も変更していません。内容を確認し、--yes を付けて実行すると復元します。")
+    restored = restore(file, store, now=now, data_dir=home)
+    _emit(
+        as_json,
+        restored.to_json(),
+        f"{_line(file)} を復元しました: {_line(store)}"
+        + (f"(スキーマを{_line(restored.migrated_to)}に更新しました)" if restored.migrated_to else "")
+        + (f"。元のデータベースは {_line(restored.previous)} にあります。" if restored.previous else "。"),
     )
     return 0
 

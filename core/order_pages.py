@@ -18,8 +18,9 @@ allows (only on SQLite; elsewhere :attr:`OrderPages.bounded_reads` is False).
 
 Every list column the window sorts or filters on is a denormalised, indexed column of
 ``orders`` kept current by ``core.ledger.refresh_order``. Substring search uses the FTS5
-indexes of migration 0002 on SQLite (trigram for 3+ characters, character pairs for 1–2),
-ILIKE elsewhere. Pure Python: no Qt here.
+indexes of migration 0002 on SQLite (trigram for 3+ characters, character pairs for 1–2), the
+same migration's ``pg_trgm`` and character-piece GIN indexes on PostgreSQL (issue 14), and a
+plain ILIKE on any other database. Pure Python: no Qt here.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     and_,
+    any_,
     column,
     func,
     literal_column,
@@ -163,6 +165,7 @@ class OrderPages:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._fts = engine.dialect.name == "sqlite" and self._has_fts(engine)
+        self._pg_search = engine.dialect.name == "postgresql"
         self.bounded_reads = engine.dialect.name == "sqlite"
 
     @staticmethod
@@ -328,8 +331,10 @@ class OrderPages:
         return conditions
 
     def _search(self, terms: str) -> ColumnElement[bool]:
+        if self._pg_search:
+            return _pg_search(terms)
         if not self._fts:
-            pattern = "%" + terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            pattern = _like_pattern(terms)
             customers = select(Customer.id).where(
                 or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
             )
@@ -412,6 +417,37 @@ class OrderPages:
 _PAYMENT_STATUSES: dict[str, PaymentStatus] = {s.value: s for s in PaymentStatus}
 _KINDS: dict[str, OrderKind] = {k.value: k for k in OrderKind}
 _ORDER_STATUSES: dict[str, OrderStatus] = {s.value: s for s in OrderStatus}
+
+
+def _like_pattern(terms: str) -> str:
+    return "%" + terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _pg_search(terms: str) -> ColumnElement[bool]:
+    """The SQLite search's answers from the PostgreSQL indexes of migration 0002.
+
+    3+ characters: a substring of the order number, the name (as written or without spaces) or
+    the e-mail, case-insensitively (``pg_trgm``). 1–2 characters: a piece of the name (without
+    spaces) or the start of the order number.
+    """
+    if len(terms) >= 3:
+        pattern = _like_pattern(terms)
+        by_number: ColumnElement[bool] = Order.number.ilike(pattern, escape="\\")
+        customers = select(Customer.id).where(
+            func.kanjo_search_text(Customer.name, Customer.email).ilike(pattern, escape="\\")
+        )
+    else:
+        by_number = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
+        compact = "".join(ch for ch in terms if not ch.isspace() and ch != _END_MARK)
+        if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
+            return by_number
+        customers = select(Customer.id).where(
+            text("kanjo_name_grams(customers.name) @> ARRAY[lower(CAST(:piece AS text))]").bindparams(piece=compact)
+        )
+    # ``= ANY(ARRAY(SELECT …))`` is read once, before the orders, so both sides are index reads
+    # that PostgreSQL ORs together (a plain IN (SELECT …) would be checked row by row).
+    by_customer = Order.customer_id == any_(func.array(customers.scalar_subquery()))
+    return or_(by_number, by_customer)
 
 
 @contextmanager

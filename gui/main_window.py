@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer
@@ -43,6 +44,7 @@ from core.queries import MessageView, OrderDetail
 from core.settings import MAX_SYNC_MINUTES, AppSettings
 from gui.dialogs.controller import PaymentDialogs
 from gui.errors import error_message, show_error
+from gui.imports.drop import FileDropFilter
 from gui.labels import APP_TITLE
 from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
 from gui.orders.detail_panel import DetailPanel
@@ -64,8 +66,11 @@ from gui.tinted_frame import TintedFrame
 
 if TYPE_CHECKING:
     from core.gateway import Gateway
+    from core.imports.service import ImportSummary
     from core.services.orders import SandboxRemoval
     from gui.composer.dialog import ComposerDialog
+    from gui.imports.add_order_dialog import AddOrderDialog
+    from gui.imports.import_dialog import ImportDialog
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +147,8 @@ class MainWindow(QMainWindow):
         self.last_bulk: BulkOutcome | None = None  # the last bulk action's outcome (also in the banner)
         self.last_error_box: QMessageBox | None = None
         self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
+        self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
+        self.add_order_dialog: AddOrderDialog | None = None
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
 
         self.setWindowTitle(APP_TITLE)
@@ -219,6 +226,19 @@ class MainWindow(QMainWindow):
         for action in (self.sync_all_action, self.bulk_capture_action, self.bulk_reauthorize_action):
             toolbar.addAction(action)
         toolbar.addSeparator()
+        # Issue 11 item 6: the shop's order file, or one order by its Charge Permission.
+        self.import_action = QAction("取込…", self)
+        self.import_action.setObjectName("importAction")
+        self.import_action.setToolTip(
+            "ショップの受注ファイル(CSV・TSV・TXT)を取り込みます。一覧にファイルをドロップしても取り込めます。"
+        )
+        self.import_action.setShortcut(QKeySequence("Ctrl+I"))
+        self.add_order_action = QAction("注文を追加…", self)
+        self.add_order_action.setObjectName("addOrderAction")
+        self.add_order_action.setToolTip("Charge Permission IDから受注を1件追加します(内容はAmazon Payから読みます)。")
+        toolbar.addAction(self.import_action)
+        toolbar.addAction(self.add_order_action)
+        toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)
         self.about_action = QAction("バージョン情報", self)
@@ -278,6 +298,10 @@ class MainWindow(QMainWindow):
         )
         header.setSortIndicator(Column.ORDERED_AT, Qt.SortOrder.DescendingOrder)
         table.setSortingEnabled(True)
+        # A shop's order file dropped onto the list starts 取込 (issue 11 item 6).
+        self.drop_filter = FileDropFilter(self)
+        table.viewport().setAcceptDrops(True)
+        table.viewport().installEventFilter(self.drop_filter)
         return table
 
     def _build_status_bar(self) -> None:
@@ -328,6 +352,10 @@ class MainWindow(QMainWindow):
         self.bulk_reauthorize_action.triggered.connect(lambda: self.bulk("reauthorize"))
         self.reload_action.triggered.connect(self.model.refresh)
         self.settings_action.triggered.connect(self.open_settings)
+        self.import_action.triggered.connect(self.choose_import_file)
+        self.add_order_action.triggered.connect(self.open_add_order)
+        self.drop_filter.file_dropped.connect(self.open_import)
+        self.drop_filter.drop_refused.connect(lambda text: self.banner.show_message(text, Tone.ATTENTION))
         self._update_bulk_actions()
 
     # --- start and stop ------------------------------------------------------------------
@@ -860,6 +888,50 @@ class MainWindow(QMainWindow):
         self.banner.show_message(text, tone)
         if record.order_number == self.detail.number_shown:
             self.load_detail(record.order_number)
+
+    def choose_import_file(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        path, _filter = QFileDialog.getOpenFileName(
+            self, "取り込む受注ファイル", "", "受注ファイル (*.csv *.tsv *.txt);;すべてのファイル (*)"
+        )
+        if path:
+            self.open_import(Path(path))
+
+    def open_import(self, path: Path) -> ImportDialog:
+        """The import dialog for ``path``: it checks the file at once (nothing written) and shows it."""
+        from gui.imports.import_dialog import ImportDialog
+
+        dialog = ImportDialog(self.app.imports, self.runner, path, parent=self)
+        dialog.imported.connect(self._on_import_dialog_imported)
+        self.import_dialog = dialog
+        dialog.open()
+        dialog.start()
+        return dialog
+
+    def _on_import_dialog_imported(self, summary: ImportSummary) -> None:
+        state = "取込を中止しました" if summary.cancelled else "受注ファイルを取り込みました"
+        self.banner.show_message(
+            f"{state}({summary.file_name}): 追加 {summary.added:,}件 / 更新 {summary.updated:,}件 / "
+            f"変更なし {summary.unchanged:,}件 / 除外 {len(summary.refused):,}件",
+            Tone.ATTENTION if summary.cancelled or summary.refused or summary.mismatches else Tone.SUCCESS,
+        )
+        self._remember_current()
+        self.model.set_query(self.model.wanted_query)
+
+    def open_add_order(self) -> AddOrderDialog:
+        from gui.imports.add_order_dialog import AddOrderDialog
+
+        dialog = AddOrderDialog(self.app.imports, self.runner, parent=self)
+        dialog.added.connect(self._on_add_order_dialog_added)
+        self.add_order_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_add_order_dialog_added(self, number: str) -> None:
+        self.banner.show_message(f"受注 {number} をAmazon Payから追加しました。", Tone.SUCCESS)
+        self._wanted_number = number  # selected once the list shows it
+        self.model.set_query(self.model.wanted_query)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "確認", text)

@@ -12,6 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QHeaderView, QMainWindow, QSplitter
 
+from core.files import tighten
+
 FILE_NAME = "window.ini"
 
 
@@ -31,7 +33,12 @@ class WindowSettings:
         s.setValue("window/state", window.saveState())
         s.setValue("window/splitter", splitter.saveState())
         s.setValue("orders/header", header.saveState())
-        s.sync()
+        self.sync()
+
+    def sync(self) -> None:
+        """Write the file now, readable by the operator's account only (private by default)."""
+        self._settings.sync()
+        tighten(self.path)
 
     def restore(self, window: QMainWindow, splitter: QSplitter, header: QHeaderView) -> bool:
         """Apply what was saved; False when nothing was (first start)."""
@@ -55,3 +62,4 @@ class WindowSettings:
 
     def set_value(self, key: str, value: object) -> None:
         self._settings.setValue(key, value)
+        self.sync()

@@ -124,7 +124,7 @@ class AmazonPayClient:
         base_url: str = LIVE_BASE_URL,
         clock: Clock | None = None,
         timeout: float = 15.0,
-        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        retry_delays: tuple[float, ...] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -133,7 +133,7 @@ class AmazonPayClient:
         self._host = urlsplit(self._base_url).hostname or "pay-api.amazon.jp"
         self._prefix = api_prefix(credentials.public_key_id, credentials.environment)
         self._clock = clock or SystemClock()
-        self._retry_delays = retry_delays
+        self._retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
         self._sleep = sleep
         import httpx
 

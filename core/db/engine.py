@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import __version__
 from core.db.errors import StoreError, check_writable, sqlite_file_problem
-from core.files import copy_private, create_private_file, private_dir, tighten
+from core.files import create_private_file, private_dir, tighten
 
 # Alembic is imported where a migration is read or run, not at start-up (issue 10 item 16):
 # the app checks the revision cheaply (core/db/revision.py) and loads alembic only to migrate.
@@ -35,10 +35,34 @@ def make_engine(url: str) -> Engine:
     if path is not None and not make_url(url).query.get("uri"):
         prepare_sqlite_file(path)
     # hide_parameters: an error's text never carries the values of a statement (customer data).
-    engine = create_engine(url, future=True, hide_parameters=True)
+    options: dict[str, Any] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        # A shared server: connections dropped by the server or a network blip are replaced.
+        options["pool_pre_ping"] = True
+    engine = create_engine(url, future=True, hide_parameters=True, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgresql_session)
     return engine
+
+
+# How long a statement waits for another operator's lock before the store is reported busy
+# (SQLite's busy_timeout is the same 10 s). The per-order lock is held for milliseconds.
+LOCK_TIMEOUT_MS = 10_000
+
+
+def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
+    """Every connection works in UTC (times are stored as naive UTC, as on SQLite) and gives up
+    waiting for a lock after ``LOCK_TIMEOUT_MS``."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+            cursor.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+    finally:
+        dbapi_connection.autocommit = autocommit
 
 
 def prepare_sqlite_file(path: Path) -> None:
@@ -119,18 +143,17 @@ def newer_database(path_or_url: object, revision: str) -> StoreError:
     )
 
 
-def migrate(engine: Engine, *, now: datetime | None = None) -> Path | None:
+def migrate(engine: Engine, *, now: datetime | None = None, data_dir: Path | None = None) -> Path | None:
     """Bring the schema to the newest revision.
 
     A store whose revision this version does not know was made by a newer Kanjo: it is refused
     (``StoreError``) before anything is copied or changed. An existing SQLite file on an older
-    revision is copied aside first, once per migration: ``kanjo.sqlite3.bak-<from>-to-<to>``
-    (0600, like the store). If that backup already exists (an earlier start was interrupted),
-    it is kept and no other is made, so starts never pile up copies of a large store.
-    Returns the backup's path when this call made one. ``now`` is accepted for callers and
-    no longer used: the name says which migration the copy is for, not when.
+    revision is backed up first, once per migration, with SQLite's backup API into its backup
+    folder (``core.backup``: ``<data dir>/backups/kanjo-<UTC>-<from>-to-<to>.sqlite3``, 0600,
+    checked; for a store outside ``data_dir``, ``<store>.backups/``). If that backup already
+    exists (an earlier start was interrupted), it is kept and no other is made, so starts never
+    pile up copies of a large store. Returns the backup's path when this call made one.
     """
-    del now
     backup: Path | None = None
     current = current_revision(engine)
     head = head_revision(engine)
@@ -140,12 +163,10 @@ def migrate(engine: Engine, *, now: datetime | None = None) -> Path | None:
     if current is not None and current not in known_revisions(engine):
         raise newer_database(path or engine.url.render_as_string(hide_password=True), current)
     if current is not None and path is not None and path.exists():
-        target = path.with_name(f"{path.name}.bak-{current}-to-{head}")
-        if not target.exists():
-            with engine.connect() as connection:
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-            copy_private(path, target)
-            backup = target
+        from core.backup import before_migration
+
+        moment = now or datetime.now(UTC)
+        backup = before_migration(path, now=moment, data_dir=data_dir, current=current, head=head)
     from alembic import command
 
     command.upgrade(_alembic_config(engine), "head")

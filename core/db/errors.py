@@ -36,7 +36,7 @@ def _where(path: Path | None) -> str:
 def corrupt(path: Path | None, detail: str = "") -> StoreError:
     return StoreError(
         f"データベースファイルが壊れています{detail}{_where(path)}。"
-        "ファイルには手を加えていません。バックアップ(.bak-…)から戻すか、サポートにご相談ください。",
+        "ファイルには手を加えていません。バックアップから戻す(kanjo backup list、kanjo restore)か、サポートにご相談ください。",
         code="store_corrupt",
     )
 
@@ -44,7 +44,7 @@ def corrupt(path: Path | None, detail: str = "") -> StoreError:
 def truncated(path: Path | None) -> StoreError:
     return StoreError(
         f"データベースファイルが途中で切れています{_where(path)}。"
-        "ファイルには手を加えていません。バックアップ(.bak-…)から戻すか、サポートにご相談ください。",
+        "ファイルには手を加えていません。バックアップから戻す(kanjo backup list、kanjo restore)か、サポートにご相談ください。",
         code="store_truncated",
     )
 
@@ -241,12 +241,22 @@ def store_error(exc: BaseException, url: str | None = None, *, path: Path | None
             f"データベースファイルの読み書きに失敗しました{_where(path)}。ディスクの状態を確認してください。",
             code="store_io",
         )
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) in _PG_BUSY:
+        return StoreError(
+            "データベースが他の処理で使用中です。しばらくしてからもう一度実行してください。",
+            code="store_busy",
+        )
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) and path is None and url is not None:
         return StoreError(
             f"データベースに接続できません: {_url_for_display(url)}。サーバーと接続設定を確認してください。",
             code="store_cannot_connect",
         )
     return None
+
+
+# PostgreSQL (issue 14): a lock not granted within lock_timeout, a deadlock, a serialization
+# failure: another operator's work was in the way; trying again later is the answer.
+_PG_BUSY = frozenset({"55P03", "40P01", "40001"})
 
 
 def _nearly_full(path: Path | None) -> bool:

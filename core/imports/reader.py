@@ -80,6 +80,19 @@ def detect(
     return DetectedFile(format=spec.name, encoding=chosen_encoding, delimiter=delimiter)
 
 
+def read_headers(path: Path, *, encoding: str = "auto") -> tuple[str, ...]:
+    """The file's header row (its column names), for a column mapping editor.
+
+    Raises:
+        BadInput: the file cannot be opened or decoded, or has no header row.
+    """
+    chosen_encoding = _detect_encoding(path) if encoding == "auto" else _named_encoding(path, encoding)
+    with _open_binary(path) as stream:
+        first_line = next(_text_lines(stream, chosen_encoding), "")
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    return _header_row(csv.reader([first_line], delimiter=delimiter))
+
+
 def read_orders(
     path: Path,
     detected: DetectedFile,

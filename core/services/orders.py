@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import Clock
+from core.db.locks import lock_order
 from core.db.schema import Charge, ChargePermission, Customer, Message, Order, OrderItem, Refund
 from core.domain import R4_ADDRESS_MESSAGE, ChargePurpose, Instrument, OrderKind, OrderStatus, PaymentStatus
 from core.environment import LIVE
@@ -157,8 +158,12 @@ class OrderService:
                         .values(updated_at=Order.updated_at)
                         .execution_options(synchronize_session=False)
                     )
-                else:
-                    session.execute(select(Order.id).where(Order.environment != LIVE).with_for_update())
+                else:  # a server database: each order's own lock (advisory + row, core.db.locks)
+                    numbers = session.scalars(
+                        select(Order.number).where(Order.environment != LIVE).order_by(Order.number)
+                    )
+                    for number in list(numbers):
+                        lock_order(session, number)
             rows = session.execute(
                 select(Order.id, Order.number, Order.environment).where(Order.environment != LIVE).order_by(Order.id)
             ).all()

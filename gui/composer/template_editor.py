@@ -6,8 +6,10 @@ refuses, and the dialog shows that line in red: nothing is saved). Any earlier v
 for a copy the built-in it came from, can be made current again.
 
 The preview fills the text being typed for the order the composer was opened on (or a
-made-up order), 250 ms after the last key press. Filling is pure and bounded (see
-``core.messages.rendering``), so it runs here on the GUI thread.
+made-up order), 250 ms after the last key press. Filling is bounded (see
+``core.messages.budget``) but a template at its budget takes a second or two, so it runs on the
+editor's own worker thread: the window keeps answering, and only the newest text's result is
+shown (an older render that finishes later is dropped).
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from PySide6.QtWidgets import (
 
 from core.clock import format_jst
 from core.errors import UserError
+from core.messages.rendering import Rendered
 from core.messages.variables import sample_variables
 from core.services.messages import MessageService, TemplateInfo
 from gui.composer.common import ERROR_STYLE
+from gui.tasks import TaskRunner
 
 PREVIEW_DELAY_MS = 250
 
@@ -57,9 +61,13 @@ class TemplateEditorDialog(QDialog):
         variables: Mapping[str, Any] | None = None,
         order_number: str | None = None,
         select: str | None = None,
+        runner: TaskRunner | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        # Renders run here, never on the composer's lanes (a slow template must not hold a capture).
+        self.runner = runner if runner is not None else TaskRunner(parent=self)
+        self._preview_generation = 0
         self.setObjectName("templateEditor")
         self.setWindowTitle("テンプレートの編集")
         self.resize(1100, 720)
@@ -273,15 +281,30 @@ class TemplateEditorDialog(QDialog):
         self.body.setFocus()
 
     def refresh_preview(self) -> None:
+        """Render the text on screen off the GUI thread; show it if it is still the newest."""
         self.preview_timer.stop()
-        try:
-            rendered = self.messages.render_source(self.subject.text(), self.body.toPlainText(), self.preview_variables)
-        except UserError as exc:
+        self._preview_generation += 1
+        generation = self._preview_generation
+        subject, body, variables = self.subject.text(), self.body.toPlainText(), self.preview_variables
+
+        def shown(rendered: Rendered) -> None:
+            if generation == self._preview_generation:
+                self.preview_error.hide()
+                self.preview.setPlainText(f"件名: {rendered.subject}\n{'─' * 30}\n{rendered.body}")
+
+        def failed(exc: BaseException) -> None:
+            if generation != self._preview_generation:
+                return
+            if not isinstance(exc, UserError):
+                raise exc
             self.preview_error.setText(exc.message)
             self.preview_error.show()
-            return
-        self.preview_error.hide()
-        self.preview.setPlainText(f"件名: {rendered.subject}\n{'─' * 30}\n{rendered.body}")
+
+        self.runner.run(lambda: self.messages.render_source(subject, body, variables), shown, failed)
+
+    @property
+    def preview_busy(self) -> bool:
+        return self.runner.busy
 
     # --- actions -------------------------------------------------------------------------
 
@@ -365,4 +388,6 @@ class TemplateEditorDialog(QDialog):
     def reject(self) -> None:
         if self._dirty and not self.confirm("保存していない変更があります。破棄して閉じますか?"):
             return
+        self._preview_generation += 1  # a render still running is not shown any more
+        self.runner.shutdown(wait=False)
         super().reject()

@@ -306,7 +306,12 @@ def test_an_unknown_outcome_and_an_unsettled_recovery_say_so_on_stderr(
     one_line(err)
 
 
-def test_a_failed_sync_is_one_line_on_stderr_with_json_too(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failed_sync_is_one_line_on_stderr_with_json_too(
+    cli_home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.amazonpay.client as client
+
+    monkeypatch.setattr(client, "RETRY_DELAYS", (0.01, 0.01, 0.01))  # the message is tested here, not the backoff
     assert run(capsys, "sandbox", "place-order", "--number", "Y1", "--total", "1000")[0] == 0
     assert run(capsys, "sandbox", "place-order", "--number", "Y2", "--total", "1000")[0] == 0
     assert run(capsys, "sandbox", "fault", "add", "500", "--count", "100")[0] == 0

@@ -1,4 +1,4 @@
-"""The process dies at each point of a capture and of a refund, 15 times over (50 in the slow suite); `recover` then
+"""The process dies at each point of a capture and of a refund, 5 times over (50 in the slow suite); `recover` then
 finishes the work and the sandbox holds every operation exactly once.
 
 Each run forks a child that opens the app on the same SQLite file, points it at the sandbox
@@ -26,7 +26,7 @@ from core.sandbox.server import SandboxServer
 from tests.conftest import NOW
 from tests.helpers import place_order
 
-ROUNDS = 15  # the slow suite runs 50
+ROUNDS = 5  # the slow suite (CI) runs 50
 POINTS = ("after_intent", "before_send", "after_send")
 
 

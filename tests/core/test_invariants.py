@@ -241,7 +241,7 @@ def _settings(examples: int) -> settings:
     )
 
 
-PaymentDesk.TestCase.settings = _settings(15)  # the everyday suite; the slow suite runs 60
+PaymentDesk.TestCase.settings = _settings(6)  # the everyday suite; the slow suite (CI) runs 60
 TestPaymentDesk = PaymentDesk.TestCase
 
 

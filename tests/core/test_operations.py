@@ -16,6 +16,13 @@ from core.sandbox.control import SandboxControl
 from tests.helpers import place_order
 
 
+@pytest.fixture
+def store_url(any_store_url: str) -> str:
+    """Every test here runs on a SQLite file and on PostgreSQL (issue 14)."""
+    return any_store_url
+
+
+
 def control(app: Kanjo) -> SandboxControl:
     ctl = app.gateway().control
     assert ctl is not None

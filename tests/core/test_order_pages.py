@@ -18,6 +18,13 @@ from core.order_pages import OrderFilter, OrderPages, OrderQuery, ReadOverBudget
 from tests.helpers import place_order
 
 
+@pytest.fixture
+def store_url(any_store_url: str) -> str:
+    """Every test here runs on a SQLite file and on PostgreSQL (issue 14)."""
+    return any_store_url
+
+
+
 def numbers(pages: OrderPages, query: OrderQuery, clock: FixedClock) -> list[str]:
     return [row.number for row in pages.page(query, 0, 1_000, clock.now()).rows]
 

@@ -79,8 +79,8 @@ def test_an_open_data_directory_and_store_left_by_an_older_version_are_tightened
     assert mode(home) == 0o700
     assert mode(db) == 0o600
     assert mode(home / "sandbox-key.pem") == 0o600
-    backups = list(home.glob("kanjo.sqlite3.bak-*"))  # the upgrade's copy of the store
-    assert len(backups) == 1 and mode(backups[0]) == 0o600
+    backups = list((home / "backups").glob("kanjo-*-to-*.sqlite3"))  # the upgrade's copy of the store (issue 14)
+    assert len(backups) == 1 and mode(backups[0]) == 0o600 and mode(home / "backups") == 0o700
 
 
 def test_a_folder_chosen_with_db_is_created_private_but_an_existing_one_is_left_alone(tmp_path: Path) -> None:

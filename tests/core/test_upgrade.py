@@ -40,7 +40,7 @@ def test_upgrade_from_the_first_released_schema_keeps_data_and_a_backup(tmp_path
     finally:
         app.close()
 
-    backups = sorted(tmp_path.glob(f"kanjo.sqlite3.bak-{FIRST_RELEASED_REVISION}-*"))
+    backups = sorted((tmp_path / "backups").glob(f"kanjo-*-{FIRST_RELEASED_REVISION}-to-*.sqlite3"))  # issue 14
     assert len(backups) == 1
     with sqlite3.connect(backups[0]) as backup:
         assert backup.execute("SELECT version_num FROM alembic_version").fetchone() == (FIRST_RELEASED_REVISION,)
@@ -54,7 +54,7 @@ def test_a_fresh_store_is_created_at_the_newest_schema_without_backup(tmp_path: 
         assert current_revision(app.engine) == head_revision(app.engine)
     finally:
         app.close()
-    assert not list((tmp_path / "new").glob("*.bak-*"))
+    assert not list((tmp_path / "new").glob("*.bak-*")) and not (tmp_path / "backups").exists()
 
 
 def _file_state(path: Path) -> tuple[bytes, list[str]]:
@@ -83,7 +83,7 @@ def test_a_store_from_a_newer_version_is_refused_once_with_no_copy(tmp_path: Pat
         with pytest.raises(StoreError, match="新しいバージョンのKanjoで作成されています") as caught:
             open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)})
         assert str(db) in caught.value.message and "0099" in caught.value.message
-    assert not list(tmp_path.glob("*.bak-*"))
+    assert not list(tmp_path.glob("*.bak-*")) and not (tmp_path / "backups").exists()
 
     env = {"KANJO_HOME": str(tmp_path / "home"), "KANJO_NOW": "2026-11-21T12:00:00+09:00", "PATH": "/usr/bin:/bin",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
@@ -91,7 +91,7 @@ def test_a_store_from_a_newer_version_is_refused_once_with_no_copy(tmp_path: Pat
     assert result.returncode == 1
     assert result.stderr.startswith("kanjo: このデータベースは新しいバージョンのKanjoで作成されています")
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
-    assert not list(tmp_path.glob("*.bak-*"))
+    assert not list(tmp_path.glob("*.bak-*")) and not (tmp_path / "backups").exists()
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
 
 
@@ -102,12 +102,14 @@ def test_one_backup_per_migration_never_one_per_start(tmp_path: Path) -> None:
     migrate_to(old, FIRST_RELEASED_REVISION)
     head = head_revision(old)
     old.dispose()
-    earlier = tmp_path / f"kanjo.sqlite3.bak-{FIRST_RELEASED_REVISION}-to-{head}"
+    (tmp_path / "backups").mkdir()
+    earlier = tmp_path / "backups" / f"kanjo-20261101T000000Z-{FIRST_RELEASED_REVISION}-to-{head}.sqlite3"
     earlier.write_bytes(b"the copy an interrupted earlier start made")
 
     for _start in range(3):
         open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)}).close()
-    assert sorted(p.name for p in tmp_path.glob("*.bak-*")) == [earlier.name]
+    # (the day's regular backup may be made beside it: the copy for this migration is not repeated)
+    assert sorted(p.name for p in (tmp_path / "backups").glob("kanjo-*-to-*.sqlite3")) == [earlier.name]
     assert earlier.read_bytes() == b"the copy an interrupted earlier start made"
 
 
@@ -119,4 +121,6 @@ def test_the_backup_is_named_by_both_revisions(tmp_path: Path) -> None:
     app = open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)})
     head = head_revision(app.engine)
     app.close()
-    assert [p.name for p in tmp_path.glob("*.bak-*")] == [f"kanjo.sqlite3.bak-{FIRST_RELEASED_REVISION}-to-{head}"]
+    assert [p.name for p in (tmp_path / "backups").glob("kanjo-*.sqlite3")] == [
+        f"kanjo-20261121T030000Z-{FIRST_RELEASED_REVISION}-to-{head}.sqlite3"  # issue 14: time, from and to
+    ]

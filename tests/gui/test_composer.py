@@ -227,7 +227,8 @@ def test_template_editor_copy_edit_preview_save_and_restore(app: Kanjo, make_win
     assert not editor.body.isReadOnly() and copy.version == 1
     editor.body.setPlainText(editor.body.toPlainText() + "{{ customer_nmae }}\n")
     editor.refresh_preview()  # (the debounce timer does this 250 ms after typing)
-    assert editor.preview_error.isVisible() and "customer_nmae" in editor.preview_error.text()
+    qtbot.waitUntil(lambda: "customer_nmae" in editor.preview_error.text(), timeout=3_000)
+    assert editor.preview_error.isVisible()
     editor.save_button.click()
     assert editor.error.isVisible() and "customer_nmae" in editor.error.text()  # refused when saved
     assert [v.version for v in app.messages.versions(copy.id)] == [1]

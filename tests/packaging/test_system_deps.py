@@ -199,3 +199,19 @@ def test_a_python_without_ensurepip_gets_its_venv_package_through_the_same_insta
     )
     assert devsetup.install(["python3.11-venv"], opted_out, run=run, say=said.append) == 1
     assert any("apt-get install -y --no-install-recommends python3.11-venv" in line for line in said)
+
+
+def test_the_tests_also_need_the_postgresql_server_programs_issue_14() -> None:
+    def machine(has_pg: bool) -> devsetup.Machine:
+        return devsetup.Machine(
+            platform="linux",
+            has_library=lambda _so: True,
+            has_japanese_font=lambda: True,
+            has_postgresql_server=lambda: has_pg,
+            which=lambda tool: f"/usr/bin/{tool}",
+            environ={},
+        )
+
+    assert devsetup.missing_packages("test", machine(False)) == ["postgresql"]
+    assert devsetup.missing_packages("test", machine(True)) == []
+    assert devsetup.missing_packages("run", machine(False)) == []  # the app itself needs no server

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.cli import main
+from core.imports import writers
 
 NOW_TEXT = "2026-11-21T12:00:00+09:00"
 
@@ -82,9 +83,6 @@ def test_import_missing_file_is_refused(capsys: pytest.CaptureFixture[str], tmp_
 
 
 def test_import_end_to_end_through_the_reader(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    """Runs once the parser helper's reader and writers are merged."""
-    pytest.importorskip("core.imports.reader")
-    writers = pytest.importorskip("core.imports.writers")
     from datetime import UTC, datetime
 
     from core.imports.model import ImportedItem, ImportedOrder
@@ -140,9 +138,7 @@ def test_the_sandbox_lists_its_checkouts_for_the_shop_export(capsys: pytest.Capt
 def test_no_store_then_shop_export_then_import_gives_the_badges(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
 ) -> None:
-    """checkout → shop export → import, offline; runs once the parsers and writers are merged."""
-    pytest.importorskip("core.imports.reader")
-    pytest.importorskip("core.imports.writers")
+    """checkout → shop export → import, offline."""
     for number, total in (("X-1", 1200), ("X-2", 8800)):
         run_json(capsys, "sandbox", "place-order", "--number", number, "--total", str(total), "--no-store")
     out = tmp_path / f"{fmt}.csv"
@@ -159,8 +155,6 @@ def test_a_saved_mapping_imports_any_other_csv_and_refused_rows_block(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """`kanjo import-mapping save`, then `kanjo import --format NAME`; runs once the parsers are merged."""
-    pytest.importorskip("core.imports.reader")
-    pytest.importorskip("core.imports.mapping")
     saved = run_json(
         capsys,
         "import-mapping",
@@ -189,7 +183,6 @@ def test_a_saved_mapping_imports_any_other_csv_and_refused_rows_block(
 
 
 def test_import_mapping_with_a_bad_pair_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("core.imports.mapping")
     code = main(["import-mapping", "save", "x", "number"])
     assert code == 1 and "項目=列名" in capsys.readouterr().err
 

@@ -23,8 +23,14 @@ rename the table, or edit the file with any tool. Triggers guard against mistake
 code paths in this program, not against a local user who owns the file; the file's 0600 mode
 keeps other local users out (item 5).
 
-PostgreSQL has no REPLACE; its 0001 trigger already covers UPDATE (including an upsert's
-DO UPDATE) and DELETE, so nothing is added there.
+PostgreSQL has no REPLACE; its 0001 row trigger already covers UPDATE (including an upsert's
+``INSERT … ON CONFLICT DO UPDATE``) and DELETE. What bypasses row triggers there is
+``TRUNCATE`` (also reached through ``TRUNCATE … CASCADE`` of a table the journal refers to), so
+this revision adds a statement-level ``BEFORE TRUNCATE`` trigger with the same function (issue
+14). An insert on an existing id or idempotency key fails on the unique constraint; ``ON
+CONFLICT DO NOTHING`` changes nothing. The table's owner can still disable or drop triggers
+(``ALTER TABLE … DISABLE TRIGGER``), as a file's owner can on SQLite; give operators a role
+that does not own the tables to keep that out of their reach.
 
 Plain ``op.execute``: batch mode would recreate the table and drop the 0001 triggers.
 """
@@ -40,7 +46,13 @@ depends_on = None
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        op.execute(
+            "CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON journal "
+            "FOR EACH STATEMENT EXECUTE FUNCTION journal_append_only()"
+        )
+    if dialect != "sqlite":
         return
     op.execute(
         "CREATE TRIGGER journal_no_replace BEFORE INSERT ON journal "
@@ -52,6 +64,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS journal_no_truncate ON journal")
+    if dialect != "sqlite":
         return
     op.execute("DROP TRIGGER IF EXISTS journal_no_replace")
