@@ -19,6 +19,7 @@ from core.app import open_app
 from core.backup import list_backups, make_backup
 from core.cli import main
 from core.clock import FixedClock
+from core.db.revision import head_from_files
 from tests.core.test_cli_end_to_end import ROOT
 
 NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)
@@ -76,7 +77,7 @@ def test_backup_while_another_process_writes_then_restore_equals_the_backup(
     assert child.returncode == 0, err
 
     last = backups[-1]
-    assert last.path.name == "kanjo-20261121T030002Z-0005.sqlite3"
+    assert last.path.name == f"kanjo-20261121T030002Z-{head_from_files()}.sqlite3"  # named after the schema
     assert last.path.parent == home / "backups" and mode(last.path) == 0o600 and mode(home / "backups") == 0o700
     # rotation kept the newest of the day only
     assert [p.name for _b, p in list_backups(db, home)] == [last.path.name]
