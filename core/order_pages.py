@@ -116,6 +116,23 @@ class OrderQuery:
     descending: bool = True
 
 
+NO_BADGE_NO_PAYMENT = "決済不要"  # R34: nothing to pay through Amazon Pay (e.g. a total of 0)
+NO_BADGE_UNLINKED = "未連携"  # R57: an Amazon Pay order imported without its Charge Permission
+NO_BADGE_MARKETPLACE = "マーケットプレイス"  # R61: its money moves in Seller Central
+NO_BADGE_OTHER_METHOD = "対象外"  # paid otherwise (bank transfer, card of the shop, ...)
+
+
+def no_badge_label(kind: str, payment_method: str | None, has_permission: bool) -> str:
+    """Why an order without charges shows no R10 badge (issue 11: imported orders of every kind)."""
+    if kind == OrderKind.MARKETPLACE.value:
+        return NO_BADGE_MARKETPLACE
+    if payment_method not in (None, "amazon_pay"):
+        return NO_BADGE_OTHER_METHOD
+    if payment_method == "amazon_pay" and not has_permission:
+        return NO_BADGE_UNLINKED
+    return NO_BADGE_NO_PAYMENT
+
+
 @dataclass(frozen=True)
 class OrderRow:
     """One line of the order list."""
@@ -133,6 +150,8 @@ class OrderRow:
     auth_expiry: str  # '残り3日' while 承認済, else ''
     sort_key: tuple[Any, ...]  # (sort value, id): the keyset position of this row
     environment: str = "builtin"  # the Amazon Pay its Charge Permission lives in (issue 11 item 8)
+    # Shown instead of a badge when payment_status is None: why the order has no R10 badge.
+    no_badge: str = NO_BADGE_NO_PAYMENT
 
 
 @dataclass(frozen=True)
@@ -376,6 +395,8 @@ class OrderPages:
                 Order.order_status,
                 Order.auth_expires_at,
                 Order.environment,
+                Order.payment_method,
+                Order.charge_permission_id,
             )
             .join(Customer, Customer.id == Order.customer_id)
             .where(Order.id.in_(list(keys)))
@@ -394,6 +415,8 @@ class OrderPages:
             order_status,
             expires,
             environment,
+            method,
+            permission,
         ) in connection.execute(statement):
             label = _PAYMENT_STATUSES[effective] if effective else None  # None: no payment (決済不要)
             rows[order_id] = OrderRow(
@@ -410,6 +433,7 @@ class OrderPages:
                 auth_expiry=expiry_text(expires, now) if label is authorized else "",
                 sort_key=keys[order_id],
                 environment=environment,
+                no_badge=no_badge_label(kind, method, permission is not None) if label is None else "",
             )
         return rows
 

@@ -32,6 +32,7 @@ from core.clock import format_jst
 from core.domain import OrderKind, PaymentStatus, Tone
 from core.environment import label as environment_label
 from core.journal import OUTCOME_LABELS
+from core.order_pages import no_badge_label
 from core.queries import OrderDetail
 from gui.composer.entry import MessageButton
 from gui.dialogs.operation_bar import OperationBar
@@ -323,7 +324,12 @@ class DetailPanel(QWidget):
         self.number.setText(f"受注番号 {detail.number}")
         self.subtitle.setText(f"{format_jst(detail.ordered_at)} 受注 ・ {detail.kind_label}")
         status = PaymentStatus(detail.payment_status) if detail.payment_status else None
-        self.payment_badge.set_badge(payment_label(status), payment_tone(status))
+        text = (
+            payment_label(status)
+            if status is not None
+            else no_badge_label(detail.kind, detail.payment_method, detail.charge_permission_id is not None)
+        )
+        self.payment_badge.set_badge(text, payment_tone(status))
         order_status = order_status_from_label(detail.order_status)
         self.order_badge.set_badge(order_status.label, order_status_tone(order_status))
         self._fill_notices(detail)

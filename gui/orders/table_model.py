@@ -599,19 +599,24 @@ def _value(row: OrderRow, column: Column, role: int) -> Any:
         return row.number
     if role in (OrderRole.BADGE_TEXT, OrderRole.BADGE_TONE) and column in BADGE_COLUMNS:
         if column == Column.PAYMENT_STATUS:
-            return (
-                payment_label(row.payment_status) if role == OrderRole.BADGE_TEXT else payment_tone(row.payment_status)
-            )
+            return row_payment_label(row) if role == OrderRole.BADGE_TEXT else payment_tone(row.payment_status)
         return row.order_status.label if role == OrderRole.BADGE_TEXT else order_status_tone(row.order_status)
     if role == Qt.ItemDataRole.ToolTipRole:
         if column == Column.CUSTOMER:
             return f"{row.customer_name}\n{row.customer_email}"
         if column == Column.PAYMENT_STATUS:
-            return payment_label(row.payment_status)
+            return row_payment_label(row)
         if column == Column.AUTH_EXPIRY and row.auth_expires_at is not None and row.auth_expiry:
             return f"与信の有効期限: {format_jst(row.auth_expires_at)}(30日, R9)"
         return None
     return None
+
+
+def row_payment_label(row: OrderRow) -> str:
+    """The badge's text, or why the order has none (未連携, マーケットプレイス, 対象外, 決済不要)."""
+    if row.payment_status is None and row.no_badge:
+        return row.no_badge
+    return payment_label(row.payment_status)
 
 
 @lru_cache(maxsize=4096)  # bounded, like the page cache; rows are immutable
@@ -623,7 +628,7 @@ def _display_texts(row: OrderRow) -> tuple[str, ...]:
         row.customer_name,
         row.kind.label,
         yen(row.total),
-        payment_label(row.payment_status),
+        row_payment_label(row),
         row.order_status.label,
         row.auth_expiry,
     )

@@ -281,3 +281,21 @@ def test_progress_reports_both_phases_and_a_cancel_while_checking_writes_nothing
     assert dump(app) == before  # cancelled while checking: not even the import record
     preview = app.imports.preview(FILE, more, cancel=lambda: True)
     assert preview.cancelled and preview.dry_run
+
+
+def test_the_list_says_why_an_imported_order_has_no_badge(app: Kanjo) -> None:
+    """An imported order without charges is not 決済不要 unless it really has nothing to pay (R34):
+    未連携 (R57), マーケットプレイス (R61) or 対象外 (paid otherwise) say why."""
+    from core.order_pages import OrderPages, OrderQuery
+
+    app.imports.apply(
+        FILE,
+        [
+            shop_order("NB-1", 2, unlinked=True),
+            shop_order("NB-2", 3, kind="marketplace", payment_method="other", payment_label="Amazon"),
+            shop_order("NB-3", 4),  # 銀行振込
+        ],
+    )
+    rows = OrderPages(app.engine).page(OrderQuery(), 0, 10, app.clock.now()).rows
+    shown = {row.number: (row.payment_status, row.no_badge) for row in rows}
+    assert shown == {"NB-1": (None, "未連携"), "NB-2": (None, "マーケットプレイス"), "NB-3": (None, "対象外")}
