@@ -29,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.amazonpay.errors import ResourceNotFoundError
@@ -223,6 +223,7 @@ class _Scratch:
             "CREATE TABLE seen (number TEXT PRIMARY KEY) WITHOUT ROWID;"
             "CREATE TABLE claims (id TEXT PRIMARY KEY, number TEXT NOT NULL) WITHOUT ROWID;"
             "CREATE TABLE readings (number TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE orders (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);"
             "BEGIN;"
         )
 
@@ -252,6 +253,18 @@ class _Scratch:
                 return message.format(row[0])
         self._db.executemany("INSERT OR IGNORE INTO claims VALUES (?, ?)", [(key, number) for key, _ in wanted])
         return None
+
+    def keep_orders(self, orders: Sequence[ImportedOrder]) -> None:
+        """The check pass's accepted orders, in file order, for the write pass (``apply`` only):
+        reading them back costs a tenth of parsing the file a second time."""
+        if self.keep_reads and orders:
+            self._db.executemany("INSERT INTO orders (data) VALUES (?)", [(pickle.dumps(o),) for o in orders])
+
+    def orders(self) -> Iterator[ImportedOrder]:
+        """The orders kept by ``keep_orders``, in file order, streamed."""
+        cursor = self._db.cursor()  # its own cursor: ``reading`` runs between two of these rows
+        for (data,) in cursor.execute("SELECT data FROM orders ORDER BY seq"):
+            yield cast(ImportedOrder, pickle.loads(data))
 
     def keep(self, number: str, reading: _Amazon) -> None:
         if self.keep_reads:
@@ -606,6 +619,7 @@ class ImportService:
             if isinstance(plan, PlannedOrder) and self._needs_read(plan)
         ]
         reads = self._read_all(wanted)
+        accepted: list[ImportedOrder] = []
         for order, plan in zip(orders, plans, strict=True):
             if isinstance(plan, RefusedRow):
                 counts.refused.append(plan)
@@ -617,6 +631,8 @@ class ImportService:
             if reading is not None:
                 scratch.keep(plan.number, reading)
             counts.count(plan)
+            accepted.append(order)
+        scratch.keep_orders(accepted)
 
     @staticmethod
     def _summary(
@@ -689,12 +705,11 @@ class ImportService:
             total = first.total
             counts = _Counts()
             counts.refused.extend(first.refused)
-            refused_lines = {r.line for r in first.refused}
             environment = self._settings.load().amazon_environment
             done = 0
             cancelled = False
             chunk: list[ImportedOrder] = []
-            for row in self._orders_only(source(), refused_lines):
+            for row in scratch.orders():  # the accepted orders, not the file parsed again
                 chunk.append(row)
                 if len(chunk) >= CHUNK_ORDERS:
                     if cancel is not None and cancel():
@@ -713,14 +728,6 @@ class ImportService:
                         progress(ImportProgress("write", done, total))
         self._record(detected, counts, file_name=file_name, sha256=sha256, completed=not cancelled)
         return self._summary(detected, counts, dry_run=False, cancelled=cancelled, file_name=file_name, sha256=sha256)
-
-    @staticmethod
-    def _orders_only(rows: Iterable[ImportedOrder | RefusedRow], refused: set[int]) -> Iterator[ImportedOrder]:
-        # A second occurrence of an order number was refused by the check pass (its line is in
-        # ``refused``), so no set of the file's order numbers is kept here.
-        for row in rows:
-            if isinstance(row, ImportedOrder) and row.line not in refused:
-                yield row
 
     def _write_chunk(
         self, chunk: list[ImportedOrder], counts: _Counts, source: str, environment: str, scratch: _Scratch
@@ -819,19 +826,17 @@ class ImportService:
             return
         no_charges = order_label([], [], now, sync_failed=False)
         expiry = auth_expiry_of([], now)
-        customer_ids = session.scalars(
-            insert(Customer).returning(Customer.id, sort_by_parameter_order=True),
-            [
-                {
-                    "name": o.customer_name,
-                    "email": o.customer_email,
-                    "phone": o.customer_phone,
-                    "is_member": False,
-                    "newsletter_consent": None,  # R7: a guest records no consent
-                }
-                for o in orders
-            ],
-        ).all()
+        customers = [
+            {
+                "name": o.customer_name,
+                "email": o.customer_email,
+                "phone": o.customer_phone,
+                "is_member": False,
+                "newsletter_consent": None,  # R7: a guest records no consent
+            }
+            for o in orders
+        ]
+        customer_ids = self._insert_many(session, Customer, customers)
         rows: list[dict[str, Any]] = []
         for order, customer_id in zip(orders, customer_ids, strict=True):
             kind = OrderKind(order.kind) if order.kind in set(OrderKind) else OrderKind.NORMAL
@@ -871,7 +876,7 @@ class ImportService:
                     "environment": environment,
                 }
             )
-        order_ids = session.scalars(insert(Order).returning(Order.id, sort_by_parameter_order=True), rows).all()
+        order_ids = self._insert_many(session, Order, rows)
         items = [
             {
                 "order_id": order_id,
@@ -885,9 +890,9 @@ class ImportService:
             for position, item in enumerate(order.items)
         ]
         if items:
-            session.execute(insert(OrderItem), items)
+            session.execute(insert(cast(Table, OrderItem.__table__)), items)
         session.execute(
-            insert(JournalEntry),
+            insert(cast(Table, JournalEntry.__table__)),
             [
                 {
                     "at": now,
@@ -901,6 +906,25 @@ class ImportService:
                 for row in rows
             ],
         )
+
+    @staticmethod
+    def _insert_many(session: Session, table: type[Customer] | type[Order], rows: list[dict[str, Any]]) -> list[int]:
+        """Insert ``rows`` in one executemany and return their ids, in order.
+
+        On SQLite the chunk holds the database's write lock (``_lock_chunk``), so the next ids
+        are known: max(id) + 1 … (what SQLite itself would choose). ``RETURNING`` in parameter
+        order would make SQLAlchemy send one statement per row there. Elsewhere it is used.
+        """
+        if session.get_bind().dialect.name != "sqlite":
+            statement = insert(table).returning(table.id, sort_by_parameter_order=True)
+            return list(session.scalars(statement, rows).all())
+        start = (session.scalar(select(func.max(table.id))) or 0) + 1
+        ids = list(range(start, start + len(rows)))
+        # The table itself, not the mapped class: a plain executemany without the ORM's bulk layer.
+        session.execute(
+            insert(cast(Table, table.__table__)), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        )
+        return ids
 
     def _insert(
         self,
@@ -1124,7 +1148,8 @@ class ImportService:
         progress: ProgressCallback | None = None,
         cancel: CancelCheck | None = None,
     ) -> ImportSummary:
-        """Detect, read (streamed, twice: plan then write) and import a shop's order file."""
+        """Detect, read (streamed, once: the check pass keeps the accepted orders on disk for the
+        write pass) and import a shop's order file."""
         if not path.is_file():
             raise BadInput(f"ファイル {path} が見つかりません。")
         with self._sessions() as session:
