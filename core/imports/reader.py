@@ -26,6 +26,7 @@ from core.imports.values import (
     CHARGE_PERMISSION_RE,
     parse_amount,
     parse_datetime,
+    parse_kind,
     parse_quantity,
     payment_method,
 )
@@ -299,6 +300,14 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
         except BadInput as exc:
             problems.append(RefusedRow(first_line, header("ordered_at"), exc.message))
 
+    kind = spec.kind
+    kind_text = _cell(layout, first, "order_kind") if spec.kind != "marketplace" else ""
+    if kind_text:
+        try:
+            kind = parse_kind(kind_text, header("order_kind"))
+        except BadInput as exc:
+            problems.append(RefusedRow(first_line, header("order_kind"), exc.message))
+
     total: int | None = None
     shipping_fee = 0
     if not spec.line_amounts:
@@ -371,7 +380,7 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
         number=number,
         line=first_line,
         ordered_at=ordered_at,
-        kind=spec.kind,
+        kind=kind,
         customer_name=_cell(layout, first, "customer_name"),
         customer_email=_cell(layout, first, "customer_email"),
         customer_phone=_cell(layout, first, "customer_phone"),
