@@ -981,7 +981,12 @@ class ImportService:
         session.add(row)
         self._set_items(session, row, order.items, new=True)
         if amazon is not None:
-            self._attach(session, row, amazon, order.total, now, counts)
+            session.info["import_bulk"] = batched
+            try:
+                with session.no_autoflush:  # the charges' lookups need not flush the chunk so far
+                    self._attach(session, row, amazon, order.total, now, counts)
+            finally:
+                session.info.pop("import_bulk", None)
         if not batched:
             session.flush()
         refresh_order(row, now)
@@ -1014,7 +1019,10 @@ class ImportService:
     ) -> None:
         """Link the order to its Charge Permission and charges as Amazon reports them."""
         info = amazon.cp
-        cp = session.get(ChargePermission, info.id)
+        # Permissions added earlier in this transaction but not flushed yet (a bulk chunk runs
+        # without autoflush) are not in the identity map: they are remembered on the session.
+        pending: dict[str, ChargePermission] = session.info.setdefault("import_pending_cps", {})
+        cp = pending.get(info.id) or session.get(ChargePermission, info.id)
         if cp is None:
             created = info.created_at or row.ordered_at
             cp = ChargePermission(
@@ -1026,6 +1034,7 @@ class ImportService:
                 expires_at=info.expires_at or charge_permission_expiry(created),
             )
             session.add(cp)
+            pending[info.id] = cp
         apply_charge_permission_info(cp, info, now)
         row.charge_permission = cp
         row.payment_method = "amazon_pay"
@@ -1047,7 +1056,8 @@ class ImportService:
             else:
                 row.shop_total_mismatch = None
         row.last_synced_at = now
-        session.flush()
+        if not session.info.get("import_bulk"):
+            session.flush()
 
     def _update(
         self,
