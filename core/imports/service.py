@@ -4,11 +4,17 @@ The Amazon Pay API cannot list a merchant's orders (R57): a desk learns of them 
 system's export (R58) or from a Charge Permission ID the operator types. The parsers in
 ``core.imports`` turn a file into ``ImportedOrder | RefusedRow``; this service plans and writes.
 
-- ``preview`` writes nothing; it reads Amazon Pay only to know whether each new Charge
-  Permission exists (404 → a refused row).
-- ``apply`` refuses everything while a row is refused (unless ``skip_bad``), then writes in
-  chunks of whole orders, each chunk one transaction under the per-order locks, so a cancel
-  between chunks leaves the orders already imported whole and the rest untouched.
+- ``preview`` writes nothing; it reads each new linked order from Amazon Pay (Get Charge
+  Permission, Get Charge for each charge): a 404 or a charge of another permission is a
+  refused row.
+- ``apply`` does the same check pass, then refuses everything while a row is refused (unless
+  ``skip_bad``), then writes in chunks of whole orders, each chunk one transaction under the
+  per-order locks, so a cancel between chunks leaves the orders already imported whole and the
+  rest untouched. The file is parsed once and each linked order read from Amazon Pay once: the
+  check pass keeps the accepted orders and its readings in a private temporary file
+  (``_Scratch``) that the write pass reads back, so memory stays flat whatever the file's size
+  (the summary keeps exact counts and a bounded sample of the planned orders). The readings
+  are the check pass's: a change made at Amazon in between is picked up by the next sync.
 - A re-import adds nothing; a changed row updates only what the shop system owns (order status,
   shipping address, items, tracking number). What Amazon Pay owns (charges, captures, refunds,
   the badge, the total of a linked order) is never taken from a file: a different total is
@@ -629,7 +635,7 @@ class ImportService:
                 counts.refused.append(RefusedRow(order.line, "charge_permission_id", reading))
                 continue
             if reading is not None:
-                scratch.keep(plan.number, reading)
+                scratch.keep(order.number, reading)
             counts.count(plan)
             accepted.append(order)
         scratch.keep_orders(accepted)
@@ -734,22 +740,16 @@ class ImportService:
     ) -> int:
         """One transaction of whole orders under their locks.
 
-        Amazon Pay was read by the check pass (kept in ``scratch``); an order that needs a read
-        the check pass did not make (the store changed in between) is read here, before the
-        transaction, never while it holds the lock.
+        Amazon Pay was read by the check pass (the readings kept in ``scratch``); nothing is
+        sent while the transaction holds the lock. An order that now needs a reading the check
+        pass did not make (another process changed it in between) is refused, not guessed.
         """
-        with self._sessions() as session:
-            before = self._plan_batch(session, chunk)
-        reads: dict[str, _Amazon | str] = {}
-        missing: list[tuple[str, str, tuple[str, ...]]] = []
-        for order, plan in zip(chunk, before, strict=True):
-            if isinstance(plan, PlannedOrder) and self._needs_read(plan):
-                kept = scratch.reading(plan.number)
+        reads: dict[str, _Amazon] = {}
+        for order in chunk:
+            if order.charge_permission_id:
+                kept = scratch.reading(order.number)
                 if kept is not None:
-                    reads[plan.number] = kept
-                else:
-                    missing.append((plan.number, order.charge_permission_id or "", order.charge_ids))
-        reads.update(self._read_all(missing))
+                    reads[order.number] = kept
         now = self._clock.now()
         with self._sessions.begin() as session:
             self._lock_chunk(session, [order.number for order in chunk])
@@ -759,7 +759,7 @@ class ImportService:
                 if (
                     isinstance(plan, PlannedOrder)
                     and plan.action == "add"
-                    and reads.get(plan.number) is None
+                    and order.number not in reads
                     and not self._needs_read(plan)
                 ):
                     plain.append(order)
@@ -771,10 +771,7 @@ class ImportService:
                 if isinstance(plan, RefusedRow):
                     counts.refused.append(plan)
                     continue
-                amazon = reads.get(plan.number)
-                if isinstance(amazon, str):
-                    counts.refused.append(RefusedRow(order.line, "charge_permission_id", amazon))
-                    continue
+                amazon = reads.get(order.number)
                 if amazon is None and self._needs_read(plan):
                     counts.refused.append(
                         RefusedRow(
