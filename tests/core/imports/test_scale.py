@@ -117,3 +117,18 @@ def test_orders_written_in_bulk_carry_what_refresh_order_computes(app: Kanjo) ->
             session.rollback()
     assert app.orders.detail("FS-3").order_status == "予約"  # reservation default
     assert app.orders.detail("FS-2").payment_method == "amazon_pay" and not app.orders.detail("FS-2").linked
+
+
+def test_the_scratch_file_is_private_beside_the_store_and_removed(app: Kanjo) -> None:
+    from core.db.engine import sqlite_path
+
+    store = sqlite_path(app.db_url)
+    assert store is not None
+    seen: list[tuple[str, int]] = []
+
+    def progress(_step: object) -> None:
+        seen.extend((p.name, p.stat().st_mode & 0o777) for p in store.parent.glob(".kanjo-import-*"))
+
+    app.imports.apply(FILE, [shop_order("FS-1", 2), shop_order("FS-2", 3)], progress=progress)
+    assert seen and {mode for _, mode in seen} == {0o600}
+    assert not list(store.parent.glob(".kanjo-import-*"))
