@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     importer = sub.add_parser("import", help="ショップの受注ファイルを取り込みます")
     importer.add_argument("file")
-    importer.add_argument("--format", default="auto", help="auto, futureshop, eccube, shopify, amazon-orders, 保存した対応表の名前")
+    importer.add_argument(
+        "--format", default="auto", help="auto, futureshop, eccube, shopify, amazon-orders, 保存した対応表の名前"
+    )
     importer.add_argument("--encoding", default="auto", choices=["auto", "cp932", "utf-8", "utf-8-sig"])
     importer.add_argument("--dry-run", action="store_true", help="取り込まずに内容だけ確認します")
     importer.add_argument("--skip-bad", action="store_true", help="取り込めない行を除いて取り込みます")
@@ -439,7 +441,9 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     if args.orders_command == "add":
         number = app.imports.add_by_charge_permission(args.charge_permission, args.number, args.charge)
         detail = app.orders.detail(number)
-        _emit(as_json, detail.to_json(), f"受注 {_line(number)} を追加しました({detail.payment_status or '決済なし'})。")
+        _emit(
+            as_json, detail.to_json(), f"受注 {_line(number)} を追加しました({detail.payment_status or '決済なし'})。"
+        )
         return 0
     if args.orders_command == "remove-sandbox":
         return _remove_sandbox(app, args, as_json)
@@ -854,6 +858,15 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 _EXPORT_ENCODINGS = {"futureshop": "cp932", "eccube": "cp932", "shopify": "utf-8", "amazon-orders": "utf-8"}
 
 
+def _checkout_kind(placed: dict[str, Any]) -> str:
+    """The kind the buyer's checkout was placed as (R2); a sandbox state made before kinds were
+    kept knows only the permission's type."""
+    kind = placed.get("kind")
+    if kind in ("normal", "reservation", "subscription"):
+        return str(kind)
+    return "subscription" if placed["chargePermissionType"] == "Recurring" else "normal"
+
+
 def _shop_export(checkouts: Sequence[dict[str, Any]], args: argparse.Namespace, as_json: bool) -> int:
     """Issue 11, item 7: the sandbox's checkouts as the chosen shop system would export them."""
     from pathlib import Path
@@ -870,18 +883,14 @@ def _shop_export(checkouts: Sequence[dict[str, Any]], args: argparse.Namespace, 
                 number=placed["number"],
                 line=line,
                 ordered_at=parse_iso(placed["creationTimestamp"]),
-                kind="marketplace"
-                if marketplace
-                else ("subscription" if placed["chargePermissionType"] == "Recurring" else "normal"),
+                kind="marketplace" if marketplace else _checkout_kind(placed),
                 customer_name=buyer.get("name", ""),
                 customer_email=buyer.get("email", ""),
                 customer_phone=buyer.get("phoneNumber", ""),
                 ship_name=address.get("name", ""),
                 ship_postal_code=address.get("postalCode", ""),
                 ship_prefecture=address.get("stateOrRegion", ""),
-                ship_address=" ".join(
-                    part for part in (address.get("city"), address.get("addressLine1")) if part
-                ),
+                ship_address=" ".join(part for part in (address.get("city"), address.get("addressLine1")) if part),
                 ship_phone=address.get("phoneNumber", ""),
                 items=(ImportedItem("SANDBOX-1", "ご注文商品", int(placed["amount"]), 1),),
                 shipping_fee=0,

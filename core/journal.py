@@ -223,7 +223,10 @@ class Journal:
         actor: str | None = None,
         outcome: str | None = None,
         intent_id: int | None = None,
+        flush: bool = True,
     ) -> JournalEntry:
+        """An event entry. ``flush=False`` leaves it to the transaction's next flush (a bulk
+        import writes a chunk's entries in one multi-row insert); its ``id`` is then unset."""
         entry = JournalEntry(
             at=now,
             intent_id=intent_id,
@@ -238,7 +241,8 @@ class Journal:
             detail=message,
         )
         session.add(entry)
-        session.flush()
+        if flush:
+            session.flush()
         return entry
 
     @staticmethod

@@ -95,3 +95,31 @@ def payment_method(label: str) -> str:
     if "クレジット" in text or "カード" in text or "credit" in text or "card" in text or text == "shopify_payments":
         return "credit_card"
     return "other"
+
+
+# R2's kinds as a shop's export may write them: our labels, our values and the short words.
+_KIND_WORDS: Final = {
+    "通常商品": "normal",
+    "通常": "normal",
+    "normal": "normal",
+    "予約商品": "reservation",
+    "予約": "reservation",
+    "reservation": "reservation",
+    "定期・頒布会": "subscription",
+    "定期": "subscription",
+    "頒布会": "subscription",
+    "定期購入": "subscription",
+    "subscription": "subscription",
+}
+
+
+def parse_kind(text: str, column: str) -> str:
+    """The order kind (normal, reservation, subscription) of a shop's 注文種別 cell.
+
+    Raises:
+        BadInput: a word that names none of them.
+    """
+    kind = _KIND_WORDS.get(text.strip()) or _KIND_WORDS.get(text.strip().lower())
+    if kind is None:
+        raise BadInput(f"{column}「{text}」は不明です（通常商品・予約商品・定期・頒布会 のいずれか）。")
+    return kind

@@ -15,15 +15,17 @@ from pathlib import Path
 from typing import Final
 
 from core.clock import to_jst
+from core.domain import OrderKind
 from core.errors import BadInput
 from core.imports.formats import BUILTIN
-from core.imports.formats.base import LINK_COLUMNS, FormatSpec
+from core.imports.formats.base import KIND_COLUMNS, LINK_COLUMNS, FormatSpec
 from core.imports.model import ImportedOrder
 from core.imports.reader import _ENCODING_NAMES
 
 _NAME_FIELDS: Final = ("customer_name", "ship_name")
 _ITEM_FIELDS: Final = ("item_sku", "item_name", "item_price", "item_quantity")
 _LINK_HEADERS: Final = {key: alternatives[0][0] for key, alternatives in LINK_COLUMNS.items()}
+_KIND_HEADER: Final = KIND_COLUMNS["order_kind"][0][0]
 
 
 def write_export(path: Path, format: str, orders: Iterable[ImportedOrder], *, encoding: str = "") -> None:
@@ -77,7 +79,8 @@ def _headers(spec: FormatSpec, extra: tuple[str, ...]) -> list[str]:
     headers: list[str] = []
     for alternatives in spec.columns.values():
         headers.extend(h for h in alternatives[0] if h not in headers)
-    for header in (*_LINK_HEADERS.values(), *spec.write_columns, *extra):
+    kind = (_KIND_HEADER,) if spec.kind != "marketplace" else ()
+    for header in (*_LINK_HEADERS.values(), *kind, *spec.write_columns, *extra):
         if header not in headers:
             headers.append(header)
     return headers
@@ -135,6 +138,8 @@ def _order_values(spec: FormatSpec, order: ImportedOrder) -> dict[str, str]:
             values[group[0]] = value
     values[_LINK_HEADERS["charge_permission_id"]] = order.charge_permission_id or ""
     values[_LINK_HEADERS["charge_ids"]] = " ".join(order.charge_ids)
+    if spec.kind != "marketplace":  # R2: 通常商品 / 予約商品 / 定期・頒布会, read back by every format
+        values[_KIND_HEADER] = OrderKind(order.kind).label if order.kind in set(OrderKind) else order.kind
     subtotal = str(sum(item.unit_price * item.quantity for item in order.items))
     for header in spec.write_columns:
         if header in ("小計", "Subtotal"):

@@ -104,6 +104,8 @@ _ADDED_COLUMNS = (
     ("charges", "capture_now", "INTEGER NOT NULL DEFAULT 0"),
     ("charges", "can_handle_pending", "INTEGER NOT NULL DEFAULT 0"),
     ("refunds", "soft_descriptor", "TEXT"),
+    # The shop's kind of the order (normal, reservation, subscription), for ``shop-export``.
+    ("charge_permissions", "kind", "TEXT NOT NULL DEFAULT 'normal'"),
 )
 
 
@@ -175,11 +177,23 @@ class SandboxBackend:
                 db.commit()
             finally:
                 db.close()
+            # Every transaction opens its own connection; when the last one closes, SQLite
+            # checkpoints the WAL and fsyncs (~20 ms on this disk), which capped the sandbox at
+            # ~50 requests/s (each request also logs itself). One connection kept open for the
+            # backend's life leaves checkpoints to SQLite's automatic ones (issue 11, import bench).
+            self._keeper: sqlite3.Connection | None = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self._keeper.execute("SELECT 1 FROM counters LIMIT 1").fetchall()
         except (OSError, sqlite3.Error) as exc:
             mapped = open_error(exc, f"sqlite:///{self.path}")
             if mapped is None:
                 raise
             raise mapped from exc
+
+    def close(self) -> None:
+        """Close the kept connection (the server's ``stop`` calls it); transactions still work."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.close()
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -901,8 +915,8 @@ class SandboxBackend:
             }
             db.execute(
                 "INSERT INTO charge_permissions(id, type, state, reason, amount_limit, order_amount, instrument,"
-                " reference_id, buyer, address, created_at, expires_at, updated_at)"
-                " VALUES (?,?,'Chargeable',NULL,?,?,?,?,?,?,?,?,?)",
+                " reference_id, buyer, address, created_at, expires_at, updated_at, kind)"
+                " VALUES (?,?,'Chargeable',NULL,?,?,?,?,?,?,?,?,?,?)",
                 (
                     cp_id,
                     cp_type,
@@ -915,6 +929,7 @@ class SandboxBackend:
                     _iso(at),
                     _iso(expires),
                     _iso(at),
+                    kind,
                 ),
             )
             self._notify(db, "CHARGE_PERMISSION", cp_id, cp_id)
@@ -1052,7 +1067,7 @@ class SandboxBackend:
         order number, Charge Permission, the buyer's first authorization, amount, buyer, address."""
         with self._tx() as db:
             rows = db.execute(
-                "SELECT id, type, order_amount, reference_id, buyer, address, created_at"
+                "SELECT id, type, kind, order_amount, reference_id, buyer, address, created_at"
                 " FROM charge_permissions ORDER BY created_at, id"
             ).fetchall()
             result = []
@@ -1066,6 +1081,7 @@ class SandboxBackend:
                         "number": row["reference_id"],
                         "chargePermissionId": row["id"],
                         "chargePermissionType": row["type"],
+                        "kind": row["kind"],
                         "chargeIds": [first["id"]] if first else [],
                         "amount": row["order_amount"],
                         "buyer": json.loads(row["buyer"]),

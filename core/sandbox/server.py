@@ -206,6 +206,7 @@ class SandboxServer:
             self._connections.clear()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.backend.close()
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -32,6 +32,7 @@ FIELDS: Final = (
     "charge_ids",
     "tracking_number",
     "order_status",
+    "order_kind",
 )
 
 # Japanese names of the fields, for messages about a mapping.
@@ -57,12 +58,19 @@ FIELD_LABELS: Final = {
     "charge_ids": "Charge ID",
     "tracking_number": "伝票番号",
     "order_status": "ステータス",
+    "order_kind": "注文種別",
 }
 
 # Every format also recognises the columns an Amazon Pay plugin adds (issue 11, item 2).
 LINK_COLUMNS: Final[dict[str, Alternatives]] = {
     "charge_permission_id": (("chargePermissionId",), ("charge_permission_id",), ("Charge Permission ID",)),
     "charge_ids": (("chargeId",), ("charge_id",), ("Charge ID",)),
+}
+# The order's kind (R2: 通常商品 / 予約商品 / 定期・頒布会), read by every format but the Amazon
+# order report (always マーケットプレイス) when the shop's export has such a column; the first
+# header is what ``sandbox shop-export`` writes.
+KIND_COLUMNS: Final[dict[str, Alternatives]] = {
+    "order_kind": (("注文種別",), ("受注種別",), ("order_kind",), ("Order Kind",)),
 }
 
 
@@ -98,6 +106,9 @@ class FormatSpec:
         merged = dict(self.columns)
         for key, alternatives in LINK_COLUMNS.items():
             merged[key] = merged.get(key, ()) + alternatives
+        if self.kind != "marketplace":
+            for key, alternatives in KIND_COLUMNS.items():
+                merged[key] = merged.get(key, ()) + alternatives
         return merged
 
 

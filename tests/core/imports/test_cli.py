@@ -193,3 +193,24 @@ def test_orders_show_text_names_the_source_and_the_link(capsys: pytest.CaptureFi
     assert main(["orders", "show", "TX-1"]) == 0
     out = capsys.readouterr().out
     assert "取込元: sandbox  環境: 内蔵サンドボックス  Amazon Pay: 連携済 S03-" in out
+
+
+@pytest.mark.parametrize("fmt", ["futureshop", "eccube", "shopify", "amazon-orders"])
+def test_shop_export_keeps_every_kind_the_sandbox_places(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
+) -> None:
+    """Item 3 of the bench brief: normal, reservation and subscription checkouts (R2) come back
+    as the same kinds through each shop format; the Amazon order report's are マーケットプレイス."""
+    kinds = {"K-N": "normal", "K-R": "reservation", "K-S": "subscription"}
+    for number, kind in kinds.items():
+        run_json(capsys, "sandbox", "place-order", "--number", number, "--total", "2400", "--kind", kind, "--no-store")
+    out = tmp_path / "export.csv"
+    run_json(capsys, "sandbox", "shop-export", "--format", fmt, "--out", str(out))
+    done = run_json(capsys, "import", str(out))
+    assert (done["added"], done["refused"]) == (3, [])
+    shown = {number: run_json(capsys, "orders", "show", number) for number in kinds}
+    if fmt == "amazon-orders":
+        assert {s["kind"] for s in shown.values()} == {"marketplace"}
+        return
+    assert {number: s["kind"] for number, s in shown.items()} == kinds
+    assert shown["K-R"]["order_status"] == "予約" and shown["K-R"]["payment_status"] == "承認済"

@@ -7,6 +7,7 @@ import os
 import stat
 import tracemalloc
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -394,3 +395,51 @@ def test_150000_lines_cp932_stay_flat(tmp_path: Path) -> None:
     count, peak = _read_peak(path)
     assert count == 100_000
     assert peak < 2_000_000, peak
+
+
+@pytest.mark.parametrize("fmt", ["futureshop", "eccube", "shopify"])
+def test_every_kind_is_written_and_read_back(tmp_path: Path, fmt: str) -> None:
+    """R2: the 注文種別 column carries 通常商品 / 予約商品 / 定期・頒布会 through each shop format."""
+    base = ImportedOrder(
+        number="K-1",
+        line=2,
+        ordered_at=datetime(2026, 11, 20, 1, 0, tzinfo=UTC),
+        kind="normal",
+        customer_name="髙橋 一郎",
+        customer_email="k@example.jp",
+        customer_phone="0312345678",
+        ship_name="髙橋 一郎",
+        ship_postal_code="100-0001",
+        ship_prefecture="東京都",
+        ship_address="千代田区1-1 ㈱ビル①",
+        ship_phone="0312345678",
+        items=(ImportedItem("S-1", "お茶", 1200, 1),),
+        shipping_fee=0,
+        total=1200,
+        payment_method="bank_transfer",
+        payment_label="銀行振込",
+        charge_permission_id=None,
+    )
+    orders = [
+        replace(base, number=f"K-{i}", line=2 + i, kind=k)
+        for i, k in enumerate(("normal", "reservation", "subscription"))
+    ]
+    path = tmp_path / f"{fmt}.csv"
+    write_export(path, fmt, orders)
+    read = list(read_orders(path, detect(path)))
+    assert [(o.number, o.kind) for o in read] == [(o.number, o.kind) for o in orders]  # type: ignore[union-attr]
+
+
+def test_an_unknown_kind_word_refuses_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "fs.csv"
+    path.write_text(
+        "受注コード,注文日時,請求合計金額,決済方法,商品名,販売単価,購入数量,注文種別\n"
+        "A-1,2026/11/20 10:00:00,1200,銀行振込,お茶,1200,1,予約\n"
+        "A-2,2026/11/20 10:00:00,1200,銀行振込,お茶,1200,1,福袋\n",
+        encoding="utf-8",
+    )
+    rows = list(read_orders(path, detect(path)))
+    assert rows[0].kind == "reservation"  # type: ignore[union-attr]
+    assert rows[1] == RefusedRow(
+        3, "注文種別", "注文種別「福袋」は不明です（通常商品・予約商品・定期・頒布会 のいずれか）。"
+    )
