@@ -129,8 +129,18 @@ class PgCluster:
             # A UTF-8 locale, as a real server has: pg_trgm indexes Japanese letters only then.
             for locale in ("C.UTF-8", "C"):
                 try:
-                    cluster._run("initdb", "-D", str(cluster.data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8",
-                                 f"--locale={locale}", "--no-sync")
+                    cluster._run(
+                        "initdb",
+                        "-D",
+                        str(cluster.data),
+                        "-U",
+                        SUPERUSER,
+                        "--auth=trust",
+                        "-E",
+                        "UTF8",
+                        f"--locale={locale}",
+                        "--no-sync",
+                    )
                     break
                 except RuntimeError:
                     if locale == "C":
@@ -148,8 +158,19 @@ class PgCluster:
                 hba.write("host all all 127.0.0.1/32 trust\n")
             for attempt in range(3):
                 try:
-                    cluster._run("pg_ctl", "-D", str(cluster.data), "-l", str(cluster.log), "-o",
-                                 f"-p {cluster.port}", "-w", "-t", "60", "start")
+                    cluster._run(
+                        "pg_ctl",
+                        "-D",
+                        str(cluster.data),
+                        "-l",
+                        str(cluster.log),
+                        "-o",
+                        f"-p {cluster.port}",
+                        "-w",
+                        "-t",
+                        "60",
+                        "start",
+                    )
                     break
                 except RuntimeError:
                     if attempt == 2:
@@ -172,8 +193,9 @@ class PgCluster:
     def _admin(self, *statements: str) -> None:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
+        ) as connection:
             for statement in statements:
                 connection.execute(statement)  # type: ignore[arg-type]
 

@@ -107,9 +107,7 @@ def _body(code: str, message: str = "Some English text from Amazon.") -> bytes:
 
 
 @pytest.mark.parametrize(("code", "status", "cls"), ERROR_CODES)
-def test_known_codes_map_to_class_and_message(
-    code: str, status: int, cls: type[AmazonPayError]
-) -> None:
+def test_known_codes_map_to_class_and_message(code: str, status: int, cls: type[AmazonPayError]) -> None:
     error = error_from_response(status, _body(code, "English detail"), request_id="req-1")
     assert type(error) is cls
     assert isinstance(error, GatewayError)
@@ -125,9 +123,7 @@ def test_known_codes_map_to_class_and_message(
 
 
 @pytest.mark.parametrize(("code", "status", "cls"), ERROR_CODES)
-def test_class_comes_from_code_even_with_other_status(
-    code: str, status: int, cls: type[AmazonPayError]
-) -> None:
+def test_class_comes_from_code_even_with_other_status(code: str, status: int, cls: type[AmazonPayError]) -> None:
     assert type(error_from_response(400 if status != 400 else 500, _body(code))) is cls
 
 
@@ -140,9 +136,7 @@ def test_every_code_has_its_own_japanese_message(code: str) -> None:
 
 
 def test_messages_are_distinct_enough() -> None:
-    codes = [
-        code for code, _, _ in ERROR_CODES if code not in ("MissingHeader", "MissingHeaderValue")
-    ]
+    codes = [code for code, _, _ in ERROR_CODES if code not in ("MissingHeader", "MissingHeaderValue")]
     messages = [japanese_message(code) for code in codes]
     assert len(set(messages)) == len(messages)
 
@@ -257,19 +251,14 @@ def test_body_as_mapping_and_str() -> None:
 
 
 def test_body_keys_are_matched_case_insensitively_and_bom_is_ignored() -> None:
-    error = error_from_response(
-        400, '\ufeff{"ReasonCode": "SoftDeclined", "Message": "Soft."}'.encode()
-    )
+    error = error_from_response(400, '\ufeff{"ReasonCode": "SoftDeclined", "Message": "Soft."}'.encode())
     assert isinstance(error, DeclinedError)
     assert error.reason_code == "SoftDeclined"
     assert error.amazon_message == "Soft."
 
 
 def test_doc_example_body() -> None:
-    body = (
-        b'{"reasonCode":"InvalidParameterValue",'
-        b'"message":"The value provided for [Parameter] is invalid."}'
-    )
+    body = b'{"reasonCode":"InvalidParameterValue","message":"The value provided for [Parameter] is invalid."}'
     error = error_from_response(400, body, "abc-123")
     assert isinstance(error, RequestRejectedError)
     assert error.amazon_message == "The value provided for [Parameter] is invalid."
@@ -309,8 +298,7 @@ def test_decline_flags(code: str, retry: bool, change: bool) -> None:
 
 def test_r41_texts_are_verbatim() -> None:
     assert R41_CHANGE_METHOD_MESSAGE == (
-        "オーソリ処理に失敗しました。"
-        "この支払方法では、販売を継続できないため、決済方法を変更してください。"
+        "オーソリ処理に失敗しました。この支払方法では、販売を継続できないため、決済方法を変更してください。"
     )
     assert R41_PAYMENT_SETTINGS_MESSAGE == (
         "オーソリ処理に失敗しました。"

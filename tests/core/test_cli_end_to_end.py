@@ -178,7 +178,16 @@ def test_unreachable_sandbox_is_a_clear_message(base_env: dict[str, str]) -> Non
     assert result.returncode == 1 and "接続できません" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("point", ["capture:after_intent", "capture:before_send", "capture:after_send"])
+@pytest.mark.parametrize(
+    "point",
+    # Every point is crashed in-process each day (test_crash_recovery.py); through the real
+    # program, the riskiest point each day and the other two in the slow suite (CI).
+    [
+        pytest.param("capture:after_intent", marks=pytest.mark.slow),
+        pytest.param("capture:before_send", marks=pytest.mark.slow),
+        "capture:after_send",
+    ],
+)
 def test_crash_during_capture_then_recover_captures_exactly_once(env: dict[str, str], point: str) -> None:
     kanjo(env, "sandbox", "place-order", "--number", "6001", "--total", "4000")
     crashed = kanjo({**env, "KANJO_CRASHPOINT": point}, "capture", "6001", check=False)
@@ -251,7 +260,9 @@ def test_payment_toolbox_through_the_command_line(env: dict[str, str]) -> None:
     assert isinstance(changed, dict) and changed["ok"] and show(env, "9002")["payment_status"] is None
 
 
-def test_a_key_file_that_holds_no_private_key_is_refused_and_not_saved(base_env: dict[str, str], tmp_path: Path) -> None:
+def test_a_key_file_that_holds_no_private_key_is_refused_and_not_saved(
+    base_env: dict[str, str], tmp_path: Path
+) -> None:
     from core.amazonpay.signing import generate_key_pair
 
     private_pem, public_pem = generate_key_pair()

@@ -153,9 +153,7 @@ def run_rounds(world: World, rounds: int, processes: int, operations: int) -> li
     for round_no in range(rounds):
         number = f"RACE-{round_no:04d}"
         place_order(world.app, number, TOTAL)
-        plans = [
-            [("capture", "refund")[(i + k) % 2] for k in range(operations)] for i in range(processes)
-        ]
+        plans = [[("capture", "refund")[(i + k) % 2] for k in range(operations)] for i in range(processes)]
         outcomes = race(world, number, plans)
         check_round(world, number, outcomes)
         messages += [m for _p, _a, outcome, m in outcomes if outcome == "refused"]
@@ -202,13 +200,22 @@ def test_the_command_line_loser_is_told_another_operation_is_in_progress(world: 
         "PYTHONPATH": str(ROOT),
     }
     command = [
-        sys.executable, str(ROOT / "main.py"), "--db", world.db, "--json", "refund", number, "--amount", str(REFUND)
+        sys.executable,
+        str(ROOT / "main.py"),
+        "--db",
+        world.db,
+        "--json",
+        "refund",
+        number,
+        "--amount",
+        str(REFUND),
     ]
     procs = [
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
     ]
-    done = [(p.wait(timeout=120), p.stdout.read() if p.stdout else "", p.stderr.read() if p.stderr else "") for p in procs]
+    done = [
+        (p.wait(timeout=120), p.stdout.read() if p.stdout else "", p.stderr.read() if p.stderr else "") for p in procs
+    ]
     for p in procs:
         for stream in (p.stdout, p.stderr):
             if stream:

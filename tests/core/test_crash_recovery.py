@@ -65,9 +65,7 @@ def crash_in_child(db: Path, url: str, action: str, point: str, number: str) -> 
     return status
 
 
-@pytest.mark.parametrize(
-    "rounds", [ROUNDS, pytest.param(50, marks=pytest.mark.slow)], ids=["everyday", "slow"]
-)
+@pytest.mark.parametrize("rounds", [ROUNDS, pytest.param(50, marks=pytest.mark.slow)], ids=["everyday", "slow"])
 @pytest.mark.parametrize("action", ["capture", "refund"])
 def test_crash_at_every_point_then_recover_moves_money_exactly_once(
     world: tuple[Kanjo, str, Path], action: str, rounds: int
@@ -96,8 +94,11 @@ def test_crash_at_every_point_then_recover_moves_money_exactly_once(
             assert [r["refundAmount"]["amount"] for r in snapshot["refunds"]] == ["700"]
             assert [r.amount for r in detail.refunds] == [700]
     processed = [
-        c for c in control.calls() if not c["replayed"] and c["status"] == 200 and c["path"].endswith(
-            "/capture" if action == "capture" else "/refunds")
+        c
+        for c in control.calls()
+        if not c["replayed"]
+        and c["status"] == 200
+        and c["path"].endswith("/capture" if action == "capture" else "/refunds")
     ]
     assert len(processed) == len(numbers)  # one processed request per operation, replays aside
     control.close()

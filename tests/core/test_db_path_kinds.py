@@ -11,7 +11,9 @@ import pytest
 from core.cli import main
 
 
-def test_a_fifo_or_device_is_refused_without_a_chmod(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_fifo_or_device_is_refused_without_a_chmod(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo, 0o644)
     for target in (fifo, Path("/dev/null")):

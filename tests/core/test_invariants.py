@@ -83,8 +83,11 @@ class PaymentDesk(RuleBasedStateMachine):
             from core.services.orders import LineItem
 
             self.app.orders.receive_checkout(
-                number=number, kind=kind, charge_permission_id=placed["chargePermission"]["chargePermissionId"],
-                charge_id=placed["charges"][0]["chargeId"], items=[LineItem("テスト商品", total, 1, total // 2)],
+                number=number,
+                kind=kind,
+                charge_permission_id=placed["chargePermission"]["chargePermissionId"],
+                charge_id=placed["charges"][0]["chargeId"],
+                items=[LineItem("テスト商品", total, 1, total // 2)],
             )
         self.numbers.append(number)
 
@@ -125,10 +128,14 @@ class PaymentDesk(RuleBasedStateMachine):
         number = self._pick(index)
         if action == "refund":
             left = self.control.snapshot(number)
-            captured = sum(int((c["captureAmount"] or {}).get("amount", 0)) for c in left["charges"]
-                           if c["statusDetails"]["state"] == "Captured")
-            taken = sum(int(r["refundAmount"]["amount"]) for r in left["refunds"]
-                        if r["statusDetails"]["state"] != "Declined")
+            captured = sum(
+                int((c["captureAmount"] or {}).get("amount", 0))
+                for c in left["charges"]
+                if c["statusDetails"]["state"] == "Captured"
+            )
+            taken = sum(
+                int(r["refundAmount"]["amount"]) for r in left["refunds"] if r["statusDetails"]["state"] != "Declined"
+            )
             if amount > captured - taken:
                 return  # keep Seller Central within what was captured (it may go 15 % over; we do not)
         self._attempt(self.control.seller_central, action, number, None if action == "capture" else amount)
@@ -196,21 +203,29 @@ class PaymentDesk(RuleBasedStateMachine):
             snap = self.control.snapshot(number)
             for c in snap["charges"]:
                 captured = int((c["captureAmount"] or {}).get("amount", 0))
-                refunded = sum(int(r["refundAmount"]["amount"]) for r in snap["refunds"]
-                               if r["chargeId"] == c["chargeId"] and r["statusDetails"]["state"] != "Declined")
+                refunded = sum(
+                    int(r["refundAmount"]["amount"])
+                    for r in snap["refunds"]
+                    if r["chargeId"] == c["chargeId"] and r["statusDetails"]["state"] != "Declined"
+                )
                 assert refunded <= captured <= int(c["chargeAmount"]["amount"]), (number, c)
 
     @invariant()
     def nothing_is_processed_twice(self) -> None:
         processed = Counter(
-            c["idempotency_key"] for c in self.control.calls()
+            c["idempotency_key"]
+            for c in self.control.calls()
             # injected faults (429, 500, 503) are answered without processing anything
             if c["idempotency_key"] and not c["replayed"] and c["status"] not in (429, 500, 503)
         )
         assert all(count == 1 for count in processed.values())
         with self.app.sessions() as session:
-            keys = [k for k in session.query(JournalEntry.idempotency_key).filter(
-                JournalEntry.idempotency_key.is_not(None)).all()]
+            keys = [
+                k
+                for k in session.query(JournalEntry.idempotency_key)
+                .filter(JournalEntry.idempotency_key.is_not(None))
+                .all()
+            ]
         assert len(keys) == len(set(keys))  # one key per operation step
 
     @invariant()
@@ -225,7 +240,11 @@ class PaymentDesk(RuleBasedStateMachine):
                     expected = None
                 value = expected.value if expected else None
                 assert listed[number] == value, (
-                    number, listed[number], value, now, order.auth_expires_at,
+                    number,
+                    listed[number],
+                    value,
+                    now,
+                    order.auth_expires_at,
                     [(c.id, c.state, c.created_at, c.expires_at) for c in order.charges],
                 )
 

@@ -22,7 +22,6 @@ def store_url(any_store_url: str) -> str:
     return any_store_url
 
 
-
 def control(app: Kanjo) -> SandboxControl:
     ctl = app.gateway().control
     assert ctl is not None
@@ -104,7 +103,9 @@ def test_r31_no_amount_change_after_capture(app: Kanjo) -> None:
 
 def test_line_items_and_fees_change_the_total(app: Kanjo) -> None:
     place_order(app, "A9", 5_000)
-    app.payments.change_amount("A9", items=[("テスト商品", 2_000, 2), ("追加商品", 500, 1)], shipping_fee=880, discount=100)
+    app.payments.change_amount(
+        "A9", items=[("テスト商品", 2_000, 2), ("追加商品", 500, 1)], shipping_fee=880, discount=100
+    )
     detail = app.orders.detail("A9")
     assert detail.total == 4_000 + 500 + 880 - 100
     assert [(i.name, i.quantity) for i in detail.items] == [("テスト商品", 2), ("追加商品", 1)]

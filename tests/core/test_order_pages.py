@@ -24,7 +24,6 @@ def store_url(any_store_url: str) -> str:
     return any_store_url
 
 
-
 def numbers(pages: OrderPages, query: OrderQuery, clock: FixedClock) -> list[str]:
     return [row.number for row in pages.page(query, 0, 1_000, clock.now()).rows]
 

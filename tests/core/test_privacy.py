@@ -87,12 +87,16 @@ def test_a_folder_chosen_with_db_is_created_private_but_an_existing_one_is_left_
     shared = tmp_path / "shared"
     shared.mkdir()
     os.chmod(shared, 0o755)
-    open_app(f"sqlite:///{shared / 'shop.sqlite3'}", clock=FixedClock(NOW),
-             environ={"KANJO_HOME": str(tmp_path / "home")}).close()
+    open_app(
+        f"sqlite:///{shared / 'shop.sqlite3'}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path / "home")}
+    ).close()
     assert mode(shared) == 0o755  # the operator's folder (it might be /tmp) is not ours to chmod
     assert mode(shared / "shop.sqlite3") == 0o600
-    open_app(f"sqlite:///{tmp_path / 'new' / 'deeper' / 'shop.sqlite3'}", clock=FixedClock(NOW),
-             environ={"KANJO_HOME": str(tmp_path / "home")}).close()
+    open_app(
+        f"sqlite:///{tmp_path / 'new' / 'deeper' / 'shop.sqlite3'}",
+        clock=FixedClock(NOW),
+        environ={"KANJO_HOME": str(tmp_path / "home")},
+    ).close()
     assert mode(tmp_path / "new") == 0o700 and mode(tmp_path / "new" / "deeper") == 0o700
 
 
@@ -112,8 +116,14 @@ def test_the_error_log_is_private_and_names_no_customer(tmp_path: Path) -> None:
     env.update({"KANJO_HOME": str(home), "KANJO_NOW": "2026-11-21T12:00:00+09:00", "PYTHONPATH": str(ROOT)})
 
     def kanjo(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     assert kanjo("init").returncode == 0
     import sqlite3

@@ -50,9 +50,7 @@ ALGORITHMS = (ALGORITHM_V1, ALGORITHM_V2)
 UNRESERVED = "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # The 24 characters of the "nonunreserved" vectors (the last one is a space).
 NON_UNRESERVED = '@#$%^&+=/,?><`";:\\|][{} '
-NON_UNRESERVED_ENCODED = (
-    "%40%23%24%25%5E%26%2B%3D%2F%2C%3F%3E%3C%60%22%3B%3A%5C%7C%5D%5B%7B%7D%20"
-)
+NON_UNRESERVED_ENCODED = "%40%23%24%25%5E%26%2B%3D%2F%2C%3F%3E%3C%60%22%3B%3A%5C%7C%5D%5B%7B%7D%20"
 
 
 def _sha256_hex(text: str) -> str:
@@ -335,9 +333,7 @@ BUTTON_PAYLOAD = (
     '"checkoutReviewReturnUrl":"https://localhost/test/CheckoutReview.php",'
     '"checkoutResultReturnUrl":"https://localhost/test/CheckoutResult.php"}}'
 )
-BUTTON_PAYLOAD_SHA256 = (
-    "8dec52d799607be40f82d5c8e7ecb6c171e6591c41b1111a576b16076c89381c"
-)
+BUTTON_PAYLOAD_SHA256 = "8dec52d799607be40f82d5c8e7ecb6c171e6591c41b1111a576b16076c89381c"
 
 
 @pytest.fixture(scope="module")
@@ -354,9 +350,7 @@ def other_public_key() -> RSAPublicKey:
     return load_public_key(public_pem)
 
 
-def _signed_jp_request(
-    private_key: RSAPrivateKey, algorithm: str = ALGORITHM_V2
-) -> dict[str, object]:
+def _signed_jp_request(private_key: RSAPrivateKey, algorithm: str = ALGORITHM_V2) -> dict[str, object]:
     """Sign the JP vector request; return the keyword arguments for verify_request."""
     authorization = sign_request(
         method="POST",
@@ -416,9 +410,7 @@ def _verify_jp(
 @pytest.mark.parametrize(("vector", "region", "algorithm"), SDK_VECTORS)
 def test_sdk_vector(vector: Vector, region: str, algorithm: str) -> None:
     headers = _vector_headers(region)
-    text = canonical_request(
-        vector.method, vector.path, vector.query, headers, list(headers), b""
-    )
+    text = canonical_request(vector.method, vector.path, vector.query, headers, list(headers), b"")
     assert _sha256_hex(text) == vector.expected_sha256
     assert string_to_sign(algorithm, text) == f"{algorithm}\n{vector.expected_sha256}"
 
@@ -510,9 +502,7 @@ def test_canonical_query_matches_rfc3986_quote(text: str) -> None:
 
 def test_jp_vector() -> None:
     assert hashlib.sha256(JP_BODY).hexdigest() == JP_PAYLOAD_SHA256
-    text = canonical_request(
-        "POST", "/sandbox/v2/charges", [], JP_HEADERS, list(JP_HEADERS), JP_BODY
-    )
+    text = canonical_request("POST", "/sandbox/v2/charges", [], JP_HEADERS, list(JP_HEADERS), JP_BODY)
     assert text == (
         "POST\n/sandbox/v2/charges\n\naccept:application/json\n"
         "content-type:application/json\nx-amz-pay-date:20240101T000000Z\n"
@@ -532,18 +522,13 @@ def test_jp_vector_header_order_and_case_do_not_matter() -> None:
         "Accept": " application/json ",
         "X-Amz-Pay-Date": "20240101T000000Z",
     }
-    text = canonical_request(
-        "post", "/sandbox/v2/charges", [], shuffled, list(shuffled), JP_BODY
-    )
+    text = canonical_request("post", "/sandbox/v2/charges", [], shuffled, list(shuffled), JP_BODY)
     assert _sha256_hex(text) == JP_CANONICAL_SHA256
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_button_signature_string_to_sign(algorithm: str) -> None:
-    assert (
-        string_to_sign(algorithm, BUTTON_PAYLOAD)
-        == f"{algorithm}\n{BUTTON_PAYLOAD_SHA256}"
-    )
+    assert string_to_sign(algorithm, BUTTON_PAYLOAD) == f"{algorithm}\n{BUTTON_PAYLOAD_SHA256}"
 
 
 # --------------------------------------------------------------------------------------
@@ -579,9 +564,7 @@ def test_canonical_headers_normalisation() -> None:
         "User-Agent": "not signed",
     }
     block = canonical_headers(headers, ["x-custom", "ACCEPT", "x-amz-pay-date"])
-    assert block == (
-        "accept:application/json\nx-amz-pay-date:20240101T000000Z\nx-custom:a b c\n"
-    )
+    assert block == ("accept:application/json\nx-amz-pay-date:20240101T000000Z\nx-custom:a b c\n")
     assert canonical_headers(headers, []) == ""
 
 
@@ -607,10 +590,7 @@ def test_canonical_headers_ambiguous_and_invalid() -> None:
     with pytest.raises(MissingHeaderError):
         canonical_headers({"\u212a": "x"}, ["k"])
     # A duplicate that is not signed does not matter.
-    assert (
-        canonical_headers({"accept": "a", "X-A": "1", "x-a": "2"}, ["accept"])
-        == "accept:a\n"
-    )
+    assert canonical_headers({"accept": "a", "X-A": "1", "x-a": "2"}, ["accept"]) == "accept:a\n"
     with pytest.raises(ValueError, match="listed more than once"):
         canonical_headers({"accept": "a"}, ["accept", "Accept"])
     for bad_name in ("", "bad name", "a:b", "a;b", "a\nb", "\u212a"):
@@ -642,25 +622,15 @@ def test_canonical_request_body_hash() -> None:
 
 
 def test_format_amz_date() -> None:
-    assert (
-        format_amz_date(datetime(2019, 9, 23, 23, 19, 8, tzinfo=UTC))
-        == "20190923T231908Z"
-    )
+    assert format_amz_date(datetime(2019, 9, 23, 23, 19, 8, tzinfo=UTC)) == "20190923T231908Z"
     jst = timezone(timedelta(hours=9))
-    assert (
-        format_amz_date(datetime(2024, 1, 1, 8, 30, 0, 999999, tzinfo=jst))
-        == "20231231T233000Z"
-    )
-    assert (
-        format_amz_date(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "09990102T030405Z"
-    )
+    assert format_amz_date(datetime(2024, 1, 1, 8, 30, 0, 999999, tzinfo=jst)) == "20231231T233000Z"
+    assert format_amz_date(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "09990102T030405Z"
 
 
 def test_format_amz_date_rejects_naive() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        format_amz_date(
-            datetime(2019, 9, 23, 23, 19, 8, tzinfo=UTC).replace(tzinfo=None)
-        )
+        format_amz_date(datetime(2019, 9, 23, 23, 19, 8, tzinfo=UTC).replace(tzinfo=None))
 
 
 @pytest.mark.parametrize(
@@ -720,9 +690,7 @@ def test_amz_date_round_trip() -> None:
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_sign_verify_round_trip(
-    key_pair: tuple[RSAPrivateKey, RSAPublicKey], algorithm: str
-) -> None:
+def test_sign_verify_round_trip(key_pair: tuple[RSAPrivateKey, RSAPublicKey], algorithm: str) -> None:
     private_key, public_key = key_pair
     text = string_to_sign(algorithm, "canonical request")
     first = sign(private_key, algorithm, text)
@@ -734,12 +702,8 @@ def test_sign_verify_round_trip(
     assert not verify(public_key, algorithm, text + "x", first)
 
 
-@pytest.mark.parametrize(
-    ("algorithm", "salt"), [(ALGORITHM_V1, 20), (ALGORITHM_V2, 32)]
-)
-def test_signatures_match_plain_pss(
-    key_pair: tuple[RSAPrivateKey, RSAPublicKey], algorithm: str, salt: int
-) -> None:
+@pytest.mark.parametrize(("algorithm", "salt"), [(ALGORITHM_V1, 20), (ALGORITHM_V2, 32)])
+def test_signatures_match_plain_pss(key_pair: tuple[RSAPrivateKey, RSAPublicKey], algorithm: str, salt: int) -> None:
     # Interoperability with any RSASSA-PSS SHA-256 / MGF1 SHA-256 implementation.
     private_key, public_key = key_pair
     text = "AMZN-PAY\nabc"
@@ -764,9 +728,7 @@ def test_wrong_salt_length_fails(
     assert not verify(public_key, verified_as, text, signature)
 
 
-def test_verify_wrong_key(
-    key_pair: tuple[RSAPrivateKey, RSAPublicKey], other_public_key: RSAPublicKey
-) -> None:
+def test_verify_wrong_key(key_pair: tuple[RSAPrivateKey, RSAPublicKey], other_public_key: RSAPublicKey) -> None:
     private_key, _ = key_pair
     signature = sign(private_key, ALGORITHM_V2, "text")
     assert not verify(other_public_key, ALGORITHM_V2, "text", signature)
@@ -776,9 +738,7 @@ def test_verify_wrong_key(
     "bad_signature",
     ["", "not base64!", "AAAA", "QUJD\n", "QUJD=", "\uff31", "QUJD" * 100],
 )
-def test_verify_rejects_bad_signatures(
-    key_pair: tuple[RSAPrivateKey, RSAPublicKey], bad_signature: str
-) -> None:
+def test_verify_rejects_bad_signatures(key_pair: tuple[RSAPrivateKey, RSAPublicKey], bad_signature: str) -> None:
     _, public_key = key_pair
     assert not verify(public_key, ALGORITHM_V2, "text", bad_signature)
 
@@ -798,9 +758,7 @@ def test_verify_rejects_unknown_algorithm(
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
-def test_sign_request_round_trip(
-    key_pair: tuple[RSAPrivateKey, RSAPublicKey], algorithm: str
-) -> None:
+def test_sign_request_round_trip(key_pair: tuple[RSAPrivateKey, RSAPublicKey], algorithm: str) -> None:
     private_key, public_key = key_pair
     request = _signed_jp_request(private_key, algorithm)
     authorization = request["authorization"]
@@ -887,9 +845,7 @@ def test_verify_request_server_view(
     )
 
 
-def test_verify_request_wrong_key(
-    key_pair: tuple[RSAPrivateKey, RSAPublicKey], other_public_key: RSAPublicKey
-) -> None:
+def test_verify_request_wrong_key(key_pair: tuple[RSAPrivateKey, RSAPublicKey], other_public_key: RSAPublicKey) -> None:
     request = _signed_jp_request(key_pair[0])
     assert not _verify_jp(other_public_key, request)
 
@@ -938,9 +894,7 @@ def test_verify_request_tampered_signature(
     raw[len(raw) // 2] ^= 0x01
     flipped = base64.b64encode(bytes(raw)).decode()
     for signature in (flipped, "AAAA", "%%%%"):
-        tampered = build_authorization_header(
-            parsed.algorithm, parsed.public_key_id, parsed.signed_headers, signature
-        )
+        tampered = build_authorization_header(parsed.algorithm, parsed.public_key_id, parsed.signed_headers, signature)
         assert not _verify_jp(public_key, request, authorization=tampered)
 
 
@@ -1033,13 +987,8 @@ def test_sign_request_rejects_bad_header_sets(
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_authorization_header_round_trip(algorithm: str) -> None:
     signature = base64.b64encode(bytes(range(256))).decode()
-    value = build_authorization_header(
-        algorithm, "SANDBOX-AH1", ["accept", "x-amz-pay-date"], signature
-    )
-    assert value == (
-        f"{algorithm} PublicKeyId=SANDBOX-AH1, SignedHeaders=accept;x-amz-pay-date, "
-        f"Signature={signature}"
-    )
+    value = build_authorization_header(algorithm, "SANDBOX-AH1", ["accept", "x-amz-pay-date"], signature)
+    assert value == (f"{algorithm} PublicKeyId=SANDBOX-AH1, SignedHeaders=accept;x-amz-pay-date, Signature={signature}")
     assert parse_authorization_header(value) == AuthorizationHeader(
         algorithm=algorithm,
         public_key_id="SANDBOX-AH1",
@@ -1049,18 +998,12 @@ def test_authorization_header_round_trip(algorithm: str) -> None:
 
 
 def test_build_authorization_header_normalises_names() -> None:
-    value = build_authorization_header(
-        ALGORITHM_V2, "AH1", ["X-Amz-Pay-Date", "Accept", "content-type"], "c2ln"
-    )
+    value = build_authorization_header(ALGORITHM_V2, "AH1", ["X-Amz-Pay-Date", "Accept", "content-type"], "c2ln")
     assert "SignedHeaders=accept;content-type;x-amz-pay-date," in value
 
 
 def test_parse_authorization_header_is_lenient_on_layout() -> None:
-    value = (
-        f"  {ALGORITHM_V1}   Signature=c2lnbmF0dXJl,"
-        "SignedHeaders=X-Amz-Pay-Date;Accept ,"
-        "  PublicKeyId=AH1  "
-    )
+    value = f"  {ALGORITHM_V1}   Signature=c2lnbmF0dXJl,SignedHeaders=X-Amz-Pay-Date;Accept ,  PublicKeyId=AH1  "
     assert parse_authorization_header(value) == AuthorizationHeader(
         algorithm=ALGORITHM_V1,
         public_key_id="AH1",
@@ -1113,9 +1056,7 @@ def test_parse_authorization_header_rejects(value: str) -> None:
         (ALGORITHM_V2, "AH1", ["accept"], "c2ln\n"),
     ],
 )
-def test_build_authorization_header_rejects(
-    algorithm: str, key_id: str, names: list[str], signature: str
-) -> None:
+def test_build_authorization_header_rejects(algorithm: str, key_id: str, names: list[str], signature: str) -> None:
     with pytest.raises(ValueError):
         build_authorization_header(algorithm, key_id, names, signature)
 
@@ -1143,22 +1084,15 @@ def test_load_keys_accept_pkcs1(key_pair: tuple[RSAPrivateKey, RSAPublicKey]) ->
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     )
-    pkcs1_public = public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.PKCS1
-    )
+    pkcs1_public = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
     assert pkcs1_private.startswith(b"-----BEGIN RSA PRIVATE KEY-----")
-    assert (
-        load_private_key(pkcs1_private).private_numbers()
-        == private_key.private_numbers()
-    )
+    assert load_private_key(pkcs1_private).private_numbers() == private_key.private_numbers()
     assert load_public_key(pkcs1_public).public_numbers() == public_key.public_numbers()
 
 
 def test_load_private_key_errors(key_pair: tuple[RSAPrivateKey, RSAPublicKey]) -> None:
     private_key, public_key = key_pair
-    public_pem = public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    public_pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     encrypted = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -1189,9 +1123,7 @@ def test_load_public_key_errors(key_pair: tuple[RSAPrivateKey, RSAPublicKey]) ->
     ec_public_pem = (
         ec.generate_private_key(ec.SECP256R1())
         .public_key()
-        .public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     with pytest.raises(ValueError, match="not a valid PEM public key"):
         load_public_key(b"")

@@ -27,9 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOBODY = 65534
 
 
-def kanjo(
-    env: dict[str, str], *args: str, as_nobody: bool = False
-) -> subprocess.CompletedProcess[str]:
+def kanjo(env: dict[str, str], *args: str, as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
     preexec: Callable[[], None] | None = None
     if as_nobody:
 
@@ -68,8 +66,9 @@ def snapshot(folder: Path) -> dict[str, str]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("KANJO_")}
-    base.update({"KANJO_HOME": str(tmp_path / "home"), "KANJO_NOW": "2026-11-21T12:00:00+09:00",
-                 "PYTHONPATH": str(ROOT)})
+    base.update(
+        {"KANJO_HOME": str(tmp_path / "home"), "KANJO_NOW": "2026-11-21T12:00:00+09:00", "PYTHONPATH": str(ROOT)}
+    )
     return base
 
 
@@ -250,9 +249,7 @@ def test_a_first_start_on_a_full_disk_leaves_no_half_schema_behind(env: dict[str
         assert not (mnt / "kanjo.sqlite3").exists()
 
 
-def test_a_disk_that_fills_during_the_demo_is_one_line_without_a_traceback(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def test_a_disk_that_fills_during_the_demo_is_one_line_without_a_traceback(env: dict[str, str], tmp_path: Path) -> None:
     """The in-process sandbox shares the disk: its failures must not print tracebacks either."""
     with tmpfs(tmp_path / "mnt", "1600k") as mnt:
         result = kanjo(env, "--db", f"sqlite:///{mnt / 'kanjo.sqlite3'}", "demo", "--orders", "300")

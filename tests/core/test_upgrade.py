@@ -48,8 +48,9 @@ def test_upgrade_from_the_first_released_schema_keeps_data_and_a_backup(tmp_path
 
 
 def test_a_fresh_store_is_created_at_the_newest_schema_without_backup(tmp_path: Path) -> None:
-    app = open_app(f"sqlite:///{tmp_path / 'new' / 'kanjo.sqlite3'}", clock=FixedClock(NOW),
-                   environ={"KANJO_HOME": str(tmp_path)})
+    app = open_app(
+        f"sqlite:///{tmp_path / 'new' / 'kanjo.sqlite3'}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path)}
+    )
     try:
         assert current_revision(app.engine) == head_revision(app.engine)
     finally:
@@ -85,8 +86,12 @@ def test_a_store_from_a_newer_version_is_refused_once_with_no_copy(tmp_path: Pat
         assert str(db) in caught.value.message and "0099" in caught.value.message
     assert not list(tmp_path.glob("*.bak-*")) and not (tmp_path / "backups").exists()
 
-    env = {"KANJO_HOME": str(tmp_path / "home"), "KANJO_NOW": "2026-11-21T12:00:00+09:00", "PATH": "/usr/bin:/bin",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {
+        "KANJO_HOME": str(tmp_path / "home"),
+        "KANJO_NOW": "2026-11-21T12:00:00+09:00",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
     result = kanjo(env, "--db", f"sqlite:///{db}", "orders", "list", check=False)
     assert result.returncode == 1
     assert result.stderr.startswith("kanjo: このデータベースは新しいバージョンのKanjoで作成されています")

@@ -198,9 +198,7 @@ def test_zero_total_without_void_is_confirmed_too_r34(qtbot: QtBot, app: Kanjo, 
     dialog.ok_button.click()
     request = dialog.result_request
     assert request is not None and not request.void_amazon and request.confirmed
-    app.payments.change_amount(
-        "A7", items=request.items, void_amazon=request.void_amazon, confirmed=request.confirmed
-    )
+    app.payments.change_amount("A7", items=request.items, void_amazon=request.void_amazon, confirmed=request.confirmed)
     assert app.orders.detail("A7").total == 0
 
 

@@ -193,7 +193,7 @@ def test_change_method_end_to_end(app: Kanjo, make_window: MakeWindow, monkeypat
     drive(monkeypatch, ChangeMethodDialog, operate, [])
     button(window, Operation.CHANGE_METHOD).click()
     assert window.banner.tone is Tone.SUCCESS, window.banner.text()
-    assert payment_text(window, "E5") == "決済不要"  # the badge disappears (R34/R33)
+    assert payment_text(window, "E5") == "対象外"  # the R10 badge disappears (R33): paid otherwise now
     assert not button(window, Operation.CHANGE_METHOD).isEnabled()
     assert "すでにAmazon Payではありません" in button(window, Operation.CHANGE_METHOD).toolTip()
 

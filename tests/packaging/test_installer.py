@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(1500),
-    pytest.mark.skipif(not sys.platform.startswith("linux") or shutil.which("dpkg-deb") is None,
-                       reason="the .deb is built on Debian-like Linux"),
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux") or shutil.which("dpkg-deb") is None,
+        reason="the .deb is built on Debian-like Linux",
+    ),
 ]
 
 
@@ -34,8 +36,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert debs, "no .deb was built"
     root = tmp_path_factory.mktemp("root")
     subprocess.run(["dpkg-deb", "-x", str(debs[-1]), str(root)], check=True)
-    info = subprocess.run(["dpkg-deb", "-f", str(debs[-1]), "Package", "Version"], check=True, capture_output=True,
-                          text=True).stdout
+    info = subprocess.run(
+        ["dpkg-deb", "-f", str(debs[-1]), "Package", "Version"], check=True, capture_output=True, text=True
+    ).stdout
     assert "Package: kanjo" in info and f"Version: {__version__}" in info
     return root
 
@@ -43,8 +46,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(installed: Path, home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("KANJO_")}
     environ.update({"KANJO_HOME": str(home), "QT_QPA_PLATFORM": "offscreen", **env})
-    return subprocess.run([str(installed / "opt" / "kanjo" / "kanjo"), *args], env=environ, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [str(installed / "opt" / "kanjo" / "kanjo"), *args], env=environ, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_layout_puts_kanjo_on_the_path_with_a_desktop_entry(installed: Path) -> None:
@@ -52,7 +56,7 @@ def test_layout_puts_kanjo_on_the_path_with_a_desktop_entry(installed: Path) -> 
     entry = (installed / "usr" / "share" / "applications" / "kanjo.desktop").read_text(encoding="utf-8")
     assert "Exec=/opt/kanjo/kanjo-window" in entry and "Icon=kanjo" in entry
     assert (installed / "usr" / "share" / "icons" / "hicolor" / "256x256" / "apps" / "kanjo.png").exists()
-    notices = (installed / "opt" / "kanjo" / "_internal" / "resources" / "licenses" / "THIRD_PARTY_NOTICES.txt")
+    notices = installed / "opt" / "kanjo" / "_internal" / "resources" / "licenses" / "THIRD_PARTY_NOTICES.txt"
     assert "LGPL" in notices.read_text(encoding="utf-8")
 
 

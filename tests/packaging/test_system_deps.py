@@ -25,8 +25,9 @@ QT_PACKAGES = "libegl1 libgl1 libxkbcommon0 libfontconfig1 libfreetype6 libdbus-
 class FakeDebian:
     """A Debian machine with apt-get; ``installed`` decides what the probes find."""
 
-    def __init__(self, *, root: bool = False, sudo: bool = False, installed: bool = False,
-                 environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, root: bool = False, sudo: bool = False, installed: bool = False, environ: dict[str, str] | None = None
+    ) -> None:
         self.installed = installed
         self.root = root
         self.sudo = sudo
@@ -93,7 +94,9 @@ def test_the_opt_out_only_checks_and_names_the_command() -> None:
 
     assert fake.ensure("test") == 1
     assert fake.commands == []
-    assert any(line.startswith("    apt-get update && apt-get install -y --no-install-recommends ") for line in fake.said)
+    assert any(
+        line.startswith("    apt-get update && apt-get install -y --no-install-recommends ") for line in fake.said
+    )
 
 
 def test_everything_present_runs_no_apt_and_asks_no_sudo() -> None:

@@ -11,9 +11,7 @@ NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # Saturday 12:00 in Tokyo
 
 def names_every_day(days: int, per_day: int = 1) -> list[str]:
     return [
-        backup_name("kanjo", NOW - timedelta(days=d, hours=h * 3), "0005")
-        for d in range(days)
-        for h in range(per_day)
+        backup_name("kanjo", NOW - timedelta(days=d, hours=h * 3), "0005") for d in range(days) for h in range(per_day)
     ]
 
 
@@ -42,8 +40,11 @@ def test_keeps_the_newest_of_each_of_the_last_7_days_and_4_iso_weeks() -> None:
     for day_offset in range(7):  # newest of each of the last 7 days (Japan time)
         assert backup_name("kanjo", NOW - timedelta(days=day_offset), "0005") in plan.keep
     # weeks: 2026-11-16..22 (this week), 11-09..15, 11-02..08, 10-26..11-01: the newest of each
-    for sunday in (datetime(2026, 11, 15, 3, tzinfo=UTC), datetime(2026, 11, 8, 3, tzinfo=UTC),
-                   datetime(2026, 11, 1, 3, tzinfo=UTC)):
+    for sunday in (
+        datetime(2026, 11, 15, 3, tzinfo=UTC),
+        datetime(2026, 11, 8, 3, tzinfo=UTC),
+        datetime(2026, 11, 1, 3, tzinfo=UTC),
+    ):
         assert backup_name("kanjo", sunday, "0005") in plan.keep
 
 
