@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -225,6 +226,16 @@ class ImportRecord(Base):
     refused: Mapped[int] = mapped_column(Integer, default=0)
     operator: Mapped[str] = mapped_column(String(64), default="")
     completed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SearchIndexPause(Base):
+    """A row here, only ever inside one writer's transaction, pauses the SQLite order-search
+    insert trigger (migration 0007, ``core/db/search_index.py``)."""
+
+    __tablename__ = "search_index_paused"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_search_index_paused_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class ImportMapping(Base):

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from core.amazonpay.errors import ResourceNotFoundError
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo
 from core.clock import Clock
+from core.db import search_index
 from core.db.engine import sqlite_path
 from core.db.locks import lock_order
 from core.db.schema import (
@@ -345,6 +347,52 @@ def _file_items(items: Iterable[ImportedItem]) -> tuple[tuple[str, int, int], ..
 
 def _amazon_sum(amazon: _Amazon) -> int:
     return sum(c.amount for c in amazon.charges)
+
+
+def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany of ``rows`` (dicts with the same keys) into ``table``, in the session's
+    transaction.
+
+    On SQLite the statement goes to the driver as it is, each value passed through its column
+    type's own bind processor (the same conversion SQLAlchemy applies, e.g. UTC times), without
+    compiling and processing parameters row by row: a third of an import's write time.
+    Elsewhere it is SQLAlchemy's executemany.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        session.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    defaults: dict[str, Any] = {}
+    for column in table.c:  # what SQLAlchemy's insert would fill in for a column left out
+        if column.name in rows[0] or column.default is None:
+            continue
+        default = column.default
+        if not getattr(default, "is_scalar", False):  # a callable default: let SQLAlchemy call it
+            session.execute(insert(table), rows)
+            return
+        defaults[column.name] = default.arg  # type: ignore[attr-defined]
+    names += list(defaults)
+    rows = [{**row, **defaults} for row in rows] if defaults else rows
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
+    converted = [(index, process) for index, process in enumerate(processors) if process is not None]
+    pick = itemgetter(*names)
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        value = list(pick(row)) if len(names) > 1 else [pick(row)]
+        for index, process in converted:
+            if value[index] is not None:
+                value[index] = process(value[index])
+        values.append(tuple(value))
+    connection.exec_driver_sql(statement, values)
 
 
 class ImportService:
@@ -766,6 +814,8 @@ class ImportService:
         now = self._clock.now()
         with self._sessions.begin() as session:
             self._lock_chunk(session, [order.number for order in chunk])
+            # The search index is filled once for the chunk, not by a trigger per order (0007).
+            paused = search_index.pause(session)
             plans = self._plan_batch(session, chunk)  # again, under the locks
             plain: list[ImportedOrder] = []  # new orders without a reading, written together
             for order, plan in zip(chunk, plans, strict=True):
@@ -802,6 +852,7 @@ class ImportService:
                     self._update(session, existing, order, plan.fields, amazon, now, counts)
                 counts.count(plan)
             self._insert_plain(session, plain, source, environment, now)
+            search_index.index_new_orders(session, paused)
         return len(chunk)
 
     @staticmethod
@@ -900,9 +951,10 @@ class ImportService:
             for position, item in enumerate(order.items)
         ]
         if items:
-            session.execute(insert(cast(Table, OrderItem.__table__)), items)
-        session.execute(
-            insert(cast(Table, JournalEntry.__table__)),
+            _bulk_insert(session, cast(Table, OrderItem.__table__), items)
+        _bulk_insert(
+            session,
+            cast(Table, JournalEntry.__table__),
             [
                 {
                     "at": now,
@@ -931,8 +983,8 @@ class ImportService:
         start = (session.scalar(select(func.max(table.id))) or 0) + 1
         ids = list(range(start, start + len(rows)))
         # The table itself, not the mapped class: a plain executemany without the ORM's bulk layer.
-        session.execute(
-            insert(cast(Table, table.__table__)), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
+        _bulk_insert(
+            session, cast(Table, table.__table__), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
         )
         return ids
 
