@@ -77,6 +77,9 @@ class ChargePermission(Base):
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     instrument: Mapped[str] = mapped_column(String(16))
     amount_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What Amazon says the permission still allows (limits.amountBalance, 0007): below the limit
+    # on a one-time permission, a charge exists even when no Charge ID is known here.
+    amount_balance: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1304,26 +1304,31 @@ class ImportService:
         """Link a 未連携 Amazon Pay order to its Charge Permission (and charges), read from Amazon."""
         number = number.strip()
         cp_id = cp_id.strip()
+        charges = [c.strip() for c in charge_ids if c.strip()]
         if not cp_id:
             raise BadInput("Charge Permission IDを指定してください。")
         with self._sessions() as session:
             order = session.scalar(select(Order).where(Order.number == number))
             if order is None:
                 raise NotFound(f"受注 {number} が見つかりません。")
-            self._check_linkable(order)
-        amazon = self._read_amazon(cp_id, [c.strip() for c in charge_ids if c.strip()])
+            self._check_linkable(order, cp_id, charges)
+        amazon = self._read_amazon(cp_id, charges)
         now = self._clock.now()
         with self._sessions.begin() as session:
             lock_order(session, number)
             order = session.scalar(select(Order).where(Order.number == number))
             assert order is not None
-            self._check_linkable(order)
-            other = session.scalar(select(Order.number).where(Order.charge_permission_id == amazon.cp.id))
+            self._check_linkable(order, cp_id, charges)
+            other = session.scalar(
+                select(Order.number).where(Order.charge_permission_id == amazon.cp.id, Order.number != number)
+            )
             if other is not None and order.kind != OrderKind.SUBSCRIPTION.value:
                 raise RuleViolation(
                     f"Charge Permission {amazon.cp.id} はすでに受注 {other} と連携しています。", code="R57"
                 )
             counts = _Counts()
+            if order.charge_permission_id is None:  # issue 11 item 8: it lives where it was read
+                order.environment = connection_environment(self._settings.load())
             self._attach(session, order, amazon, order.total, now, counts)
             refresh_order(order, now)
             self._journal.event(
@@ -1336,12 +1341,15 @@ class ImportService:
             )
 
     @staticmethod
-    def _check_linkable(order: Order) -> None:
+    def _check_linkable(order: Order, cp_id: str, charge_ids: list[str]) -> None:
+        """A 未連携 order may be linked; a linked order whose charges are not known here (its file
+        had no Charge ID) may be given them, on the same Charge Permission only."""
         if order.kind == OrderKind.MARKETPLACE.value:
             raise RuleViolation(
                 "Amazonマーケットプレイスの注文です。お金の動きはSeller Centralで行ってください。", code="R61"
             )
-        if order.charge_permission_id is not None:
+        adding_charges = order.charge_permission_id == cp_id and bool(charge_ids) and not order.charges
+        if order.charge_permission_id is not None and not adding_charges:
             raise RuleViolation(
                 f"受注 {order.number} はすでにCharge Permission {order.charge_permission_id} と連携しています。",
                 code="R57",

@@ -27,12 +27,13 @@ from core.environment import connection_environment
 from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
 from core.journal import LOCAL_ONLY, SUCCEEDED, Journal, PendingOperation
-from core.ledger import refresh_order
+from core.ledger import charge_permission_facts, refresh_order
 from core.payment_rules import (
     MARKETPLACE_MESSAGE,
     OrderFacts,
     capture_decision,
     environment_refusal,
+    has_unknown_charges,
     link_refusal,
     reauthorize_decision,
     settled_refusal,
@@ -457,6 +458,9 @@ class PaymentService:
             order.payment_method,
             has_permission=order.charge_permission_id is not None,
             has_charges=bool(order.charges),
+            unknown_charges=has_unknown_charges(
+                charge_permission_facts(cp) if cp else None, has_charges=bool(order.charges)
+            ),
         )
         if link is not None:  # issue 11: marketplace (R61) or 未連携 (R57)
             refusal = (link.reason, link.rule)

@@ -327,7 +327,13 @@ class DetailPanel(QWidget):
         text = (
             payment_label(status)
             if status is not None
-            else no_badge_label(detail.kind, detail.payment_method, detail.charge_permission_id is not None)
+            else no_badge_label(
+                detail.kind,
+                detail.payment_method,
+                detail.charge_permission_id is not None,
+                total=detail.total,
+                unknown_charges=detail.charges_unknown,
+            )
         )
         self.payment_badge.set_badge(text, payment_tone(status))
         order_status = order_status_from_label(detail.order_status)

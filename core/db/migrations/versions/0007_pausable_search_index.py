@@ -1,4 +1,4 @@
-"""order list search: a bulk writer may pause the per-row index trigger inside its transaction
+"""order list search: a bulk writer may pause the per-row index trigger; a permission's balance
 
 Revision ID: 0007
 Revises: 0006
@@ -34,9 +34,14 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS order_search_ai")
         op.execute(insert_trigger_sql(pausable=True))
+    # Issue 11: limits.amountBalance tells whether a one-time permission already has a charge
+    # although the shop's file gave no Charge ID (core.payment_rules.has_unknown_charges).
+    op.add_column("charge_permissions", sa.Column("amount_balance", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("charge_permissions") as batch:
+        batch.drop_column("amount_balance")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS order_search_ai")
         op.execute(insert_trigger_sql(pausable=False))
