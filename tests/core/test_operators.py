@@ -65,9 +65,7 @@ def test_operator_name_is_kept_per_pc_in_a_private_file_not_in_the_store(
 
 
 @pytest.mark.parametrize("name", ["", "   ", "\u3000", "山田\n", "山\t田", "\x1b[31m赤", "山田\u200b"])
-def test_blank_or_control_characters_are_refused(
-    cli_home: Path, capsys: pytest.CaptureFixture[str], name: str
-) -> None:
+def test_blank_or_control_characters_are_refused(cli_home: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
     assert run(capsys, "settings", "set", "operator_name", "山田")[0] == 0
     code, _out, err = run(capsys, "settings", "set", "operator_name", name)
     assert code == 1
@@ -113,14 +111,10 @@ def test_every_journal_entry_and_message_records_the_operator(
     assert json.loads(out)["messages"][0]["operator"] == "山田"
 
 
-def test_two_pcs_on_one_store_each_record_their_own_name(
-    app: Kanjo, tmp_path: Path, clock: FixedClock
-) -> None:
+def test_two_pcs_on_one_store_each_record_their_own_name(app: Kanjo, tmp_path: Path, clock: FixedClock) -> None:
     app.set_operator_name("山田")
     place_order(app, "OP-2", 6_000)
-    with open_app(
-        app.db_url, clock=clock, environ={"KANJO_HOME": str(tmp_path / "pc2")}, daily_backup=False
-    ) as other:
+    with open_app(app.db_url, clock=clock, environ={"KANJO_HOME": str(tmp_path / "pc2")}, daily_backup=False) as other:
         other.set_operator_name("佐藤")
         assert other.payments.change_amount("OP-2", total=5_500).ok
     assert app.payments.change_amount("OP-2", total=5_000).ok
