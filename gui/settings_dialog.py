@@ -199,7 +199,7 @@ class SettingsDialog(QDialog):
         problem = connection_problem(replace(self._original, **values), saving=True)
         if problem is not None:
             return problem
-        if values["operator_name"] != self._original.operator_name or not values["operator_name"]:
+        if values["operator_name"] != self._original.operator_name:  # kept per PC, never blank (issue 14)
             try:
                 normalize_operator_name(self.operator_name.text())
             except UserError as exc:

@@ -105,3 +105,20 @@ def test_a_stale_amount_dialog_says_so_and_reloads_the_current_amounts(
         "ST-1", items=request.items, shipping_fee=request.shipping_fee, expected_version=request.expected_version
     ).ok
     assert app.orders.detail("ST-1").total == 5_100
+
+
+def test_a_stale_settings_dialog_says_so_and_shows_the_current_values(app: Kanjo, qtbot: QtBot) -> None:
+    from gui.settings_dialog import SettingsDialog
+
+    seen = app.settings.load()
+    dialog = SettingsDialog(seen, reload=app.settings.load)
+    qtbot.addWidget(dialog)
+    app.settings.save(shop_name="山田商店")  # another operator, meanwhile
+    dialog.shop_name.setText("佐藤商店")
+    dialog.buttons.accepted.emit()
+    assert dialog.result_settings is None
+    assert dialog.error.text().startswith(STALE_EDIT_MESSAGE) and "shop_name = 山田商店" in dialog.error.text()
+    assert dialog.shop_name.text() == "山田商店"  # reloaded
+    dialog.shop_name.setText("佐藤商店")
+    dialog.buttons.accepted.emit()
+    assert dialog.result_settings is not None and dialog.result_settings.version == seen.version + 1
