@@ -205,6 +205,7 @@ class JournalView:
     refund_id: str | None
     idempotency_key: str | None
     detail: str
+    operator: str = ""  # who at which PC wrote it (issue 14 item 3); '' before it was recorded
 
 
 @dataclass(frozen=True)
@@ -224,6 +225,7 @@ class MessageView:
     error: str | None
     created_at: datetime
     sent_at: datetime | None
+    operator: str = ""  # who recorded it (issue 14 item 3)
 
 
 def message_view(message: Message, order_number: str) -> MessageView:
@@ -241,6 +243,7 @@ def message_view(message: Message, order_number: str) -> MessageView:
         error=message.error,
         created_at=message.created_at,
         sent_at=message.sent_at,
+        operator=message.operator,
     )
 
 
@@ -440,6 +443,7 @@ def order_detail(session: Session, number: str, now: datetime, connection: str =
                 refund_id=j.refund_id,
                 idempotency_key=j.idempotency_key,
                 detail=j.detail,
+                operator=j.operator,
             )
             for j in journal
         ),

@@ -278,6 +278,9 @@ class JournalEntry(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     gateway_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # Issue 14 item 3: the operator's name at the PC that wrote the entry (core.operator); ``actor``
+    # stays the role (operator, sync, buyer, seller_central). '' for entries written before 0008.
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 Index("ix_orders_status_ordered", Order.payment_status, Order.ordered_at)
@@ -346,6 +349,7 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")  # who wrote it (issue 14)
 
 
 Index(

@@ -959,6 +959,7 @@ class ImportService:
                 {
                     "at": now,
                     "actor": self._operator,
+                    "operator": self._journal.operator,  # who imported (issue 14 item 3)
                     "action": "order_imported",
                     "phase": "event",
                     "order_number": row["number"],
@@ -1174,7 +1175,7 @@ class ImportService:
                     updated=counts.updated,
                     unchanged=counts.unchanged,
                     refused=len(counts.refused),
-                    operator=self._operator,
+                    operator=self._journal.operator or self._operator,  # the person (issue 14 item 3)
                     completed=completed,
                 )
             )
