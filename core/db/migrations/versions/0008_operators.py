@@ -1,7 +1,7 @@
 """journal.operator and messages.operator: who did what (issue 14 item 3)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-02
 
 Every journal entry and every message records the name of the operator at the PC that wrote
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
