@@ -13,6 +13,7 @@ keyring, ``~/.pgpass`` (libpq reads the last one itself).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -120,10 +121,8 @@ def save_choice(directory: Path, choice: DatabaseChoice) -> Path:
         raise BadInput(problem)
     path = choice_path(directory)
     if not choice.shared:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             path.unlink()
-        except FileNotFoundError:
-            pass
         return path
     private_dir(directory)
     data = json.dumps(asdict(choice), ensure_ascii=False, indent=2) + "\n"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from core.db.engine import make_engine
 from core.db.schema import Base, ImportRecord, JournalEntry, Message, Order
 from core.demo import seed_demo
 from core.storecopy import CopyCancelled, CopyRefused, copy_store, journal_sha256
+from tests.conftest import NOW
 from tests.core.imports.test_service import FILE, shop_order
 from tests.pg import PgCluster
 
@@ -36,15 +38,15 @@ def empty_pg(pg_cluster: PgCluster) -> Iterator[str]:
         pg_cluster.drop_database(url)
 
 
-@pytest.fixture
-def populated(home: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(scope="module")
+def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite store with demo orders over every badge, their journal, a message, an import
-    and an operator's own template; closed again, as a store is when it is copied."""
-    monkeypatch.setenv("KANJO_NOW", NOW_ISO)
+    and an operator's own template; built once for the module, closed as a copied store is."""
+    home = tmp_path_factory.mktemp("built")
     store = home / "kanjo.sqlite3"
     app = open_app(
         f"sqlite:///{store}",
-        clock=clock,
+        clock=FixedClock(NOW),
         environ={"KANJO_HOME": str(home)},
         gateway_options={"timeout": 2.0, "retry_delays": (0.0, 0.0, 0.0)},
         daily_backup=False,
@@ -62,6 +64,16 @@ def populated(home: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) ->
         app.imports.apply(FILE, [shop_order("FS-1", 2), shop_order("FS-2", 3, customer_name="髙橋 ①子")])
     finally:
         app.close()
+    return store
+
+
+@pytest.fixture
+def populated(built_store: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own copy of the built store, in its data directory."""
+    monkeypatch.setenv("KANJO_NOW", NOW_ISO)
+    home.mkdir(parents=True, exist_ok=True)
+    store = home / "kanjo.sqlite3"
+    shutil.copyfile(built_store, store)
     return store
 
 
