@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, Integer, Table, create_engine, func, inspect, select, text
+from sqlalchemy import Connection, Engine, Integer, Table, create_engine, event, func, inspect, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -164,8 +164,10 @@ def _source_revision(connection: Connection, path: Path) -> str:
     return str(rows[0])
 
 
-def open_target(url: str) -> Engine:
-    """An engine over the PostgreSQL target; a URL of another kind is refused."""
+def open_target(url: str, password: str | None = None) -> Engine:
+    """An engine over the PostgreSQL target; a URL of another kind is refused. ``password``
+    (typed in the window, never part of the URL) goes to the driver at connect; without it the
+    URL's, ``PGPASSWORD``, the keyring's or ``~/.pgpass`` is used (core.db_choice)."""
     try:
         parsed = make_url(url)
     except Exception as exc:
@@ -182,7 +184,14 @@ def open_target(url: str) -> Engine:
     except Exception as exc:
         mapped = _target_error(exc, url)
         raise mapped from exc
-    attach_keyring_password(engine)
+    if password:
+
+        def add_password(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+            cparams["password"] = password
+
+        event.listen(engine, "do_connect", add_password)
+    else:
+        attach_keyring_password(engine)
     return engine
 
 
@@ -232,13 +241,14 @@ def copy_store(
     progress: Progress | None = None,
     cancelled: Callable[[], bool] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    password: str | None = None,
 ) -> CopyResult:
     """Copy the SQLite store at ``source`` into the empty PostgreSQL database at ``target_url``.
 
     Raises ``UserError`` (one Japanese sentence) when it refuses or fails; the source is never
     written, and the target holds no row of the copy unless it all arrived and was verified.
     """
-    target = open_target(target_url)
+    target = open_target(target_url, password)
     source_engine: Engine | None = None
     try:
         source_engine = open_source(source)
