@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,37 @@ def test_without_a_keyring_nothing_is_attached_and_saving_says_why(
         engine.dispose()
     with pytest.raises(UserError, match="パスワードを保存できません"):
         save_password("desk1@db:5432/kanjo", SECRET)
+
+
+@pytest.fixture
+def password_role(pg_cluster: PgCluster) -> Iterator[tuple[str, str]]:
+    """A login role that must give its password (scram), on this session's cluster only."""
+    hba = pg_cluster.data / "pg_hba.conf"
+    original = hba.read_text(encoding="utf-8")
+    role = "desk_pw"
+    pg_cluster._admin(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{SECRET}'")
+    hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + original, encoding="utf-8")
+    pg_cluster._admin("SELECT pg_reload_conf()")
+    try:
+        yield role, SECRET
+    finally:
+        hba.write_text(original, encoding="utf-8")
+        pg_cluster._admin("SELECT pg_reload_conf()", f"DROP ROLE IF EXISTS {role}")
+
+
+def test_a_password_kept_only_in_the_keyring_opens_the_shared_store(
+    home: Path, pg_url: str, password_role: tuple[str, str], memory_keyring: MemoryKeyring,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    role, secret = password_role
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(home / "no-pgpass"))
+    choice = DatabaseChoice(**{**_choice_for(pg_url).__dict__, "user": role})
+    save_choice(home, choice)
+    assert cli_main(["orders", "list", "--json"]) == 1  # no password anywhere yet: one line, no traceback
+    err = capsys.readouterr().err
+    assert err.startswith("kanjo: データベースに接続できません") and err.count("\n") == 1 and secret not in err
+    save_password(choice.account, secret)
+    assert cli_main(["orders", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert secret not in choice_path(home).read_text(encoding="utf-8")
