@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.orders_bench                 # 1,000,000 orders (builds the store once)
     .venv/bin/python -m bench.orders_bench --orders 100000 --store /tmp/k100k.sqlite3
+    .venv/bin/python -m bench.orders_bench --postgres      # the same on a throwaway PostgreSQL cluster
+    .venv/bin/python -m bench.orders_bench --db postgresql+psycopg://USER@HOST/DB   # an empty or bench-built database
 
 Runs offscreen, in one process. The store is a migrated Kanjo SQLite file with the orders
 bulk-inserted by SQL (bench/store.py); it is built on the first run (a few minutes for a
@@ -11,6 +13,10 @@ Kanjo: the real MainWindow (its QTableView, OrderTableModel and filter bar) over
 with real worker threads. Each step is timed from the action to the moment its rows are in
 the model (``first page``), and, where the count is read separately, to the moment the row
 count is known (``count``).
+
+On PostgreSQL (issue 14: ``--db URL`` or ``--postgres``, which starts a throwaway cluster as the
+tests do, tests/pg.py) the database is built the same way (bench.store.build_store_at) and the
+same window is timed over it; the baseline is SQLite only (Qt's QPSQL driver is not shipped).
 
 Baseline: what most PySide tutorials build, a ``QSqlRelationalTableModel`` (the customer's
 name through a relation) behind a ``QSortFilterProxyModel`` in a ``QTableView``. Jumping to
@@ -38,7 +44,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QSortFilterProxyModel, 
 from PySide6.QtSql import QSqlDatabase, QSqlRelation, QSqlRelationalTableModel
 from PySide6.QtWidgets import QAbstractItemView, QTableView
 
-from bench.store import NOW, build_store
+from bench.store import NOW, build_store, build_store_at
 from core.app import Kanjo, open_app
 from core.clock import FixedClock
 from core.domain import PaymentStatus
@@ -165,12 +171,10 @@ def _median_step(name: str, runs: list[tuple[float, float | None]], note: str = 
     )
 
 
-def bench_kanjo(store: Path, results: Results) -> None:
-    kanjo = open_app(
-        f"sqlite:///{store}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(store.parent)}, daily_backup=False
-    )
+def bench_kanjo(url: str, home: Path, results: Results) -> None:
+    kanjo = open_app(url, clock=FixedClock(NOW), environ={"KANJO_HOME": str(home)}, daily_backup=False)
     runner = TaskRunner()
-    window = MainWindow(kanjo, runner, WindowSettings(store.parent / "bench-window.ini"))
+    window = MainWindow(kanjo, runner, WindowSettings(home / "bench-window.ini"))
     window.resize(1400, 900)
     window.show()
     QCoreApplication.processEvents()
@@ -410,11 +414,29 @@ def fmt_ms(value: float | None) -> str:
     return f"{value:,.0f} ms" if value >= 100 else f"{value:.1f} ms"
 
 
-def report(results: Results, store: Path) -> str:
+def store_size_mb(url: str) -> float:
+    from sqlalchemy import text
+
+    from core.db.engine import make_engine, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None:
+        return path.stat().st_size / 1e6
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return float(connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()) / 1e6
+    finally:
+        engine.dispose()
+
+
+def report(results: Results, url: str) -> str:
+    from sqlalchemy.engine import make_url
+
     lines = [
         f"Order list benchmark: {results.orders:,} orders, offscreen, one process "
         f"(Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)",
-        f"store: {store} ({store.stat().st_size / 1e6:,.0f} MB)",
+        f"store: {make_url(url).render_as_string(hide_password=True)} ({store_size_mb(url):,.0f} MB)",
         "",
         f"Kanjo: median of {REPEAT} runs of each step (the note gives the first, cold one); "
         f"baseline: one run (first page: median of {REPEAT}).",
@@ -457,23 +479,55 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--store", type=Path, default=None, help="SQLite file to build or reuse")
+    parser.add_argument("--db", metavar="URL", default=None,
+                        help="a PostgreSQL database to build (when empty) or reuse, instead of the SQLite file")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throwaway PostgreSQL cluster (tests/pg.py) and measure there")
     parser.add_argument("--baseline-budget", type=float, default=600.0, help="seconds before the baseline gives up")
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args(argv)
-    store = args.store or Path(str(DEFAULT_STORE).format(n=args.orders))
-    store.parent.mkdir(parents=True, exist_ok=True)
-    print(f"store: {store}", flush=True)
-    build_store(store, args.orders).dispose()
+    cluster = None
+    if args.postgres:
+        from tests.pg import PgCluster, find_bindir, unavailable_reason
+
+        reason = unavailable_reason()
+        if reason is not None:
+            raise SystemExit(reason)
+        bindir = find_bindir()
+        assert bindir is not None
+        print("starting a throwaway PostgreSQL cluster…", flush=True)
+        cluster = PgCluster.start(bindir)
+        args.db = cluster.new_database()
+    try:
+        return _measure(args)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _measure(args: argparse.Namespace) -> int:
+    if args.db:
+        url = args.db
+        home = Path(str(DEFAULT_STORE).format(n=args.orders)).parent / "postgresql-home"
+        home.mkdir(parents=True, exist_ok=True)
+        print(f"store: {url}", flush=True)
+        build_store_at(url, args.orders).dispose()
+    else:
+        store = args.store or Path(str(DEFAULT_STORE).format(n=args.orders))
+        store.parent.mkdir(parents=True, exist_ok=True)
+        print(f"store: {store}", flush=True)
+        build_store(store, args.orders).dispose()
+        url, home = f"sqlite:///{store}", store.parent
     application()
     # A smaller store jumps to 90 % of its rows.
     results = Results(args.orders, far_row=FAR_ROW if args.orders > FAR_ROW + 100 else int(args.orders * 0.9))
     print("measuring Kanjo…", flush=True)
-    bench_kanjo(store, results)
-    if not args.no_baseline:
+    bench_kanjo(url, home, results)
+    if not args.no_baseline and not args.db:
         print("measuring the baseline (QSqlRelationalTableModel + QSortFilterProxyModel)…", flush=True)
-        bench_baseline(store, results, args.baseline_budget)
+        bench_baseline(Path(url.removeprefix("sqlite:///")), results, args.baseline_budget)
     print()
-    print(report(results, store))
+    print(report(results, url))
     return 0
 
 

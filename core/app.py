@@ -59,7 +59,16 @@ def secure_data_dir(environ: Mapping[str, str] | None = None, *, create: bool = 
 
 
 def default_db_url(environ: Mapping[str, str] | None = None) -> str:
+    """The local SQLite store in the data directory."""
     return f"sqlite:///{data_dir(environ) / DB_FILE}"
+
+
+def chosen_db_url(environ: Mapping[str, str] | None = None) -> str:
+    """The store this PC opens without ``--db`` (issue 14 item 1): the shared PostgreSQL store
+    chosen in 設定 → データベース (a per-PC file, core.db_choice), else the local SQLite store."""
+    from core.db_choice import chosen_url
+
+    return chosen_url(data_dir(environ)) or default_db_url(environ)
 
 
 def sandbox_db_path(db_url: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -227,7 +236,7 @@ def open_app(
     daily_backup: bool = True,
 ) -> Kanjo:
     env = os.environ if environ is None else environ
-    url = db_url or default_db_url(env)
+    url = db_url or chosen_db_url(env)
     clock = clock or clock_from_env(dict(env))
     engine, new_store = _open_store(url, env, clock)
     sessions = make_sessionmaker(engine)
@@ -291,6 +300,10 @@ def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> tuple[Engine,
         # operator pointed --db at (a device, a FIFO, a file of theirs).
         new_store = path is not None and not os.path.lexists(path)
         engine = make_engine(url)  # creates a missing SQLite folder 0700 and the file 0600
+        if path is None:  # PostgreSQL: the password kept in the keyring, never in the URL (core.db_choice)
+            from core.db_choice import attach_keyring_password
+
+            attach_keyring_password(engine, env)
         # Kanjo's own data directory is tightened if an older version left it open; a folder
         # chosen with --db elsewhere (it may be shared on purpose) is left as it is.
         secure_data_dir(env, create=False)

@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("file", metavar="FILE")
     restore.add_argument("--yes", action="store_true", help="表示した手順を確認済みとして復元します")
 
+    store = sub.add_parser("store", help="データベースの移行").add_subparsers(
+        dest="store_command", parser_class=_Parser, required=True
+    )
+    copier = store.add_parser("copy", help="SQLiteのデータベースを空のPostgreSQL(共有データベース)にコピーします")
+    copier.add_argument("--to", required=True, metavar="URL", help="コピー先 postgresql+psycopg://USER@HOST:PORT/DB")
+
     settings = sub.add_parser("settings", help="設定").add_subparsers(dest="settings_command", parser_class=_Parser)
     settings.add_parser("show")
     setter = settings.add_parser("set")
@@ -350,6 +356,8 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
         return _serve(args, as_json)
     if args.command in ("backup", "restore"):  # never through open_app: the store may be damaged or busy
         return _cmd_backup_restore(args, as_json)
+    if args.command == "store":  # never through open_app: the source is only read, never migrated
+        return _cmd_store_copy(args, as_json)
     with open_app(args.db) as app:
         handler = _HANDLERS[args.command]
         return handler(app, args, as_json)
@@ -1022,6 +1030,32 @@ def _cmd_backup_restore(args: argparse.Namespace, as_json: bool) -> int:
         + (f"(スキーマを{_line(restored.migrated_to)}に更新しました)" if restored.migrated_to else "")
         + (f"。元のデータベースは {_line(restored.previous)} にあります。" if restored.previous else "。"),
     )
+    return 0
+
+
+# --- moving to the shared store (issue 14 item 5; core/storecopy) --------------------------
+
+
+def _cmd_store_copy(args: argparse.Namespace, as_json: bool) -> int:
+    from core.db.engine import sqlite_path
+    from core.storecopy import copy_store
+
+    url = args.db or default_db_url()  # the local SQLite store, even when this PC chose the shared one
+    try:
+        source = sqlite_path(url)
+    except Exception as exc:  # not a URL at all
+        raise BadInput(f"データベースのURLを読めません: {url}") from exc
+    if source is None:
+        raise BadInput(f"コピー元にはSQLiteのデータベースファイルを指定してください(--db sqlite:///…): {url}")
+    result = copy_store(source, args.to)
+    lines = [f"コピーしました: {_line(source)} → {_line(result.to)}"]
+    lines += [f"  {name}: {rows:,}行" for name, rows in result.tables.items()]
+    lines += [
+        f"記録(journal)のSHA-256: {result.journal_sha256}(コピー元と一致、全表の行数も一致)",
+        f"共有データベースで始めるには: kanjo --db {_line(result.to)} …、または画面の 設定 → データベース で"
+        "「共有(PostgreSQL)」を選び、接続先を入力して再起動してください。コピー元のファイルはそのまま残っています。",
+    ]
+    _emit(as_json, result.to_json(), "\n".join(lines))
     return 0
 
 

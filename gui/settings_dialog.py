@@ -128,6 +128,13 @@ class SettingsDialog(QDialog):
         layout.addWidget(shop)
         layout.addWidget(amazon)
         layout.addWidget(sync)
+        # Issue 14 item 1: this PC's database (a per-PC file, not a setting in the store) and the
+        # move to the shared store (gui/storecopy); saved with 保存, used from the next start.
+        from gui.storecopy.database_box import DatabaseBox, store_url_of
+
+        self.database = DatabaseBox(store_url_of(parent), self)
+        self.database_notice: str | None = None
+        layout.addWidget(self.database)
         layout.addWidget(self.error)
         layout.addWidget(self.buttons)
         self.result_settings: AppSettings | None = None
@@ -212,7 +219,12 @@ class SettingsDialog(QDialog):
         return None
 
     def _on_save(self) -> None:
-        problem = self.validate()
+        problem = self.validate() or self.database.problem()
+        if not problem:
+            try:
+                self.database_notice = self.database.save()  # told in a box that outlives the dialog
+            except UserError as exc:
+                problem = exc.message
         if problem:
             self.error.setText(problem)
             self.error.show()
