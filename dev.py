@@ -5,7 +5,8 @@
     python3 dev.py test    # create .venv, install with test tools, run the whole test suite
     python3 dev.py package # build the PyInstaller bundle and (on Linux) the .deb under build/
 
-Extra arguments go to the app or to pytest. The virtual environment is reused; it is
+Extra arguments go to the app or to pytest; the everyday suite runs on every core (pytest-xdist,
+at most 4 workers; `-n 0` for one process). The virtual environment is reused; it is
 reinstalled when pyproject.toml changes. First, on Debian/Ubuntu, the system packages Qt,
 the Japanese font and the packaging need are installed when missing (devsetup.py: as root or
 with `sudo -n`; otherwise, or with KANJO_NO_SYSTEM_SETUP=1, it stops with the command to run).
@@ -81,7 +82,16 @@ def main(argv: list[str]) -> int:
         _ensure("[package]")
         return subprocess.call([str(_python()), str(ROOT / "packaging" / "build.py"), *rest], cwd=ROOT)
     _ensure("[dev]")
-    return subprocess.call([str(_python()), "-m", "pytest", *rest], cwd=ROOT)
+    return subprocess.call([str(_python()), "-m", "pytest", *_workers(rest), *rest], cwd=ROOT)
+
+
+def _workers(args: list[str]) -> list[str]:
+    """The everyday suite runs on every core (pytest-xdist, at most 4 workers); the slow suite,
+    whose races and crash tests count time, one test at a time. ``-n`` given by hand wins."""
+    if "--slow" in args or any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args):
+        return []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return ["-n", str(min(max(cores, 1), 4))] if cores > 1 else []
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from core import __version__
 from core.amount_rules import MAX_ORDER_TOTAL
-from core.app import Kanjo, data_dir, default_db_url, open_app, secure_data_dir
+from core.app import Kanjo, chosen_db_url, data_dir, default_db_url, open_app, secure_data_dir
 from core.bug_log import write_bug_log
 from core.clock import format_jst, parse_iso
 from core.db.errors import store_error
@@ -293,7 +293,7 @@ def _unexpected(exc: Exception, db_url: str | None) -> int:
     refusal (exit 1, core.db.errors); anything else is a bug: one line here, and the types and
     frames, never the values, in the 0600 error log (core.bug_log)."""
     try:
-        mapped = store_error(exc, db_url or default_db_url())
+        mapped = store_error(exc, db_url or chosen_db_url())
     except Exception:  # the mapping must never turn a bug report into a traceback
         mapped = None
     if mapped is not None:
@@ -932,7 +932,7 @@ def _shop_export(checkouts: Sequence[dict[str, Any]], args: argparse.Namespace, 
 def _backup_store_path(args: argparse.Namespace) -> Any:
     from core.db.engine import sqlite_path
 
-    url = args.db or default_db_url()
+    url = args.db or chosen_db_url()
     try:
         path = sqlite_path(url)
     except Exception as exc:  # not a URL at all

@@ -191,3 +191,15 @@ def test_a_password_kept_only_in_the_keyring_opens_the_shared_store(
     assert cli_main(["orders", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
     assert secret not in choice_path(home).read_text(encoding="utf-8")
+
+
+def test_backup_on_a_pc_that_chose_the_shared_store_points_to_pg_dump(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kanjo backup` follows this PC's choice like every command: the shared PostgreSQL store is
+    backed up with pg_dump, not by copying a local SQLite file nobody uses any more."""
+    save_choice(home, DatabaseChoice("postgresql", "db.shop.lan", 5433, "kanjo", "desk1"))
+    assert cli_main(["backup"]) == 1
+    err = capsys.readouterr().err
+    assert "pg_dump" in err and err.count("\n") == 1
+    assert not (home / "backups").exists()
