@@ -47,6 +47,7 @@ from core.db.errors import StoreError, sqlite_file_problem
 from core.db.revision import head_from_files
 from core.db.schema import Base, JournalEntry
 from core.errors import BadInput, UserError
+from core.settings import VERSION_KEY
 
 CHUNK_ROWS: Final = 2_000
 JOURNAL: Final = JournalEntry.__tablename__
@@ -199,16 +200,16 @@ def _target_error(exc: BaseException, url: str) -> UserError:
     if isinstance(exc, UserError):
         return exc
     if isinstance(exc, ImportError):
-        return StoreError(f"PostgreSQLのドライバー(psycopg)がインストールされていないため接続できません: {display_url(url)}")
+        return StoreError(
+            f"PostgreSQLのドライバー(psycopg)がインストールされていないため接続できません: {display_url(url)}"
+        )
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
         return CopyRefused(
             f"コピー先のPostgreSQLに接続できません: {display_url(url)}。サーバー・データベース名・ユーザー・"
             "パスワードを確認してください。何も変更していません。"
         )
     if isinstance(exc, sa_exc.ProgrammingError):  # e.g. no right to create the tables
-        return CopyRefused(
-            f"コピー先のデータベースに表を作成できません(権限を確認してください): {display_url(url)}。"
-        )
+        return CopyRefused(f"コピー先のデータベースに表を作成できません(権限を確認してください): {display_url(url)}。")
     return CopyRefused(f"コピー先のデータベースを使えません: {display_url(url)}({type(exc).__name__})")
 
 
@@ -217,8 +218,14 @@ def rows_in_target(connection: Connection) -> dict[str, int]:
     existing = set(inspect(connection).get_table_names())
     found: dict[str, int] = {}
     for table in kanjo_tables():
-        if table.name in existing and connection.execute(select(1).select_from(table).limit(1)).first():
-            found[table.name] = int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+        if table.name not in existing:
+            continue
+        # The settings' version row is written by a migration (0008): an empty store has it.
+        made = table.c.key == VERSION_KEY if table.name == "settings" else None
+        statement = select(func.count()).select_from(table)
+        count = int(connection.execute(statement.where(~made) if made is not None else statement).scalar_one())
+        if count:
+            found[table.name] = count
     return found
 
 
@@ -256,8 +263,9 @@ def copy_store(
             read.exec_driver_sql("BEGIN")  # one snapshot for every read below
             try:
                 _source_revision(read, source)
-                counts = {t.name: int(read.execute(select(func.count()).select_from(t)).scalar_one())
-                          for t in kanjo_tables()}
+                counts = {
+                    t.name: int(read.execute(select(func.count()).select_from(t)).scalar_one()) for t in kanjo_tables()
+                }
                 try:
                     with target.connect() as check:
                         _refuse_non_empty(rows_in_target(check), target_url)
@@ -297,6 +305,8 @@ def _copy(
     names = ", ".join(t.name for t in tables)
     write.exec_driver_sql(f"LOCK TABLE {names} IN EXCLUSIVE MODE")  # no other writer meanwhile
     _refuse_non_empty(rows_in_target(write), target_url)  # the same check, now under the lock
+    # The migration's own settings version row gives way to the source's (copied with the rest).
+    write.execute(text("DELETE FROM settings WHERE key = :key"), {"key": VERSION_KEY})
     total = sum(counts.values())
     done = 0
     copied: dict[str, int] = {}
@@ -342,8 +352,9 @@ def _copy(
         )
     if progress is not None:
         progress("", total, total)
-    return CopyResult(tables=copied, journal_sha256=source_hash, to=display_url(target_url), source=str(source),
-                      rows=total)
+    return CopyResult(
+        tables=copied, journal_sha256=source_hash, to=display_url(target_url), source=str(source), rows=total
+    )
 
 
 def _reset_sequences(write: Connection, tables: Sequence[Table]) -> None:
@@ -359,7 +370,9 @@ def _reset_sequences(write: Connection, tables: Sequence[Table]) -> None:
         if sequence is None:
             continue
         write.execute(
-            text(f'SELECT setval(:seq, COALESCE((SELECT MAX("{column}") FROM "{table.name}"), 1), '
-                 f'(SELECT MAX("{column}") FROM "{table.name}") IS NOT NULL)'),
+            text(
+                f'SELECT setval(:seq, COALESCE((SELECT MAX("{column}") FROM "{table.name}"), 1), '
+                f'(SELECT MAX("{column}") FROM "{table.name}") IS NOT NULL)'
+            ),
             {"seq": sequence},
         )

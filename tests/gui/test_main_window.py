@@ -498,7 +498,7 @@ def test_settings_dialog_saves_and_applies(
         SettingsDialog,
         "ask",
         classmethod(
-            lambda cls, settings, parent=None: replace(
+            lambda cls, settings, parent=None, reload=None: replace(
                 settings, shop_name="山田商店", shop_domain="shop.example.jp", auto_sync=False, sync_interval_minutes=5
             )
         ),
@@ -536,7 +536,7 @@ def answer_settings(monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
     from gui.settings_dialog import SettingsDialog
 
     monkeypatch.setattr(
-        SettingsDialog, "ask", classmethod(lambda cls, settings, parent=None: replace(settings, **changes))
+        SettingsDialog, "ask", classmethod(lambda cls, settings, parent=None, reload=None: replace(settings, **changes))
     )
 
 

@@ -54,7 +54,11 @@ def test_a_shared_choice_is_a_private_file_without_a_password(home: Path) -> Non
     if os.name == "posix":
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert json.loads(path.read_text(encoding="utf-8")) == {
-        "kind": "postgresql", "host": "db.shop.lan", "port": 5433, "database": "kanjo", "user": "desk1"
+        "kind": "postgresql",
+        "host": "db.shop.lan",
+        "port": 5433,
+        "database": "kanjo",
+        "user": "desk1",
     }
     assert load_choice(home) == choice
     assert chosen_db_url() == "postgresql+psycopg://desk1@db.shop.lan:5433/kanjo"
@@ -106,7 +110,10 @@ def _connect_params(engine: Any) -> dict[str, Any]:
 
 
 def test_the_keyring_password_reaches_the_driver_and_nothing_else(
-    home: Path, pg_url: str, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    home: Path,
+    pg_url: str,
+    memory_keyring: MemoryKeyring,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("PGPASSWORD", raising=False)
@@ -143,9 +150,7 @@ def test_the_keyring_password_reaches_the_driver_and_nothing_else(
     assert all(SECRET not in p.read_text(errors="replace") for p in home.rglob("*") if p.is_file())
 
 
-def test_without_a_keyring_nothing_is_attached_and_saving_says_why(
-    pg_url: str, pg_cluster: PgCluster
-) -> None:
+def test_without_a_keyring_nothing_is_attached_and_saving_says_why(pg_url: str, pg_cluster: PgCluster) -> None:
     import keyring
     import keyring.backends.fail
 
@@ -176,8 +181,12 @@ def password_role(pg_cluster: PgCluster) -> Iterator[tuple[str, str]]:
 
 
 def test_a_password_kept_only_in_the_keyring_opens_the_shared_store(
-    home: Path, pg_url: str, password_role: tuple[str, str], memory_keyring: MemoryKeyring,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    home: Path,
+    pg_url: str,
+    password_role: tuple[str, str],
+    memory_keyring: MemoryKeyring,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     role, secret = password_role
     monkeypatch.delenv("PGPASSWORD", raising=False)

@@ -57,8 +57,11 @@ def built_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         number = demo[0].number
         draft = app.messages.render("thanks" if _has(app, "thanks") else app.messages.templates()[0].id, number)
         app.messages.record_manual(
-            number, template_id=draft.template_id, template_version=draft.template_version,
-            subject=draft.subject, body=draft.body,
+            number,
+            template_id=draft.template_id,
+            template_version=draft.template_version,
+            subject=draft.subject,
+            body=draft.body,
         )
         app.messages.copy_template(app.messages.templates()[0].id, title="うちの定型文")
         app.imports.apply(FILE, [shop_order("FS-1", 2), shop_order("FS-2", 3, customer_name="髙橋 ①子")])
@@ -89,8 +92,10 @@ def _counts(url: str) -> dict[str, int]:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            return {t.name: int(connection.execute(select(func.count()).select_from(t)).scalar_one())
-                    for t in Base.metadata.sorted_tables}
+            return {
+                t.name: int(connection.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in Base.metadata.sorted_tables
+            }
     finally:
         engine.dispose()
 
@@ -134,9 +139,13 @@ def test_copy_keeps_every_row_and_the_journal_hash_and_never_touches_the_source(
             b.rollback()
             names = a.execute(select(Order.number).order_by(Order.id)).scalars().all()
             assert b.execute(select(Order.number).order_by(Order.id)).scalars().all() == names
-            assert b.execute(select(Message.subject)).scalars().all() == a.execute(select(Message.subject)).scalars().all()
-            assert b.execute(select(ImportRecord.file_name)).scalars().all() == a.execute(
-                select(ImportRecord.file_name)).scalars().all()
+            assert (
+                b.execute(select(Message.subject)).scalars().all() == a.execute(select(Message.subject)).scalars().all()
+            )
+            assert (
+                b.execute(select(ImportRecord.file_name)).scalars().all()
+                == a.execute(select(ImportRecord.file_name)).scalars().all()
+            )
     finally:
         source.dispose()
         target.dispose()
@@ -171,16 +180,15 @@ def test_a_target_with_rows_is_refused_and_left_as_it_was(
     assert code == 1 and out == ""
     assert err.startswith("kanjo: コピー先のデータベースは空ではありません(settings 1行)")
     assert len(err.strip().splitlines()) == 1
-    assert _counts(pg_url)["orders"] == 0 and _counts(pg_url)["settings"] == 1
+    assert _counts(pg_url)["orders"] == 0 and _counts(pg_url)["settings"] == 2  # its row and 0008's version row
     assert _sha(populated) == before
 
 
-def test_an_unreachable_target_or_a_wrong_url_is_one_line(
-    populated: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_an_unreachable_target_or_a_wrong_url_is_one_line(populated: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = f"sqlite:///{populated}"
-    code, _out, err = _cli(capsys, "--db", source, "store", "copy", "--to",
-                           "postgresql+psycopg://kanjo@127.0.0.1:1/nowhere")
+    code, _out, err = _cli(
+        capsys, "--db", source, "store", "copy", "--to", "postgresql+psycopg://kanjo@127.0.0.1:1/nowhere"
+    )
     assert code == 1 and err.startswith("kanjo: コピー先のPostgreSQLに接続できません") and err.count("\n") == 1
     code, _out, err = _cli(capsys, "--db", source, "store", "copy", "--to", "sqlite:////tmp/other.sqlite3")
     assert code == 1 and "PostgreSQLのデータベースURL" in err and err.count("\n") == 1
@@ -208,7 +216,7 @@ def test_a_cancelled_copy_leaves_the_target_empty(populated: Path, empty_pg: str
     with pytest.raises(CopyCancelled):
         copy_store(populated, empty_pg, progress=lambda *step: seen.append(step), cancelled=cancelled, chunk_rows=5)
     assert seen and all(total == seen[0][2] for *_rest, total in seen)
-    assert sum(_counts(empty_pg).values()) == 0
+    assert sum(_counts(empty_pg).values()) == 1  # only the version row migration 0008 writes
     # Empty again means a second copy goes through.
     result = copy_store(populated, empty_pg, chunk_rows=7)
     assert result.tables == _counts(empty_pg)
@@ -220,11 +228,14 @@ def test_a_value_postgresql_cannot_hold_rolls_everything_back(populated: Path, e
 
     with sqlite3.connect(populated) as connection:
         connection.execute("UPDATE settings SET value = value WHERE 0")  # the store opens writable
-        connection.execute("INSERT INTO import_mappings(name, columns_json, updated_at) "
-                           "VALUES (?, '{}', '2026-11-21 03:00:00.000000')", ("x" * 100,))
+        connection.execute(
+            "INSERT INTO import_mappings(name, columns_json, updated_at) "
+            "VALUES (?, '{}', '2026-11-21 03:00:00.000000')",
+            ("x" * 100,),
+        )
     with pytest.raises(CopyRefused, match="表 import_mappings の行"):
         copy_store(populated, empty_pg)
-    assert sum(_counts(empty_pg).values()) == 0
+    assert sum(_counts(empty_pg).values()) == 1  # only the version row migration 0008 writes
 
 
 def test_a_source_on_an_older_schema_is_refused_not_migrated(home: Path, empty_pg: str) -> None:
@@ -240,8 +251,9 @@ def test_a_source_on_an_older_schema_is_refused_not_migrated(home: Path, empty_p
     assert _sha(store) == before
 
 
-def test_the_copy_opens_in_the_app_and_new_rows_get_new_ids(populated: Path, empty_pg: str, home: Path,
-                                                             clock: FixedClock) -> None:
+def test_the_copy_opens_in_the_app_and_new_rows_get_new_ids(
+    populated: Path, empty_pg: str, home: Path, clock: FixedClock
+) -> None:
     copy_store(populated, empty_pg)
     app = open_app(empty_pg, clock=clock, environ={"KANJO_HOME": str(home)})
     try:
