@@ -266,6 +266,19 @@ class JournalEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class OrderChange(Base):
+    """The sequence number of each order's last change, kept by triggers on SQLite (0009).
+
+    Live updates (core/changes/): a window reads the orders whose ``seq`` passed the last one it
+    saw. On PostgreSQL the same triggers send ``NOTIFY kanjo_orders`` instead and this stays empty.
+    """
+
+    __tablename__ = "order_changes"
+
+    order_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)
+
+
 Index("ix_orders_status_ordered", Order.payment_status, Order.ordered_at)
 # The order list filters 承認済/承認完了 by expiry (R9) and sorts by customer name.
 Index("ix_orders_status_expiry", Order.payment_status, Order.auth_expires_at, Order.ordered_at)
