@@ -11,8 +11,9 @@ it is committed, whichever program made it (a window, ``kanjo`` on the command l
   not known.
 * :class:`SqliteChangeFeed` keeps one connection of its own and asks it every ``interval``
   seconds for ``PRAGMA data_version``, which moves only when another connection committed
-  (nothing is read otherwise); then it reads the orders whose ``seq`` passed the last seen
-  (one indexed read).
+  (nothing is read otherwise); then it reads the order numbers logged in ``order_changes``
+  past the last ``seq`` seen (a rowid range). If the log was pruned past that point (more than
+  10,000 changes since), it reports :data:`ALL`.
 
 More than ``max_numbers`` orders at once (an import, a sync of everything) are reported as
 :data:`ALL`: the window then re-reads its pages instead of each order. The callback runs on
@@ -152,21 +153,24 @@ class SqliteChangeFeed(ChangeFeed):
         with self._lock:
             cursor = self._raw.cursor()
             try:
-                cursor.execute(
-                    "SELECT order_number, seq FROM order_changes WHERE seq > ? ORDER BY seq LIMIT ?",
-                    (self._last_seq, self.max_numbers + 1),
-                )
-                rows = cursor.fetchall()
-                if len(rows) > self.max_numbers:  # many at once: say "all" and start after them
-                    cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM order_changes")
-                    self._last_seq = int(_first(cursor.fetchone()))
+                cursor.execute("SELECT MIN(seq), MAX(seq) FROM order_changes")
+                first, newest = cursor.fetchone() or (None, None)
+                if first is None or newest is None or int(newest) <= self._last_seq:
+                    return set()
+                last = int(newest)
+                if int(first) > self._last_seq + 1:  # changes this feed had not read were pruned
+                    self._last_seq = last
                     return ALL
+                cursor.execute(
+                    "SELECT DISTINCT order_number FROM order_changes WHERE seq > ? AND seq <= ? LIMIT ?",
+                    (self._last_seq, last, self.max_numbers + 1),
+                )
+                numbers = {str(number) for (number,) in cursor.fetchall()}
             finally:
                 cursor.close()
                 self._raw.rollback()  # never hold a read snapshot (it would keep the WAL from checkpointing)
-        if rows:
-            self._last_seq = int(rows[-1][1])
-        return {str(number) for number, _seq in rows}
+        self._last_seq = last
+        return ALL if len(numbers) > self.max_numbers else numbers
 
     def _release(self) -> None:
         with self._lock:

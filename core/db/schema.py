@@ -267,16 +267,16 @@ class JournalEntry(Base):
 
 
 class OrderChange(Base):
-    """The sequence number of each order's last change, kept by triggers on SQLite (0009).
+    """A log of which order changed, appended by triggers on SQLite (migration 0009).
 
-    Live updates (core/changes/): a window reads the orders whose ``seq`` passed the last one it
-    saw. On PostgreSQL the same triggers send ``NOTIFY kanjo_orders`` instead and this stays empty.
+    Live updates (core/changes/): a window reads the numbers whose ``seq`` passed the last one
+    it saw. On PostgreSQL the same triggers send ``NOTIFY kanjo_orders`` instead and this stays empty.
     """
 
     __tablename__ = "order_changes"
 
-    order_number: Mapped[str] = mapped_column(String(64), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer, index=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(64))
 
 
 Index("ix_orders_status_ordered", Order.payment_status, Order.ordered_at)

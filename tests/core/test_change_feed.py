@@ -143,3 +143,22 @@ def test_a_lost_postgresql_connection_is_listened_again_and_reports_all(
     seen.wait_for(lambda: ALL in seen.reports)  # what changed meanwhile is unknown
     place_order(app, "L8", 5_000)
     seen.wait_for(lambda: "L8" in seen.numbers())
+
+
+def test_the_sqlite_log_stays_bounded_and_a_reader_left_behind_is_told_all(
+    app: Kanjo, other: Kanjo, store_url: str
+) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL keeps no log (NOTIFY)")
+    place_order(app, "P1", 1_000)
+    _feed, seen = started(other)
+    with app.engine.begin() as connection:  # 25,000 changes in one go: more than the log keeps
+        connection.execute(
+            text(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25000) "
+                "INSERT INTO order_changes (order_number) SELECT 'P1' FROM n"
+            )
+        )
+        kept = connection.execute(text("SELECT COUNT(*) FROM order_changes")).scalar_one()
+    assert 10_000 <= kept <= 20_000
+    seen.wait_for(lambda: ALL in seen.reports)
