@@ -581,8 +581,11 @@ class MainWindow(QMainWindow):
             self._update_detail_busy()
 
         def failed(exc: BaseException) -> None:
-            if generation == self._detail_generation and isinstance(exc, UserError):
-                self.detail.clear(error_message(exc))  # e.g. removed by another operator
+            if generation != self._detail_generation:
+                return
+            self.detail.clear(error_message(exc))  # e.g. removed by another operator
+            if not isinstance(exc, UserError):
+                self.show_bug(exc)
 
         self.runner.run(lambda: self.app.orders.detail(number), shown, failed, lane=READ)
 

@@ -26,8 +26,13 @@ from tests.helpers import place_order
 WITHIN_MS = 5_000
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+BOTH = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def store_url(request: pytest.FixtureRequest, home: Path) -> str:
+    """A SQLite file, and PostgreSQL: in the everyday suite for the issue's own check (marked
+    ``parametrize(..., BOTH)``), in the slow suite for the rest (each adds about a second)."""
     if request.param == "postgresql":
         return str(request.getfixturevalue("pg_url"))
     return f"sqlite:///{home / 'kanjo.sqlite3'}"
@@ -65,6 +70,7 @@ def selected_numbers(window: MainWindow) -> list[str]:
     return [window.model.number_at(row) or "?" for row in rows]
 
 
+@pytest.mark.parametrize("store_url", BOTH, indirect=True)
 def test_a_capture_in_window_a_shows_in_window_b_within_5_s_with_b_selection_kept(
     qtbot: QtBot, app: Kanjo, other: Kanjo, clock: FixedClock, tmp_path: Path
 ) -> None:
