@@ -20,9 +20,11 @@ from core.db.engine import make_engine, make_sessionmaker, migrate, sqlite_path
 from core.db.errors import open_error
 from core.db.revision import is_current
 from core.environment import connection_environment
+from core.errors import BadInput
 from core.files import private_dir
 from core.gateway import SANDBOX_URL_ENV, Gateway, open_gateway
 from core.journal import Journal
+from core.operator import normalize_operator_name, os_user_name
 from core.services.orders import OrderService
 from core.services.payments import PaymentService
 from core.services.sync import SyncService
@@ -91,6 +93,32 @@ class Kanjo:
     _imports: ImportService | None = field(default=None, repr=False)
     _backup_thread: threading.Thread | None = field(default=None, repr=False)
     _feeds: list[ChangeFeed] = field(default_factory=list, repr=False)
+    journal: Journal = field(default_factory=Journal, repr=False)
+
+    # --- who works at this PC (issue 14 item 3) ----------------------------------------------
+
+    @property
+    def operator_name(self) -> str:
+        """The name recorded on every journal entry and message this app writes."""
+        return self.journal.operator
+
+    def operator_chosen(self) -> bool:
+        """Whether this PC has its own operator name yet (the window asks at the first start)."""
+        return self.settings.local is not None and self.settings.local.load() is not None
+
+    def suggested_operator_name(self) -> str:
+        """The first start's suggestion: a name an older version kept in the shared table, else
+        the OS user name."""
+        return _recorded_name(self.settings.load().operator_name)
+
+    def set_operator_name(self, text: str) -> str:
+        """Keep ``text`` as this PC's operator name (``BadInput`` in Japanese when blank or with a
+        control character); what is written from now on carries it."""
+        name = normalize_operator_name(text)
+        if self.settings.local is not None:
+            self.settings.local.save(name)
+        self.journal.operator = name
+        return name
 
     @property
     def imports(self) -> ImportService:
@@ -99,7 +127,7 @@ class Kanjo:
             if self._imports is None:
                 from core.imports.service import ImportService
 
-                self._imports = ImportService(self.sessions, self.clock, self.gateway, self.settings)
+                self._imports = ImportService(self.sessions, self.clock, self.gateway, self.settings, self.journal)
             return self._imports
 
     @property
@@ -110,7 +138,10 @@ class Kanjo:
             if self._messages is None:
                 from core.services.messages import MessageService
 
-                self._messages = MessageService(self.sessions, self.clock, self.settings)
+                journal = self.journal
+                self._messages = MessageService(
+                    self.sessions, self.clock, self.settings, operator=lambda: journal.operator
+                )
             return self._messages
 
     def gateway(self) -> Gateway:
@@ -214,8 +245,15 @@ def open_app(
     clock = clock or clock_from_env(dict(env))
     engine, new_store = _open_store(url, env, clock)
     sessions = make_sessionmaker(engine)
-    settings = SettingsStore(sessions)
-    journal = Journal()
+    settings = SettingsStore(sessions, local_dir=data_dir(env))
+    # Issue 14 item 3: this PC's name, else (not chosen yet) one an older version kept in the
+    # shared table, else the OS user's name: every entry says who wrote it.
+    journal = Journal(operator=_recorded_name(settings.load().operator_name))
+
+    def operator_changed(name: str) -> None:
+        journal.operator = name
+
+    settings.on_operator_changed = operator_changed
     holder: dict[str, Kanjo] = {}
 
     def gateway() -> Gateway:
@@ -237,11 +275,19 @@ def open_app(
         sandbox_db=sandbox_db_path(url, env),
         sandbox_url=env.get(SANDBOX_URL_ENV) or None,
         gateway_options=dict(gateway_options or {}),
+        journal=journal,
     )
     holder["app"] = app
     if daily_backup and not new_store:  # a store created just now holds nothing to back up yet
         app.start_daily_backup(data_dir(env))
     return app
+
+
+def _recorded_name(name: str) -> str:
+    try:
+        return normalize_operator_name(name)
+    except BadInput:  # none yet, or one an older version let through (a newline, too long)
+        return os_user_name()
 
 
 def _open_store(url: str, env: Mapping[str, str], clock: Clock) -> tuple[Engine, bool]:

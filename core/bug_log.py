@@ -41,8 +41,7 @@ def format_bug(exc: BaseException) -> str:
         kind = type(current)
         frames = traceback.format_list(traceback.extract_tb(current.__traceback__))
         blocks.append(
-            f"{kind.__module__}.{kind.__qualname__}{_safe_codes(current)} (message left out)\n"
-            + "".join(frames)
+            f"{kind.__module__}.{kind.__qualname__}{_safe_codes(current)} (message left out)\n" + "".join(frames)
         )
         current = current.__cause__ or current.__context__
     return "\ncaused by / during: ".join(blocks)

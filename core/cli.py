@@ -109,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
         "remove-sandbox", help="サンドボックス(内蔵を含む)の受注を一覧から削除します(記録は残ります)"
     )
     remover.add_argument("--yes", action="store_true", help="確認のうえ削除します(付けないと件数を表示するだけ)")
-    linker = orders.add_parser("link", help="未連携の受注をCharge Permissionと連携します")
+    linker = orders.add_parser(
+        "link", help="未連携の受注をCharge Permissionと連携します(連携済みでCharge IDのない受注にはCharge IDを追加)"
+    )
     linker.add_argument("number")
     linker.add_argument("--charge-permission", required=True, metavar="ID")
     linker.add_argument("--charge", action="append", default=[], metavar="ID")
@@ -414,6 +416,7 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"取込元: {_line(d.source)}  環境: {_line(environment_label(d.environment))}  Amazon Pay: "
             + (
                 f"連携済 {_line(d.charge_permission_id)}"
+                + ("(Charge ID未連携: orders link で追加してください)" if d.charges_unknown else "")
                 if d.linked
                 else ("未連携" if d.payment_method == "amazon_pay" and d.kind != "marketplace" else "対象外")
             ),
@@ -949,8 +952,13 @@ def _cmd_backup_restore(args: argparse.Namespace, as_json: bool) -> int:
     if args.command == "backup" and args.backup_action == "list":
         found = list_backups(store, home)
         data = [
-            {"path": str(path), "bytes": path.stat().st_size, "revision": parsed.revision, "at": parsed.at.isoformat(),
-             "before_migration_to": parsed.to_revision}
+            {
+                "path": str(path),
+                "bytes": path.stat().st_size,
+                "revision": parsed.revision,
+                "at": parsed.at.isoformat(),
+                "before_migration_to": parsed.to_revision,
+            }
             for parsed, path in found
         ]
         lines = [
@@ -992,8 +1000,17 @@ def _cmd_backup_restore(args: argparse.Namespace, as_json: bool) -> int:
             steps.append(f"3. スキーマを {_line(info.revision)} から {_line(info.head)} に更新します。")
         steps.append("復元後、バックアップ以降の変更は画面に表示されなくなります(移したファイルに残ります)。")
         if as_json:
-            _print_json({"plan": {"from": str(file), "store": str(store), "previous": str(aside) if store.exists() else None,
-                                  "revision": info.revision, "migrate_to": info.head if info.needs_migration else None}})
+            _print_json(
+                {
+                    "plan": {
+                        "from": str(file),
+                        "store": str(store),
+                        "previous": str(aside) if store.exists() else None,
+                        "revision": info.revision,
+                        "migrate_to": info.head if info.needs_migration else None,
+                    }
+                }
+            )
         else:
             _out("\n".join(steps))
         raise UserError("まだ何も変更していません。内容を確認し、--yes を付けて実行すると復元します。")

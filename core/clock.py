@@ -76,9 +76,7 @@ def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
         return FixedClock(parse_iso(text))
     except (ValueError, OverflowError) as exc:
         shown = "".join(c if c.isprintable() else "?" for c in text[:40])
-        raise BadInput(
-            f"環境変数 {CLOCK_ENV} の日時を読めません: 「{shown}」(例: 2026-11-21T12:00:00+09:00)"
-        ) from exc
+        raise BadInput(f"環境変数 {CLOCK_ENV} の日時を読めません: 「{shown}」(例: 2026-11-21T12:00:00+09:00)") from exc
 
 
 def to_jst(moment: datetime) -> datetime:

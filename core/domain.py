@@ -206,3 +206,4 @@ class ChargePermissionFacts:
     expires_at: datetime | None
     instrument: Instrument
     amount_limit: int | None = None
+    amount_balance: int | None = None  # limits.amountBalance as last read (0007)

@@ -61,3 +61,17 @@ class GatewayOutcomeUnknown(GatewayError):
     """
 
     code = "gateway_outcome_unknown"
+
+
+STALE_EDIT_MESSAGE = "他の担当者が先に変更しました"
+
+
+class StaleEdit(UserError):
+    """Issue 14 item 2: an edit based on values another operator has changed since they were
+    read (optimistic versions). Nothing was written; ``current`` holds the values as they are now."""
+
+    code = "stale_edit"
+
+    def __init__(self, current: str, *, current_values: dict[str, object] | None = None) -> None:
+        super().__init__(f"{STALE_EDIT_MESSAGE}。現在の内容: {current} もう一度読み込んでから変更してください。")
+        self.current_values = dict(current_values or {})

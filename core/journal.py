@@ -145,8 +145,14 @@ class PendingOperation:
 
 
 class Journal:
-    def __init__(self, actor: str = "operator") -> None:
+    """Writes entries for one running app. ``actor`` is the role written by default; ``operator``
+    the name of the person at this PC (issue 14 item 3, core.operator), recorded on every entry
+    this app writes, whatever its role (a background sync runs on someone's PC too). The app
+    sets ``operator`` again when the name is changed in the window."""
+
+    def __init__(self, actor: str = "operator", operator: str = "") -> None:
         self.actor = actor
+        self.operator = operator
 
     def intent(
         self,
@@ -173,6 +179,7 @@ class Journal:
             request_path=request.path,
             request_body=request.body_text(),
             detail=json.dumps(dict(detail or {}), ensure_ascii=False),
+            operator=self.operator,
         )
         session.add(entry)
         session.flush()
@@ -204,6 +211,7 @@ class Journal:
             outcome=outcome,
             gateway_request_id=request_id,
             detail=message,
+            operator=self.operator,
         )
         session.add(entry)
         session.flush()
@@ -239,6 +247,7 @@ class Journal:
             amount=amount,
             outcome=outcome,
             detail=message,
+            operator=self.operator,
         )
         session.add(entry)
         if flush:

@@ -66,6 +66,7 @@ def charge_permission_facts(cp: ChargePermission) -> ChargePermissionFacts:
         expires_at=cp.expires_at,
         instrument=Instrument(cp.instrument),
         amount_limit=cp.amount_limit,
+        amount_balance=cp.amount_balance,
     )
 
 
@@ -175,6 +176,8 @@ def apply_charge_permission_info(cp: ChargePermission, info: ChargePermissionInf
     cp.reason_code = info.status.reason_code
     if info.amount_limit is not None:
         cp.amount_limit = info.amount_limit
+    if info.amount_balance is not None:
+        cp.amount_balance = info.amount_balance
     if info.expires_at is not None:
         # Amazon's expirationTimestamp wins over any local estimate: 180 days or 13 months for
         # a one-time permission (R54), and a recurring one as extended by Amazon (R14).

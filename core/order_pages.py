@@ -55,8 +55,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.clock import JST, to_utc
-from core.db.schema import Customer, Order
+from core.db.schema import ChargePermission, Customer, Order
 from core.domain import OrderKind, OrderStatus, PaymentStatus
+from core.payment_rules import permission_holds_a_charge
 from core.queries import effective_payment_status
 from core.status import expiry_text
 
@@ -116,13 +117,22 @@ class OrderQuery:
     descending: bool = True
 
 
-NO_BADGE_NO_PAYMENT = "決済不要"  # R34: nothing to pay through Amazon Pay (e.g. a total of 0)
+NO_BADGE_NO_PAYMENT = "決済不要"  # R34: nothing to pay through Amazon Pay (a total of 0)
 NO_BADGE_UNLINKED = "未連携"  # R57: an Amazon Pay order imported without its Charge Permission
+NO_BADGE_UNKNOWN_CHARGES = "Charge未連携"  # R57: Amazon holds a charge whose ID is not known here
+NO_BADGE_NOT_AUTHORIZED = "未与信"  # linked, with an amount, and nothing authorized yet
 NO_BADGE_MARKETPLACE = "マーケットプレイス"  # R61: its money moves in Seller Central
 NO_BADGE_OTHER_METHOD = "対象外"  # paid otherwise (bank transfer, card of the shop, ...)
 
 
-def no_badge_label(kind: str, payment_method: str | None, has_permission: bool) -> str:
+def no_badge_label(
+    kind: str,
+    payment_method: str | None,
+    has_permission: bool,
+    *,
+    total: int = 0,
+    unknown_charges: bool = False,
+) -> str:
     """Why an order without charges shows no R10 badge (issue 11: imported orders of every kind)."""
     if kind == OrderKind.MARKETPLACE.value:
         return NO_BADGE_MARKETPLACE
@@ -130,6 +140,10 @@ def no_badge_label(kind: str, payment_method: str | None, has_permission: bool) 
         return NO_BADGE_OTHER_METHOD
     if payment_method == "amazon_pay" and not has_permission:
         return NO_BADGE_UNLINKED
+    if unknown_charges:
+        return NO_BADGE_UNKNOWN_CHARGES
+    if payment_method == "amazon_pay" and has_permission and total > 0:
+        return NO_BADGE_NOT_AUTHORIZED
     return NO_BADGE_NO_PAYMENT
 
 
@@ -397,8 +411,12 @@ class OrderPages:
                 Order.environment,
                 Order.payment_method,
                 Order.charge_permission_id,
+                ChargePermission.type,
+                ChargePermission.amount_limit,
+                ChargePermission.amount_balance,
             )
             .join(Customer, Customer.id == Order.customer_id)
+            .outerjoin(ChargePermission, ChargePermission.id == Order.charge_permission_id)
             .where(Order.id.in_(list(keys)))
         )
         rows: dict[int, OrderRow] = {}
@@ -417,6 +435,9 @@ class OrderPages:
             environment,
             method,
             permission,
+            permission_type,
+            limit,
+            balance,
         ) in connection.execute(statement):
             label = _PAYMENT_STATUSES[effective] if effective else None  # None: no payment (決済不要)
             rows[order_id] = OrderRow(
@@ -433,7 +454,17 @@ class OrderPages:
                 auth_expiry=expiry_text(expires, now) if label is authorized else "",
                 sort_key=keys[order_id],
                 environment=environment,
-                no_badge=no_badge_label(kind, method, permission is not None) if label is None else "",
+                no_badge=(
+                    no_badge_label(
+                        kind,
+                        method,
+                        permission is not None,
+                        total=total,
+                        unknown_charges=permission_holds_a_charge(permission_type, limit, balance),
+                    )
+                    if label is None
+                    else ""
+                ),
             )
         return rows
 

@@ -15,6 +15,7 @@ from core.domain import (
     ChargeFacts,
     ChargePermissionFacts,
     ChargePermissionState,
+    ChargePermissionType,
     ChargePurpose,
     ChargeState,
     OrderKind,
@@ -27,8 +28,7 @@ from core.status import is_authorization_lapsed, is_charge_permission_expired, o
 
 UNSETTLED_MESSAGE = "結果不明の決済処理があります。状態を確認(同期または復旧)してから操作してください。"
 IN_PROGRESS_MESSAGE = (
-    "この受注では別の決済処理が実行中です(ほかのウィンドウ・担当者・コマンド)。"
-    "終わってから、もう一度操作してください。"
+    "この受注では別の決済処理が実行中です(ほかのウィンドウ・担当者・コマンド)。終わってから、もう一度操作してください。"
 )
 
 
@@ -70,18 +70,56 @@ class Decision:
 
 MARKETPLACE_MESSAGE = "Amazonマーケットプレイスの注文です。お金の動きはSeller Centralで行ってください。"
 UNLINKED_MESSAGE = (
-    "Amazon Payと未連携の受注です(Charge Permission IDがありません)。"
-    "kanjo orders link で連携してから操作してください。"
+    "Amazon Payと未連携の受注です(Charge Permission IDがありません)。kanjo orders link で連携してから操作してください。"
 )
 
 
-def link_refusal(kind: OrderKind, payment_method: str, *, has_permission: bool, has_charges: bool) -> Decision | None:
+UNKNOWN_CHARGES_MESSAGE = (
+    "Amazon Payにはこの受注の与信(Charge)がありますが、Charge IDが分かりません(取込ファイルにありませんでした)。"
+    "二重に与信しないよう、kanjo orders link 受注番号 --charge-permission ID --charge ChargeID で"
+    "Charge IDを追加してから操作してください。"
+)
+
+
+def has_unknown_charges(permission: ChargePermissionFacts | None, *, has_charges: bool) -> bool:
+    """Issue 11 (R57): the API cannot list a permission's charges. A one-time permission whose
+    balance Amazon reports below its limit already carries a charge; when none is known here,
+    a new authorization would hold the buyer's money twice."""
+    return (
+        not has_charges
+        and permission is not None
+        and permission_holds_a_charge(permission.type, permission.amount_limit, permission.amount_balance)
+    )
+
+
+def permission_holds_a_charge(permission_type: str, amount_limit: int | None, amount_balance: int | None) -> bool:
+    """A one-time Charge Permission whose balance is below its limit has had money authorized
+    (limits.amountBalance, amazonpay-api.md); a recurring one's balance is the month's, not an order's."""
+    return (
+        permission_type == ChargePermissionType.ONE_TIME.value
+        and amount_limit is not None
+        and amount_balance is not None
+        and amount_balance < amount_limit
+    )
+
+
+def link_refusal(
+    kind: OrderKind,
+    payment_method: str,
+    *,
+    has_permission: bool,
+    has_charges: bool,
+    unknown_charges: bool = False,
+) -> Decision | None:
     """Issue 11: no Amazon Pay action on a marketplace order (its money moves in Seller Central,
-    R61) nor on an Amazon Pay order imported without its Charge Permission (未連携, R57)."""
+    R61), on an Amazon Pay order imported without its Charge Permission (未連携, R57), nor on one
+    whose charge exists at Amazon but is not known here (``has_unknown_charges``)."""
     if kind is OrderKind.MARKETPLACE:
         return Decision.no(MARKETPLACE_MESSAGE, "R61")
     if payment_method == "amazon_pay" and not has_permission and not has_charges:
         return Decision.no(UNLINKED_MESSAGE, "R57")
+    if payment_method == "amazon_pay" and unknown_charges:
+        return Decision.no(UNKNOWN_CHARGES_MESSAGE, "R57")
     return None
 
 
@@ -118,6 +156,7 @@ def _common_refusal(order: OrderFacts) -> Decision | None:
         order.payment_method,
         has_permission=order.charge_permission is not None,
         has_charges=bool(order.charges),
+        unknown_charges=has_unknown_charges(order.charge_permission, has_charges=bool(order.charges)),
     )
     if refusal:
         return refusal
@@ -138,6 +177,7 @@ def settled_refusal(order: OrderFacts) -> Decision | None:
         order.payment_method,
         has_permission=order.charge_permission is not None,
         has_charges=bool(order.charges),
+        unknown_charges=has_unknown_charges(order.charge_permission, has_charges=bool(order.charges)),
     )
     return refusal or in_progress_refusal(order)
 

@@ -22,7 +22,13 @@ from core.ledger import (
     refund_facts,
 )
 from core.messages.status import status_label
-from core.payment_rules import OrderFacts, capture_decision, environment_refusal, reauthorize_decision
+from core.payment_rules import (
+    OrderFacts,
+    capture_decision,
+    environment_refusal,
+    has_unknown_charges,
+    reauthorize_decision,
+)
 from core.status import charge_label, days_remaining, expiry_text, refund_label
 
 
@@ -199,6 +205,7 @@ class JournalView:
     refund_id: str | None
     idempotency_key: str | None
     detail: str
+    operator: str = ""  # who at which PC wrote it (issue 14 item 3); '' before it was recorded
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,7 @@ class MessageView:
     error: str | None
     created_at: datetime
     sent_at: datetime | None
+    operator: str = ""  # who recorded it (issue 14 item 3)
 
 
 def message_view(message: Message, order_number: str) -> MessageView:
@@ -235,6 +243,7 @@ def message_view(message: Message, order_number: str) -> MessageView:
         error=message.error,
         created_at=message.created_at,
         sent_at=message.sent_at,
+        operator=message.operator,
     )
 
 
@@ -310,6 +319,8 @@ class OrderDetail:
     charge_permission_id: str | None = None
     shop_total_mismatch: int | None = None
     payment_method: str = "amazon_pay"
+    # Issue 11: Amazon holds a charge of this order whose ID is not known here (the file had none).
+    charges_unknown: bool = False
 
     def to_json(self) -> dict[str, Any]:
         def convert(value: Any) -> Any:
@@ -432,6 +443,7 @@ def order_detail(session: Session, number: str, now: datetime, connection: str =
                 refund_id=j.refund_id,
                 idempotency_key=j.idempotency_key,
                 detail=j.detail,
+                operator=j.operator,
             )
             for j in journal
         ),
@@ -449,6 +461,7 @@ def order_detail(session: Session, number: str, now: datetime, connection: str =
         charge_permission_id=order.charge_permission_id,
         shop_total_mismatch=order.shop_total_mismatch,
         payment_method=order.payment_method,
+        charges_unknown=has_unknown_charges(facts.charge_permission, has_charges=bool(facts.charges)),
         seller_central_tasks=tuple(_task_text(t) for t in Journal.seller_central_tasks(session, order.number)),
         messages=tuple(
             message_view(m, order.number)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db.schema import Setting
-from core.errors import BadInput
+from core.errors import BadInput, StaleEdit
+from core.operator import LocalOperator, normalize_operator_name
 
 
 @dataclass(frozen=True)
@@ -33,13 +36,19 @@ class AppSettings:
     smtp_user: str = ""
     smtp_security: str = "starttls"  # 'starttls' or 'ssl'
     smtp_from: str = ""  # the From address; smtp_user when empty
+    # Issue 14 item 2: the version of the shared settings these values were read at. Handed back
+    # to ``SettingsStore.save`` (``version=``), it makes the save refuse a stale edit. Not a setting.
+    version: int = 0
 
     @property
     def has_amazon_credentials(self) -> bool:
         return bool(self.amazon_public_key_id and self.amazon_private_key_path)
 
 
-_FIELDS = {f.name: f for f in fields(AppSettings)}
+VERSION_KEY: Final = "_version"  # the settings table's version row (migration 0008)
+LOCAL_FIELDS: Final = frozenset({"operator_name"})  # kept per PC (core.operator), not in the shared table
+_FIELDS = {f.name: f for f in fields(AppSettings) if f.name != "version"}
+_STORED = {name: f for name, f in _FIELDS.items() if name not in LOCAL_FIELDS}
 
 MAX_SYNC_MINUTES: Final = 24 * 60
 """Longest background-sync interval; Qt timers overflow far above it (issue 10 item 8)."""
@@ -214,32 +223,81 @@ def coerce(name: str, text: str) -> Any:
         return normalize_domain(value)
     if name == "seller_token":
         return normalize_seller_token(value)
+    if name == "operator_name":
+        return normalize_operator_name(text)
     if name == "smtp_from" and value and ("@" not in value or any(c.isspace() for c in value)):
         raise BadInput("smtp_from にはメールアドレスを指定してください(例: shop@example.jp)。")
     return value
 
 
 class SettingsStore:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    """The shop's settings, shared by every PC of the store, plus this PC's operator name.
+
+    ``local_dir`` is this user's data directory: the operator's name lives there (core.operator,
+    issue 14 item 3), because the table is shared by several PCs. Without it (tests of older
+    code) the name is a row like the others.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], local_dir: Path | None = None) -> None:
         self._sessions = sessions
+        self.local = LocalOperator(local_dir) if local_dir is not None else None
+        self.on_operator_changed: Callable[[str], None] | None = None  # the app's journal follows the name
 
     def load(self) -> AppSettings:
         with self._sessions() as session:
             stored = {row.key: row.value for row in session.scalars(select(Setting))}
-        values = {name: _decode(name, stored[name]) for name in _FIELDS if name in stored}
+        names = _STORED if self.local is not None else _FIELDS
+        values: dict[str, Any] = {name: _decode(name, stored[name]) for name in names if name in stored}
+        if self.local is not None:
+            # A PC that has not chosen a name yet shows the one an older version kept in the table.
+            values["operator_name"] = self.local.load() or stored.get("operator_name", "")
+        version = stored.get(VERSION_KEY, "0")
+        values["version"] = int(version) if _ASCII_DIGITS.fullmatch(version) and len(version) <= 18 else 0
         return AppSettings(**values)
 
     def save(self, **changes: Any) -> AppSettings:
+        """Save ``changes``. With ``version=`` (the version the values were read at, as
+        ``AppSettings.version`` carries it), a save made after another operator's is refused
+        with ``StaleEdit`` and the current values, and nothing is written (issue 14 item 2).
+
+        The check and the write are one step under the version row's lock (on SQLite the
+        database's write lock, on PostgreSQL ``SELECT … FOR UPDATE``). A save that changes
+        nothing leaves the version as it is. ``operator_name`` goes to this PC's file.
+        """
+        expected = changes.pop("version", None)
         unknown = set(changes) - set(_FIELDS)
         if unknown:
             raise BadInput(f"不明な設定項目です: {', '.join(sorted(unknown))}")
+        local_name: str | None = None
+        if self.local is not None and "operator_name" in changes:
+            typed = str(changes.pop("operator_name"))
+            chosen = self.local.load()
+            if typed != (chosen or "") and not (chosen is None and typed == ""):
+                local_name = normalize_operator_name(typed)  # refused before anything is written
         with self._sessions.begin() as session:
+            current = _lock_version(session)
+            rows = {row.key: row for row in session.scalars(select(Setting).where(Setting.key.in_(list(changes))))}
+            if expected is not None and int(expected) != current:
+                raise _stale_settings(session, changes, current)
+            changed = False
             for name, value in changes.items():
-                row = session.get(Setting, name)
+                row = rows.get(name)
                 if row is None:
                     session.add(Setting(key=name, value=_encode(value)))
-                else:
+                    changed = True
+                elif row.value != _encode(value):
                     row.value = _encode(value)
+                    changed = True
+            if changed:
+                version_row = session.get(Setting, VERSION_KEY)
+                if version_row is None:
+                    session.add(Setting(key=VERSION_KEY, value=str(current + 1)))
+                else:
+                    version_row.value = str(current + 1)
+        if local_name is not None and self.local is not None:
+            self.local.save(local_name)
+            if self.on_operator_changed is not None:
+                self.on_operator_changed(local_name)
         return self.load()
 
     def get_raw(self, key: str) -> str | None:
@@ -258,3 +316,27 @@ class SettingsStore:
     @staticmethod
     def as_dict(settings: AppSettings) -> dict[str, Any]:
         return asdict(settings)
+
+
+def _lock_version(session: Session) -> int:
+    """Take the settings' write lock for the rest of the transaction; the current version."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Setting)
+            .where(Setting.key == VERSION_KEY)
+            .values(value=Setting.value)
+            .execution_options(synchronize_session=False)
+        )
+        text = session.scalar(select(Setting.value).where(Setting.key == VERSION_KEY))
+    else:
+        text = session.scalar(select(Setting.value).where(Setting.key == VERSION_KEY).with_for_update())
+    return int(text) if text and _ASCII_DIGITS.fullmatch(text) and len(text) <= 18 else 0
+
+
+def _stale_settings(session: Session, changes: dict[str, Any], current: int) -> StaleEdit:
+    """The refusal of a stale save, naming the current value of each setting it would change."""
+    stored = {row.key: row.value for row in session.scalars(select(Setting).where(Setting.key.in_(list(changes))))}
+    now = {name: _decode(name, stored[name]) if name in stored else getattr(AppSettings(), name) for name in changes}
+    differing = [name for name in changes if _encode(now[name]) != _encode(changes[name])]
+    shown = "、".join(f"{name} = {now[name]}" for name in differing) or "(変更する項目は同じ値です)"
+    return StaleEdit(f"設定(第{current}版) {shown}。", current_values={"version": current, **now})

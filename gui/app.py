@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QGuiApplication, QIcon
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from core.app import Kanjo, data_dir, open_app
 from core.db.engine import sqlite_path
@@ -70,6 +70,7 @@ class Launched:
     window: MainWindow
     runner: TaskRunner
     kanjo: Kanjo
+    operator_question: QDialog | None = None  # the first start's 担当者名 (issue 14 item 3)
 
     def shutdown(self) -> None:
         # Let an operation already sent finish and record its outcome; drop what is queued.
@@ -87,7 +88,28 @@ def launch(db_url: str | None, *, environ: Mapping[str, str] | None = None) -> L
     install_excepthooks(window)
     window.show()
     window.start(connect_after_paint=True)
-    return Launched(window, runner, kanjo)
+    launched = Launched(window, runner, kanjo)
+    if not kanjo.operator_chosen():
+        ask_first_operator(launched)
+    return launched
+
+
+def ask_first_operator(launched: Launched) -> None:
+    """This PC has no operator name yet: ask for it over the window (issue 14 item 3)."""
+    from gui.operator_dialog import ask_operator_name
+
+    kanjo, window = launched.kanjo, launched.window
+
+    def chosen(name: str) -> None:
+        launched.operator_question = None
+        try:
+            kanjo.set_operator_name(name)
+        except (UserError, OSError) as exc:  # a data directory that cannot be written
+            QMessageBox.warning(window, APP_TITLE, f"担当者名を保存できませんでした。{error_message(exc)}")
+            return
+        window.settings = kanjo.settings.load()
+
+    launched.operator_question = ask_operator_name(window, kanjo.suggested_operator_name(), chosen)
 
 
 def run(db_url: str | None) -> int:

@@ -40,7 +40,7 @@ from core.changes import ALL, ChangeFeed
 from core.clock import format_jst, to_jst
 from core.domain import OrderStatus, PaymentStatus, Tone
 from core.environment import connection_environment
-from core.errors import UserError
+from core.errors import StaleEdit, UserError
 from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from core.queries import MessageView, OrderDetail
 from core.settings import MAX_SYNC_MINUTES, AppSettings
@@ -616,7 +616,7 @@ class MainWindow(QMainWindow):
         self.sync_label.setToolTip(f"バックグラウンド同期: {minutes}分ごと")
 
     def open_settings(self) -> None:
-        edited = SettingsDialog.ask(self.settings, self)
+        edited = SettingsDialog.ask(self.settings, self, reload=self.app.settings.load)
         if edited is None:
             return
         before = self.settings
@@ -625,6 +625,8 @@ class MainWindow(QMainWindow):
                 **{name: getattr(edited, name) for name in AppSettings.__dataclass_fields__ if name != "demo_seeded"}
             )
         except UserError as exc:
+            if isinstance(exc, StaleEdit):  # another operator saved first (issue 14 item 2): read theirs
+                self._apply_settings(self.app.settings.load())
             show_error(self, exc, title="設定を保存できません")
             return
         self._apply_settings(saved)

@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.environment import LIVE, connection_environment
-from core.errors import UserError
+from core.errors import STALE_EDIT_MESSAGE, UserError
 from core.gateway import read_private_key
+from core.operator import normalize_operator_name
 from core.settings import (
     CONNECTION_FIELDS,
     MAX_SYNC_MINUTES,
@@ -45,11 +46,22 @@ __all__ = ["CONNECTION_FIELDS", "MAX_SYNC_MINUTES", "SettingsDialog", "connectio
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    """``reload`` reads the settings as saved now: when another operator saved since this dialog
+    opened, 保存 says so with their values and shows them instead (issue 14 item 2); the store
+    refuses a stale save anyway (``version``), this only says it before the dialog closes."""
+
+    def __init__(
+        self,
+        settings: AppSettings,
+        parent: QWidget | None = None,
+        *,
+        reload: Callable[[], AppSettings] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("設定")
         self.setMinimumWidth(520)
         self._original = settings
+        self._reload = reload
 
         shop = QGroupBox("ショップ")
         form = QFormLayout(shop)
@@ -57,7 +69,8 @@ class SettingsDialog(QDialog):
         self.shop_domain = QLineEdit(settings.shop_domain)
         self.shop_domain.setPlaceholderText("例: shop.example.jp(注文履歴ページのURLに使います, R43)")
         self.operator_name = QLineEdit(settings.operator_name)
-        self.operator_name.setPlaceholderText("お客様へのメッセージの署名(ペンネーム可, R50)")
+        self.operator_name.setPlaceholderText("この端末の担当者(操作の記録とメッセージの署名。ペンネーム可, R50)")
+        self.operator_name.setToolTip("この端末だけの設定です。同じデータを使う他の端末には影響しません。")
         self.seller_token = QLineEdit(settings.seller_token)
         self.seller_token.setPlaceholderText("ストアプロフィールのURLに使います(R44)")
         form.addRow("ショップ名", self.shop_name)
@@ -120,10 +133,30 @@ class SettingsDialog(QDialog):
         self.result_settings: AppSettings | None = None
 
     @classmethod
-    def ask(cls, settings: AppSettings, parent: QWidget | None = None) -> AppSettings | None:
+    def ask(
+        cls,
+        settings: AppSettings,
+        parent: QWidget | None = None,
+        *,
+        reload: Callable[[], AppSettings] | None = None,
+    ) -> AppSettings | None:
         """Show the dialog; the edited settings, or None when cancelled (tests monkeypatch this)."""
-        dialog = cls(settings, parent)
+        dialog = cls(settings, parent, reload=reload)
         return dialog.result_settings if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def show_settings(self, settings: AppSettings) -> None:
+        """Put ``settings`` in the fields (a reload after another operator's save)."""
+        self._original = settings
+        self.shop_name.setText(settings.shop_name)
+        self.shop_domain.setText(settings.shop_domain)
+        self.operator_name.setText(settings.operator_name)
+        self.seller_token.setText(settings.seller_token)
+        self.merchant_id.setText(settings.amazon_merchant_id)
+        self.public_key_id.setText(settings.amazon_public_key_id)
+        self.private_key_path.setText(settings.amazon_private_key_path)
+        self.environment.setCurrentIndex(0 if settings.amazon_environment != "live" else 1)
+        self.auto_sync.setChecked(settings.auto_sync)
+        self.sync_interval.setValue(max(1, min(settings.sync_interval_minutes, MAX_SYNC_MINUTES)))
 
     def values(self) -> dict[str, Any]:
         try:
@@ -166,6 +199,11 @@ class SettingsDialog(QDialog):
         problem = connection_problem(replace(self._original, **values), saving=True)
         if problem is not None:
             return problem
+        if values["operator_name"] != self._original.operator_name:  # kept per PC, never blank (issue 14)
+            try:
+                normalize_operator_name(self.operator_name.text())
+            except UserError as exc:
+                return exc.message
         try:
             normalize_domain(self.shop_domain.text())
             normalize_seller_token(self.seller_token.text())
@@ -179,6 +217,21 @@ class SettingsDialog(QDialog):
             self.error.setText(problem)
             self.error.show()
             return
+        if self._reload is not None:
+            latest = self._reload()
+            if latest.version != self._original.version:
+                changed = [
+                    f"{name} = {getattr(latest, name)}"
+                    for name in self.values()
+                    if getattr(latest, name) != getattr(self._original, name)
+                ]
+                self.show_settings(latest)
+                self.error.setText(
+                    f"{STALE_EDIT_MESSAGE}。現在の内容を読み込みました"
+                    f"({'、'.join(changed) or '表示中の項目に変更はありません'})。確かめてからもう一度保存してください。"
+                )
+                self.error.show()
+                return
         self.result_settings = replace(self._original, **self.values())
         self.accept()
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -76,6 +77,9 @@ class ChargePermission(Base):
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     instrument: Mapped[str] = mapped_column(String(16))
     amount_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # What Amazon says the permission still allows (limits.amountBalance, 0007): below the limit
+    # on a one-time permission, a charge exists even when no Charge ID is known here.
+    amount_balance: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -227,6 +231,16 @@ class ImportRecord(Base):
     completed: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class SearchIndexPause(Base):
+    """A row here, only ever inside one writer's transaction, pauses the SQLite order-search
+    insert trigger (migration 0007, ``core/db/search_index.py``)."""
+
+    __tablename__ = "search_index_paused"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_search_index_paused_one_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
 class ImportMapping(Base):
     """A saved column mapping for "any other CSV" (``--format NAME``), as JSON."""
 
@@ -264,6 +278,9 @@ class JournalEntry(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     gateway_request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # Issue 14 item 3: the operator's name at the PC that wrote the entry (core.operator); ``actor``
+    # stays the role (operator, sync, buyer, seller_central). '' for entries written before 0008.
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class OrderChange(Base):
@@ -345,6 +362,7 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")  # who wrote it (issue 14)
 
 
 Index(

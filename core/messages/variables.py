@@ -111,7 +111,9 @@ def _store_profile_url(stored: str) -> Any:
         token = normalize_seller_token(stored)
     except BadInput as exc:
         return missing("store_profile_url", exc.message + " 設定し直してください。")
-    return STORE_PROFILE_URL.format(seller_token=token) if token else missing_setting("store_profile_url", "seller_token")
+    return (
+        STORE_PROFILE_URL.format(seller_token=token) if token else missing_setting("store_profile_url", "seller_token")
+    )
 
 
 def japanese_date(moment: datetime) -> str:

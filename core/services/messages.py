@@ -13,17 +13,18 @@ as plain text, and is then either
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from core.clock import Clock
+from core.clock import Clock, format_jst
 from core.db.schema import Message, MessageTemplate, MessageTemplateVersion, Order
-from core.errors import BadInput, NotFound, UserError
+from core.errors import BadInput, NotFound, StaleEdit, UserError
 from core.messages.builtin import BuiltinTemplate, builtin, builtin_templates
 from core.messages.mail import (
     SECURITY_LABELS,
@@ -210,10 +211,14 @@ class MessageService:
         *,
         passwords: PasswordStore | None = None,
         sender: MailSender | None = None,
+        operator: Callable[[], str] | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
         self._settings = settings
+        # Who is at this PC (issue 14 item 3): recorded on every message; read at each write, as
+        # the window may change the name while the app runs.
+        self._operator: Callable[[], str] = operator or (lambda: "")
         self.passwords: PasswordStore = passwords or KeyringPasswords()
         self.sender: MailSender = sender or SmtpSender()
 
@@ -271,13 +276,25 @@ class MessageService:
         )
 
     def save_template(
-        self, template_id: str | None, *, title: str, subject: str, body: str, based_on: str | None = None
+        self,
+        template_id: str | None,
+        *,
+        title: str,
+        subject: str,
+        body: str,
+        based_on: str | None = None,
+        expected_version: int | None = None,
     ) -> TemplateInfo:
         """Save a new version (or a new template when ``template_id`` is None).
 
         Refused, with the reason in Japanese, when the template names a variable that does not
         exist (:func:`check_template` names it), is not valid Jinja, or is refused by the sandbox.
         Built-ins cannot be changed: copy them first.
+
+        ``expected_version`` is the version the edit started from (issue 14 item 2): when another
+        operator saved a newer one meanwhile, ``StaleEdit`` names it and nothing is saved. Two
+        saves of one template at once never both become the same next version: the template's
+        row is locked first, and the unique (template, version) index refuses the loser anyway.
         """
         title = " ".join(title.split())
         if not title:
@@ -290,38 +307,57 @@ class MessageService:
             raise NotFound(f"標準テンプレート「{based_on}」は見つかりません。")
         check_template(subject, body)
         now = self._clock.now()
-        with self._sessions.begin() as session:
-            if template_id is None:
-                row = MessageTemplate(based_on=based_on, created_at=now)
-                session.add(row)
+        try:
+            with self._sessions.begin() as session:
+                if template_id is None:
+                    row = MessageTemplate(based_on=based_on, created_at=now)
+                    session.add(row)
+                    session.flush()
+                    next_version = 1
+                else:
+                    _lock_template(session, template_id)
+                    row = self._row(session, template_id)
+                    latest = row.versions[-1]
+                    if expected_version is not None and latest.version != expected_version:
+                        raise _stale_template(latest)
+                    if (latest.title, latest.subject, latest.body) == (title, subject, body):
+                        return _info_from_row(row)  # nothing changed: no new version
+                    next_version = latest.version + 1
+                row.versions.append(
+                    MessageTemplateVersion(
+                        version=next_version, title=title, subject=subject, body=body, created_at=now
+                    )
+                )
                 session.flush()
-                next_version = 1
-            else:
-                row = self._row(session, template_id)
-                latest = row.versions[-1]
-                if (latest.title, latest.subject, latest.body) == (title, subject, body):
-                    return _info_from_row(row)  # nothing changed: no new version
-                next_version = latest.version + 1
-            row.versions.append(
-                MessageTemplateVersion(version=next_version, title=title, subject=subject, body=body, created_at=now)
-            )
-            session.flush()
-            return _info_from_row(row)
+                return _info_from_row(row)
+        except IntegrityError as exc:  # another save took this version number first
+            if template_id is None:
+                raise
+            with self._sessions() as session:
+                raise _stale_template(self._row(session, template_id).versions[-1]) from exc
 
-    def restore_version(self, template_id: str, version: int) -> TemplateInfo:
+    def restore_version(self, template_id: str, version: int, *, expected_version: int | None = None) -> TemplateInfo:
         """Make an earlier version current again (as a new version: history is never rewritten)."""
         old = next((v for v in self.versions(template_id) if v.version == version), None)
         if old is None:
             raise NotFound(f"テンプレート「{template_id}」に第{version}版はありません。")
-        return self.save_template(template_id, title=old.title, subject=old.subject, body=old.body)
+        return self.save_template(
+            template_id, title=old.title, subject=old.subject, body=old.body, expected_version=expected_version
+        )
 
-    def restore_builtin(self, template_id: str) -> TemplateInfo:
+    def restore_builtin(self, template_id: str, *, expected_version: int | None = None) -> TemplateInfo:
         """Put the built-in's text back into a copy of it (as a new version)."""
         info = self.template(template_id)
         source = builtin(info.based_on) if info.based_on else None
         if info.builtin or source is None:
             raise BadInput("標準テンプレートをもとにしたテンプレートではないため、標準の内容には戻せません。")
-        return self.save_template(template_id, title=info.title, subject=source.subject, body=source.body)
+        return self.save_template(
+            template_id,
+            title=info.title,
+            subject=source.subject,
+            body=source.body,
+            expected_version=expected_version,
+        )
 
     def archive_template(self, template_id: str) -> None:
         """Remove from the list; messages already sent with it keep their text."""
@@ -424,6 +460,7 @@ class MessageService:
                 channel=channel,
                 created_at=now,
                 updated_at=now,
+                operator=self._operator(),
             )
             session.add(row)
             session.flush()
@@ -581,6 +618,36 @@ class MessageService:
 
     def has_smtp_password(self) -> bool:
         return bool(self.passwords.get(self._config().account))
+
+
+def _lock_template(session: Session, template_id: str) -> None:
+    """Hold the template's row for the rest of the transaction, before anything is read (like
+    core.db.locks.lock_order): on SQLite a write takes the database's write lock at once (a read
+    first would be a snapshot the lock does not refresh); on PostgreSQL ``SELECT … FOR UPDATE``."""
+    number = _user_id(template_id)
+    if number is None:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(MessageTemplate)
+            .where(MessageTemplate.id == number)
+            .values(based_on=MessageTemplate.based_on)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(select(MessageTemplate.id).where(MessageTemplate.id == number).with_for_update())
+
+
+def _stale_template(latest: MessageTemplateVersion) -> StaleEdit:
+    return StaleEdit(
+        f"第{latest.version}版「{latest.title}」({format_jst(latest.created_at)} 保存)。",
+        current_values={
+            "version": latest.version,
+            "title": latest.title,
+            "subject": latest.subject,
+            "body": latest.body,
+        },
+    )
 
 
 def _order_number(session: Session, row: Message) -> str:

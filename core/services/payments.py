@@ -10,6 +10,7 @@ once). With automatic sync off (R11) the steps are recorded only, marked
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,20 +25,21 @@ from core.db.locks import lock_order
 from core.db.schema import Order, OrderItem
 from core.domain import ChargePurpose, ChargeState, Instrument, OrderKind, OrderStatus
 from core.environment import connection_environment
-from core.errors import BadInput, RuleViolation
+from core.errors import BadInput, RuleViolation, StaleEdit
 from core.gateway import Gateway
 from core.journal import LOCAL_ONLY, SUCCEEDED, Journal, PendingOperation
-from core.ledger import refresh_order
+from core.ledger import charge_permission_facts, refresh_order
 from core.payment_rules import (
     MARKETPLACE_MESSAGE,
     OrderFacts,
     capture_decision,
     environment_refusal,
+    has_unknown_charges,
     link_refusal,
     reauthorize_decision,
     settled_refusal,
 )
-from core.queries import load_order, order_facts
+from core.queries import OrderDetail, load_order, order_detail, order_facts
 from core.refund_rules import RefundPlan, plan_refund
 from core.services.operations import OperationEngine, OperationResult, Step
 from core.settings import SettingsStore
@@ -88,6 +90,7 @@ class AmountChange:
     refusal: str | None
     rule: str | None
     consequences: tuple[str, ...] = ()  # named before a total of 0 is set (R34): needs a confirmation
+    version: str = ""  # the order's amounts as they are now (amount_version), issue 14 item 2
 
     @property
     def allowed(self) -> bool:
@@ -101,6 +104,46 @@ class AmountChange:
     def needs_reauthorization(self) -> int:
         """Yen the capture will authorize first (R28)."""
         return max(self.new_total - self.authorized, 0)
+
+
+def amount_version(
+    items: Sequence[tuple[str, int, int]], shipping_fee: int, fees: int, discount: int, total: int, payment_method: str
+) -> str:
+    """The version of an order's amounts an edit is based on (issue 14 item 2): the values the
+    operator saw, as one short text. Compare-and-set on the values themselves needs no column
+    bumped by every writer of ``orders`` (sync, imports, captures): an amount change is refused
+    exactly when the amounts it started from are no longer the order's (another operator's
+    change, a capture that set a new total, a sync), and allowed when they are the same again."""
+    text = repr((tuple(items), shipping_fee, fees, discount, total, payment_method))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def detail_amount_version(detail: OrderDetail) -> str:
+    """:func:`amount_version` of the amounts an ``OrderDetail`` shows (the window's dialog)."""
+    items = tuple((i.name, i.unit_price, i.quantity) for i in detail.items)
+    return amount_version(items, detail.shipping_fee, detail.fees, detail.discount, detail.total, detail.payment_method)
+
+
+def _order_amount_version(order: Order) -> str:
+    items = tuple((i.name, i.unit_price, i.quantity) for i in order.items)
+    return amount_version(items, order.shipping_fee, order.fees, order.discount, order.total, order.payment_method)
+
+
+def _stale_amount(order: Order) -> StaleEdit:
+    items = "、".join(f"{i.name} {i.unit_price:,}円×{i.quantity}" for i in order.items)
+    return StaleEdit(
+        f"受注金額 {order.total:,}円(商品: {items or 'なし'}、送料 {order.shipping_fee:,}円、"
+        f"手数料 {order.fees:,}円、値引き {order.discount:,}円)。",
+        current_values={
+            "total": order.total,
+            "items": [[i.name, i.unit_price, i.quantity] for i in order.items],
+            "shipping_fee": order.shipping_fee,
+            "fees": order.fees,
+            "discount": order.discount,
+            "payment_method": order.payment_method,
+            "version": _order_amount_version(order),
+        },
+    )
 
 
 def zero_total_consequence(authorized: int, expiries: Sequence[datetime | None]) -> str:
@@ -457,6 +500,9 @@ class PaymentService:
             order.payment_method,
             has_permission=order.charge_permission_id is not None,
             has_charges=bool(order.charges),
+            unknown_charges=has_unknown_charges(
+                charge_permission_facts(cp) if cp else None, has_charges=bool(order.charges)
+            ),
         )
         if link is not None:  # issue 11: marketplace (R61) or 未連携 (R57)
             refusal = (link.reason, link.rule)
@@ -488,6 +534,7 @@ class PaymentService:
             refusal[0] if refusal else None,
             refusal[1] if refusal else None,
             consequences,
+            _order_amount_version(order),
         )
 
     def change_amount(
@@ -501,6 +548,7 @@ class PaymentService:
         discount: int | None = None,
         void_amazon: bool = False,
         confirmed: bool = False,
+        expected_version: str | None = None,
     ) -> OperationResult:
         """Change the order's amounts before capture; nothing is sent now (R28).
 
@@ -508,12 +556,20 @@ class PaymentService:
         total directly through the adjustment line. A total of 0 makes the payment 決済不要
         (R34); with ``void_amazon`` the authorizations are canceled and the Charge
         Permission closed as well, irreversibly.
+
+        ``expected_version`` is the :func:`amount_version` of the amounts the operator saw (the
+        window's dialog): when they changed meanwhile (another operator, a capture, a sync),
+        ``StaleEdit`` names the current amounts and nothing is written (issue 14 item 2). It is
+        checked under the order's lock, so a check and a write of two PCs cannot interleave.
+        ``kanjo amount`` reads and writes at once and passes none.
         """
         for label, value in (("送料", shipping_fee), ("手数料", fees), ("値引き", discount)):
             if value is not None and value < 0:
                 raise BadInput(f"{label}にマイナスは指定できません。")
         now = self._clock.now()
         with self._locked(number) as (session, order):
+            if expected_version is not None and expected_version != _order_amount_version(order):
+                raise _stale_amount(order)
             unit_total = (
                 sum(price * quantity for _name, price, quantity in items)
                 if items is not None
@@ -581,6 +637,11 @@ class PaymentService:
         if ids:
             return self._with_status(self._engine.run_all(number, "zero_total", ids))
         return result
+
+    def detail(self, number: str) -> OrderDetail:
+        """The order as it is now (the amount dialog reloads it after a stale edit)."""
+        with self._sessions() as session:
+            return order_detail(session, number, self._clock.now(), self._connection())
 
     # --- 入金日取消 (R37) ------------------------------------------------------------------
 

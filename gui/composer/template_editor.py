@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.clock import format_jst
-from core.errors import UserError
+from core.errors import StaleEdit, UserError
 from core.messages.rendering import Rendered
 from core.messages.variables import sample_variables
 from core.services.messages import MessageService, TemplateInfo
@@ -319,6 +319,14 @@ class TemplateEditorDialog(QDialog):
     def _apply(self, action: Callable[[], TemplateInfo]) -> TemplateInfo | None:
         try:
             info = action()
+        except StaleEdit as exc:
+            # Issue 14 item 2: another operator saved a newer version meanwhile. Nothing was saved;
+            # the message names the current version, the version list and the base are reloaded,
+            # and the text on screen stays (history keeps every version, so saving it again after
+            # reading the message loses nothing of the other operator's).
+            self.show_error(exc.message)
+            self._reload_current()
+            return None
         except UserError as exc:
             self.show_error(exc.message)  # nothing was saved
             return None
@@ -326,6 +334,21 @@ class TemplateEditorDialog(QDialog):
         self.reload(info.id)
         self.templates_changed.emit()
         return info
+
+    def _reload_current(self) -> None:
+        info = self.current
+        if info is None or info.builtin:
+            return
+        try:
+            fresh = self.messages.template(info.id)
+        except UserError:
+            return  # deleted meanwhile: the next save says so
+        self.current = fresh
+        updated = format_jst(fresh.updated_at) if fresh.updated_at else ""
+        self.info.setText(f"第{fresh.version}版({updated} 保存、他の担当者が保存した版)")
+        self._fill_versions(fresh)
+        self._update_buttons()
+        self.templates_changed.emit()
 
     def copy_current(self) -> TemplateInfo | None:
         info = self.current
@@ -350,7 +373,11 @@ class TemplateEditorDialog(QDialog):
             return None
         return self._apply(
             lambda: self.messages.save_template(
-                info.id, title=self.title.text(), subject=self.subject.text(), body=self.body.toPlainText()
+                info.id,
+                title=self.title.text(),
+                subject=self.subject.text(),
+                body=self.body.toPlainText(),
+                expected_version=info.version,  # the version the edit started from (issue 14 item 2)
             )
         )
 
@@ -358,13 +385,13 @@ class TemplateEditorDialog(QDialog):
         info, version = self.current, self.versions.currentData()
         if info is None or info.builtin or not isinstance(version, int):
             return None
-        return self._apply(lambda: self.messages.restore_version(info.id, version))
+        return self._apply(lambda: self.messages.restore_version(info.id, version, expected_version=info.version))
 
     def restore_builtin(self) -> TemplateInfo | None:
         info = self.current
         if info is None or info.builtin:
             return None
-        return self._apply(lambda: self.messages.restore_builtin(info.id))
+        return self._apply(lambda: self.messages.restore_builtin(info.id, expected_version=info.version))
 
     def archive(self) -> None:
         info = self.current

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from core.domain import Tone
-from core.errors import BadInput
+from core.errors import STALE_EDIT_MESSAGE, BadInput
 from core.queries import OrderDetail
-from core.services.payments import AmountChange, PaymentService
+from core.services.payments import AmountChange, PaymentService, detail_amount_version
 from gui.dialogs.common import (
     CHECKING,
     OperationDialog,
@@ -56,6 +56,7 @@ class AmountChangeRequest:
     discount: int
     void_amazon: bool = False
     confirmed: bool = False
+    expected_version: str | None = None  # the amounts the dialog showed (issue 14 item 2)
 
 
 class ItemRow:
@@ -95,20 +96,19 @@ class AmountChangeDialog(OperationDialog):
         self, detail: OrderDetail, payments: PaymentService, runner: TaskRunner, parent: QWidget | None = None
     ) -> None:
         super().__init__(f"金額変更 — 受注番号 {detail.number}", "金額を変更", runner, parent)
-        self.detail = detail
         self.payments = payments
         self.setMinimumWidth(640)
         self.result_request: AmountChangeRequest | None = None
         self.checked: AmountChange | None = None  # core's answer for the total shown
         self._input_error: str | None = None
         self._new_total: int | None = None
-        self._original_items = tuple((i.name, i.unit_price, i.quantity) for i in detail.items)
-        base = sum(i.subtotal for i in detail.items) + detail.shipping_fee + detail.fees - detail.discount
-        self.adjustment = detail.total - base  # the order's other adjustments; kept as they are
-        self.heading.setText(
-            f"現在の受注金額 {yen(detail.total)}(与信済み {yen(detail.authorized)})。"
-            "入金処理の前なら増額・減額できます。変更はここでは送信されず、入金処理のときにAmazon Payへ反映されます(R26, R28)。"
-        )
+        self._load(detail)
+        # Issue 14 item 2: another operator changed the amounts while this dialog was open.
+        self.stale_label = QLabel()
+        self.stale_label.setObjectName("staleNote")
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setStyleSheet("color: #b3261e;")
+        self.stale_label.hide()
 
         # Line items.
         items_box = QGroupBox("商品")
@@ -160,8 +160,9 @@ class AmountChangeDialog(OperationDialog):
         form.addRow("送料", self.shipping)
         form.addRow("手数料", self.fees)
         form.addRow("値引き", self.discount)
-        if self.adjustment:
-            form.addRow("その他の調整", QLabel(f"{self.adjustment:+,}円(変わりません)"))
+        self.adjustment_label = QLabel()
+        form.addRow("その他の調整", self.adjustment_label)
+        self._show_adjustment()
         self.total_label = QLabel()
         self.total_label.setObjectName("newTotal")
         font = self.total_label.font()
@@ -177,6 +178,7 @@ class AmountChangeDialog(OperationDialog):
         )
         self.void_box.hide()
 
+        self.body.addWidget(self.stale_label)
         self.body.addWidget(items_box, 1)
         self.body.addWidget(amounts)
         self.body.addWidget(self.void_box)
@@ -184,6 +186,47 @@ class AmountChangeDialog(OperationDialog):
         for field in (self.shipping, self.fees, self.discount):
             field.edited.connect(self.recompute)
         self.void_box.toggled.connect(lambda _on: self._on_void_toggled())
+        self.recompute()
+
+    def _load(self, detail: OrderDetail) -> None:
+        """Take ``detail``'s amounts as the ones this dialog edits (at start, and on a reload)."""
+        self.detail = detail
+        self.version = detail_amount_version(detail)  # handed back with the change (issue 14 item 2)
+        self._original_items = tuple((i.name, i.unit_price, i.quantity) for i in detail.items)
+        base = sum(i.subtotal for i in detail.items) + detail.shipping_fee + detail.fees - detail.discount
+        self.adjustment = detail.total - base  # the order's other adjustments; kept as they are
+        self.heading.setText(
+            f"現在の受注金額 {yen(detail.total)}(与信済み {yen(detail.authorized)})。"
+            "入金処理の前なら増額・減額できます。変更はここでは送信されず、入金処理のときにAmazon Payへ反映されます(R26, R28)。"
+        )
+
+    def _show_adjustment(self) -> None:
+        self.adjustment_label.setText(f"{self.adjustment:+,}円(変わりません)")
+        form = self.adjustment_label.parentWidget()
+        layout = form.layout() if form is not None else None
+        if isinstance(layout, QFormLayout):
+            layout.setRowVisible(self.adjustment_label, bool(self.adjustment))
+
+    def reload(self, detail: OrderDetail, note: str = "") -> None:
+        """Show ``detail``'s amounts in place of the ones loaded before; ``note`` says why."""
+        self._load(detail)
+        for row in list(self.rows):
+            self.rows.remove(row)
+            for widget in row.widgets():
+                self.grid.removeWidget(widget)
+                widget.hide()
+                widget.deleteLater()
+        for item in detail.items:
+            self._add_row(ItemRow(item.name, item.unit_price, item.quantity))
+        for field, value in (
+            (self.shipping, detail.shipping_fee),
+            (self.fees, detail.fees),
+            (self.discount, detail.discount),
+        ):
+            field.setText(f"{value:,}")
+        self._show_adjustment()
+        self.stale_label.setText(note)
+        self.stale_label.setVisible(bool(note))
         self.recompute()
 
     @classmethod
@@ -280,7 +323,27 @@ class AmountChangeDialog(OperationDialog):
         return self.detail.payment_status is not None and cp is not None and cp.state != "Closed"
 
     def _on_checked(self, change: AmountChange) -> None:
+        if change.version and change.version != self.version:
+            self._on_stale()
+            return
         self.checked = change
+        self.update_state()
+
+    def _on_stale(self) -> None:
+        """The order's amounts are no longer the ones shown: say so and reload them (issue 14 item 2)."""
+        self.checked = None
+        payments, number = self.payments, self.detail.number
+
+        def loaded(detail: OrderDetail) -> None:
+            items = "、".join(f"{i.name} {yen(i.unit_price)}×{i.quantity}" for i in detail.items) or "なし"
+            self.reload(
+                detail,
+                f"{STALE_EDIT_MESSAGE}。現在の内容を読み込みました: 受注金額 {yen(detail.total)}(商品: {items}、"
+                f"送料 {yen(detail.shipping_fee)}、手数料 {yen(detail.fees)}、値引き {yen(detail.discount)})。"
+                "確かめてからもう一度変更してください。",
+            )
+
+        self.preview.request(lambda: payments.detail(number), loaded, self._on_check_failed)
         self.update_state()
 
     def _on_check_failed(self, exc: BaseException) -> None:
@@ -362,6 +425,7 @@ class AmountChangeDialog(OperationDialog):
             discount=self.discount.value(),
             void_amazon=void,
             confirmed=bool(self.confirm.consequences) and self.confirm.satisfied,
+            expected_version=self.version,
         )
         super().accept()
 

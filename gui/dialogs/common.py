@@ -69,6 +69,7 @@ def parse_quantity(text: str, *, field: str = "数量") -> int:
 IRREVERSIBLE_TITLE = "取り消せない操作が含まれます"
 CONFIRM_TITLE = "確認が必要な変更です"
 
+
 class YenField(QLineEdit):
     """An amount of yen, re-read on every change; invalid input is outlined in red.
 

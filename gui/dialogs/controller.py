@@ -95,6 +95,7 @@ class PaymentDialogs(QObject):
                 discount=amount.discount,
                 void_amazon=amount.void_amazon,
                 confirmed=amount.confirmed,
+                expected_version=amount.expected_version,
             )
         if operation is Operation.REFUND:
             refund = RefundDialog.ask(detail, self._payments, self._runner, self._window)

@@ -192,6 +192,7 @@ class OrderActions(QObject):
         discount: int,
         void_amazon: bool = False,
         confirmed: bool = False,
+        expected_version: str | None = None,
     ) -> bool:
         def run() -> OperationResult:
             return self._payments.change_amount(
@@ -202,6 +203,7 @@ class OrderActions(QObject):
                 discount=discount,
                 void_amazon=void_amazon,
                 confirmed=confirmed,
+                expected_version=expected_version,  # refused when another operator changed it (issue 14)
             )
 
         return self._operation(number, "amount_change", run)

@@ -258,8 +258,9 @@ class DetailPanel(QWidget):
         # Timeline.
         timeline_box = QGroupBox("履歴(与信・売上・返金・記録)")
         timeline_layout = QVBoxLayout(timeline_box)
-        self.timeline = QTableWidget(0, 4)
-        self.timeline.setHorizontalHeaderLabels(["日時", "内容", "金額", "状態"])
+        self.timeline = QTableWidget(0, 5)
+        # 担当者: the operator at the PC that wrote the entry or message (issue 14 item 3).
+        self.timeline.setHorizontalHeaderLabels(["日時", "内容", "金額", "状態", "担当者"])
         self.timeline.verticalHeader().setVisible(False)
         self.timeline.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.timeline.setWordWrap(True)
@@ -268,6 +269,7 @@ class DetailPanel(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
         self.timeline.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         timeline_layout.addWidget(self.timeline)
         body.addWidget(timeline_box)
@@ -328,7 +330,13 @@ class DetailPanel(QWidget):
         text = (
             payment_label(status)
             if status is not None
-            else no_badge_label(detail.kind, detail.payment_method, detail.charge_permission_id is not None)
+            else no_badge_label(
+                detail.kind,
+                detail.payment_method,
+                detail.charge_permission_id is not None,
+                total=detail.total,
+                unknown_charges=detail.charges_unknown,
+            )
         )
         self.payment_badge.set_badge(text, payment_tone(status))
         order_status = order_status_from_label(detail.order_status)
@@ -544,7 +552,7 @@ class DetailPanel(QWidget):
         labels["limit"].setText(yen(cp.amount_limit) if cp.amount_limit is not None else "—")
 
     def _fill_timeline(self, detail: OrderDetail) -> None:
-        entries: list[tuple[datetime, str, str, str]] = []
+        entries: list[tuple[datetime, str, str, str, str]] = []
         for charge in detail.charges:
             purpose = PURPOSE_LABELS.get(charge.purpose, charge.purpose)
             what = f"{purpose}({ORIGIN_LABELS.get(charge.origin, charge.origin)})"
@@ -553,13 +561,13 @@ class DetailPanel(QWidget):
                 state += f" ・ 残り{charge.expires_in_days}日"
             if charge.reason_code:
                 state += f" ・ {charge.reason_code}"
-            entries.append((charge.created_at, what, yen(charge.amount), state))
+            entries.append((charge.created_at, what, yen(charge.amount), state, ""))
             if charge.captured:
-                entries.append((charge.created_at, f"└ 売上({charge.id[-8:]})", yen(charge.captured), charge.label))
+                entries.append((charge.created_at, f"└ 売上({charge.id[-8:]})", yen(charge.captured), charge.label, ""))
         for refund in detail.refunds:
             reason = f" {refund.reason}" if refund.reason else ""
             what = f"返金({ORIGIN_LABELS.get(refund.origin, refund.origin)}){reason}"
-            entries.append((refund.created_at, what, yen(refund.amount), refund.label))
+            entries.append((refund.created_at, what, yen(refund.amount), refund.label, ""))
         for entry in detail.journal:
             action = ACTION_LABELS.get(entry.action, entry.action)
             phase = PHASE_LABELS.get(entry.phase, entry.phase)
@@ -569,14 +577,16 @@ class DetailPanel(QWidget):
             if entry.detail and entry.phase != "intent":
                 text += f": {entry.detail}"
             outcome = OUTCOME_LABELS.get(entry.outcome or "", entry.outcome or "")
-            entries.append((entry.at, text, yen(entry.amount) if entry.amount else "", outcome))
+            entries.append((entry.at, text, yen(entry.amount) if entry.amount else "", outcome, entry.operator))
         for message in getattr(detail, "messages", ()):  # R51: messages to the customer (issue 5)
             state = message.status_label + (f": {message.error}" if message.error else "")
-            entries.append((message.sent_at or message.created_at, f"メッセージ「{message.subject}」", "", state))
+            entries.append(
+                (message.sent_at or message.created_at, f"メッセージ「{message.subject}」", "", state, message.operator)
+            )
         entries.sort(key=lambda e: e[0])
         self.timeline.setRowCount(len(entries))
-        for row, (at, what, amount, state) in enumerate(entries):
-            for column, value in enumerate((format_jst(at, seconds=True), what, amount, state)):
+        for row, (at, what, amount, state, who) in enumerate(entries):
+            for column, value in enumerate((format_jst(at, seconds=True), what, amount, state, who)):
                 cell = QTableWidgetItem(value)
                 cell.setToolTip(value)
                 if column == 2:

@@ -299,3 +299,30 @@ def test_the_list_says_why_an_imported_order_has_no_badge(app: Kanjo) -> None:
     rows = OrderPages(app.engine).page(OrderQuery(), 0, 10, app.clock.now()).rows
     shown = {row.number: (row.payment_status, row.no_badge) for row in rows}
     assert shown == {"NB-1": (None, "未連携"), "NB-2": (None, "マーケットプレイス"), "NB-3": (None, "対象外")}
+
+
+def test_a_permission_without_its_charge_ids_is_not_authorized_twice_and_can_be_given_them(app: Kanjo) -> None:
+    """R57: the API cannot list a permission's charges. A file with the Charge Permission but no
+    Charge ID: Amazon's balance shows a charge exists, so capture and re-authorization are refused
+    (a new authorization would hold the buyer's money twice) until `orders link` adds the ID."""
+    from core.order_pages import OrderPages, OrderQuery
+    from core.payment_rules import UNKNOWN_CHARGES_MESSAGE
+
+    placed = checkout(app, "CI-1", total=4_000)
+    app.imports.apply(FILE, [shop_order("CI-1", 2, total=4_000, cp=placed["chargePermissionId"])])
+    detail = app.orders.detail("CI-1")
+    assert detail.linked and detail.charges_unknown and detail.payment_status is None
+    assert not detail.can_capture and detail.capture_blocked_reason == UNKNOWN_CHARGES_MESSAGE
+    assert not detail.can_reauthorize and detail.to_json()["charges_unknown"] is True
+    with pytest.raises(RuleViolation, match="Charge ID"):
+        app.payments.capture("CI-1")
+    (row,) = OrderPages(app.engine).page(OrderQuery(), 0, 10, app.clock.now()).rows
+    assert row.no_badge == "Charge未連携"
+
+    with pytest.raises(RuleViolation, match="すでにCharge Permission"):  # another permission: refused
+        app.imports.link("CI-1", "S03-0000000-0000000", [placed["chargeId"]])
+    app.imports.link("CI-1", placed["chargePermissionId"], [placed["chargeId"]])
+    linked = app.orders.detail("CI-1")
+    assert not linked.charges_unknown and linked.payment_status == "承認済" and linked.can_capture
+    app.payments.capture("CI-1")
+    assert app.orders.detail("CI-1").captured == 4_000

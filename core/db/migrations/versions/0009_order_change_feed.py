@@ -1,7 +1,7 @@
 """order change feed: which orders changed, for live updates between windows
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01
 
 Issue 14 item 4. Another operator's capture, refund or edit must show in every open window
@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

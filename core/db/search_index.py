@@ -1,0 +1,82 @@
+"""The order list's full-text index on SQLite, and filling it a chunk at a time.
+
+Migration 0002 keeps ``order_search`` (trigram) and ``order_search_bigram`` (name pairs)
+current with triggers on ``orders`` and ``customers``, so no service has to remember them. A
+trigger runs per row: about 0.3 ms an order, 30 s of a 100,000-order import. Migration 0007
+lets a writer that adds many orders in one transaction *pause* the insert trigger (a row in
+``search_index_paused``, written and removed inside that same transaction, so no other
+connection ever sees it) and index all the transaction's new orders with one statement each
+(:func:`index_new_orders`) before it commits.
+
+PostgreSQL keeps its search indexes itself (GIN, see 0002): nothing to pause there.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+END_MARK: Final = "〆"  # a CJK letter, so unicode61 keeps it inside the pair token
+MAX_NAME_CHARS: Final = 40  # pairs beyond this many characters of a name are not indexed
+PAUSE_TABLE: Final = "search_index_paused"
+
+
+def _compact(expr: str) -> str:
+    """The name without half- or full-width spaces."""
+    return f"replace(replace({expr}, ' ', ''), '　', '')"
+
+
+def _pairs(expr: str) -> str:
+    """SQL for 'ab bc cd d〆' built from a text expression (triggers allow no CTEs)."""
+    marked = f"({_compact(expr)} || '{END_MARK}')"
+    parts = " || ' ' || ".join(f"substr({marked}, {i}, 2)" for i in range(1, MAX_NAME_CHARS + 1))
+    return f"trim({parts})"
+
+
+def index_rows_sql(where: str) -> list[str]:
+    """INSERT … SELECT statements indexing the orders matched by ``… WHERE {where}`` (o, c)."""
+    return [
+        "INSERT INTO order_search(rowid, number, name, name_compact, email) "
+        f"SELECT o.id, o.number, c.name, {_compact('c.name')}, c.email "
+        f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+        f"INSERT INTO order_search_bigram(rowid, pairs) SELECT o.id, {_pairs('c.name')} "
+        f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+    ]
+
+
+def insert_trigger_sql(*, pausable: bool) -> str:
+    """The trigger that indexes each new order (0002's, or 0007's that a writer may pause)."""
+    when = f"WHEN NOT EXISTS (SELECT 1 FROM {PAUSE_TABLE}) " if pausable else ""
+    return (
+        f"CREATE TRIGGER order_search_ai AFTER INSERT ON orders {when}BEGIN "
+        + "; ".join(index_rows_sql("o.id = new.id"))
+        + "; END"
+    )
+
+
+def pause(session: Session) -> int | None:
+    """Pause per-row indexing for the rest of ``session``'s transaction (SQLite only).
+
+    Returns the highest order id before the pause (0 for an empty store), to be handed to
+    :func:`index_new_orders` before the commit; None when nothing is paused (another database).
+    Call it while holding the write lock (``lock_order`` / the import's chunk lock), so no
+    other writer adds orders in between.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    session.flush()
+    before = session.execute(text("SELECT coalesce(max(id), 0) FROM orders")).scalar_one()
+    session.execute(text(f"INSERT INTO {PAUSE_TABLE}(id) VALUES (1)"))
+    return int(before)
+
+
+def index_new_orders(session: Session, after_id: int | None) -> None:
+    """Index every order added since :func:`pause` and lift the pause (same transaction)."""
+    if after_id is None:
+        return
+    session.flush()
+    for statement in index_rows_sql("o.id > :after"):
+        session.execute(text(statement), {"after": after_id})
+    session.execute(text(f"DELETE FROM {PAUSE_TABLE}"))
