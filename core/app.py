@@ -31,6 +31,7 @@ from core.services.sync import SyncService
 from core.settings import SettingsStore
 
 if TYPE_CHECKING:
+    from core.changes import ChangeFeed
     from core.imports.service import ImportService
     from core.services.messages import MessageService
 
@@ -100,6 +101,7 @@ class Kanjo:
     _messages_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _imports: ImportService | None = field(default=None, repr=False)
     _backup_thread: threading.Thread | None = field(default=None, repr=False)
+    _feeds: list[ChangeFeed] = field(default_factory=list, repr=False)
     journal: Journal = field(default_factory=Journal, repr=False)
 
     # --- who works at this PC (issue 14 item 3) ----------------------------------------------
@@ -211,7 +213,19 @@ class Kanjo:
         self._backup_thread.start()
         return self._backup_thread
 
+    def change_feed(self, *, interval: float = 1.0) -> ChangeFeed:
+        """Issue 14 item 4: a feed of the orders changed in the store by anyone (core/changes),
+        not started yet. ``close`` stops every feed made here."""
+        from core.changes import open_change_feed
+
+        feed = open_change_feed(self.engine, interval=interval)
+        self._feeds.append(feed)
+        return feed
+
     def close(self) -> None:
+        for feed in self._feeds:
+            feed.stop()
+        self._feeds.clear()
         if self._backup_thread is not None:
             self._backup_thread.join()
         with self._gateway_lock:

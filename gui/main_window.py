@@ -8,12 +8,13 @@ splitter and the list's column widths are remembered with QSettings (gui.setting
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.app import Kanjo
+from core.changes import ALL, ChangeFeed
 from core.clock import format_jst, to_jst
 from core.domain import OrderStatus, PaymentStatus, Tone
 from core.environment import connection_environment
@@ -85,6 +87,9 @@ WIDEST_TEXT = {
     Column.AUTH_EXPIRY: "残り30日",
 }
 DETAIL_MIN_WIDTH = 460  # the detail panel's five operation buttons in one row
+LIVE_INTERVAL_S = 1.0  # how often the store is asked whether another operator changed an order
+LIVE_SETTLE_MS = 300  # changes arriving close together re-read the list once
+OWN_CHANGE_S = 15.0  # a change of an order this window operated on that recently is its own echo
 
 
 class Banner(TintedFrame):
@@ -117,6 +122,13 @@ class Banner(TintedFrame):
 
 
 class MainWindow(QMainWindow):
+    """Signals:
+    changes_arrived(object): orders changed in the store (a frozenset of numbers, or ``"all"``),
+        emitted by the change feed's thread and handled on the GUI thread (issue 14 item 4).
+    """
+
+    changes_arrived = Signal(object)
+
     def __init__(
         self,
         app: Kanjo,
@@ -150,6 +162,14 @@ class MainWindow(QMainWindow):
         self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
         self.add_order_dialog: AddOrderDialog | None = None
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
+        # Live updates (issue 14 item 4): the store's change feed, and the orders this window
+        # itself operated on lately (their echo is not "another operator").
+        self.change_feed: ChangeFeed | None = None
+        self.live_interval = LIVE_INTERVAL_S  # seconds between change checks (tests shorten it)
+        self._own_numbers: dict[str, float] = {}
+        self.live_refresh_timer = QTimer(self)
+        self.live_refresh_timer.setSingleShot(True)
+        self.live_refresh_timer.setInterval(LIVE_SETTLE_MS)
 
         self.setWindowTitle(APP_TITLE)
         self._build_toolbar()
@@ -318,10 +338,13 @@ class MainWindow(QMainWindow):
         self.job_cancel.clicked.connect(self._cancel_sync_all)
         self.sync_label = QLabel()
         self.sync_label.setObjectName("syncLabel")
+        self.live_label = QLabel()  # 他の担当者が受注 N を更新しました (issue 14 item 4)
+        self.live_label.setObjectName("liveLabel")
         bar.addWidget(self.count_label)
         bar.addWidget(self.job_label)
         bar.addWidget(self.job_progress)
         bar.addWidget(self.job_cancel)
+        bar.addPermanentWidget(self.live_label)
         bar.addPermanentWidget(self.sync_label)
 
     def _connect(self) -> None:
@@ -332,6 +355,8 @@ class MainWindow(QMainWindow):
         self.model.read_failed.connect(self.show_bug)
         self.model.dataChanged.connect(self._on_model_data_changed)
         self.model.refreshed.connect(self._on_model_refreshed)
+        self.changes_arrived.connect(self._on_changes_arrived)
+        self.live_refresh_timer.timeout.connect(self._on_live_refresh_timer_timeout)
         self.model.modelAboutToBeReset.connect(self._remember_selection)
         self.model.modelReset.connect(self._restore_selection)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
@@ -371,10 +396,14 @@ class MainWindow(QMainWindow):
         self.model.set_query(OrderQuery(self.filter_bar.current()))
         self.sync_timer.start()
         self.job_label.setText("Amazon Payに接続しています…")
-        if connect_after_paint:
-            self._after_first_paint(self._start_background)
+        if connect_after_paint:  # the feed's own connection (a server's LISTEN) opens after the paint too
+            self._after_first_paint(self._start_background_and_live_updates)
         else:
-            self._start_background()
+            self._start_background_and_live_updates()
+
+    def _start_background_and_live_updates(self) -> None:
+        self.start_live_updates()
+        self._start_background()
 
     def _after_first_paint(self, then: Callable[[], None]) -> None:
         """Call ``then`` once, after the window's first paint (or after a second at the latest,
@@ -476,10 +505,95 @@ class MainWindow(QMainWindow):
             self.model.set_query(self.model.query)  # let the operator watch them arrive
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self.stop_live_updates()
         self.sync_timer.stop()
         self.operations.cancel_sync_all()
         self.window_settings.save(self, self.splitter, self.table.horizontalHeader())
         super().closeEvent(event)
+
+    # --- live updates (issue 14 item 4) --------------------------------------------------
+
+    def start_live_updates(self) -> None:
+        """Follow the changes other operators (other PCs, other windows, the command line) make in
+        the store: LISTEN/NOTIFY on PostgreSQL, a cheap change check on SQLite (core/changes).
+        The feed's thread only emits ``changes_arrived``; everything else runs on the GUI thread."""
+        if self.change_feed is not None:
+            return
+        feed = self.app.change_feed(interval=self.live_interval)
+        try:
+            feed.start(self.changes_arrived.emit)
+        except Exception as exc:  # e.g. a store of an older schema: the window works without it
+            log.warning("live updates unavailable (%s)", type(exc).__name__)
+            feed.stop()
+            return
+        self.change_feed = feed
+
+    def stop_live_updates(self) -> None:
+        feed, self.change_feed = self.change_feed, None
+        self.live_refresh_timer.stop()
+        if feed is not None:
+            feed.stop()
+
+    def _on_changes_arrived(self, changed: object) -> None:
+        """Show the changed orders' new state without moving the operator's place.
+
+        The rows of these orders are re-read and repainted where they are (no reset: the
+        selection, current row and scroll position stay); the detail panel reloads if it shows
+        one of them. A moment later the held pages and the count are re-read once, to place new
+        orders and orders whose sorted column changed; that resets only if rows really moved,
+        and the selection is then restored by order number and the scroll position kept.
+        """
+        if changed == ALL or not isinstance(changed, frozenset):
+            numbers: frozenset[str] | None = None
+        else:
+            numbers = changed
+        shown = self.detail.number_shown
+        if numbers is not None:
+            self.model.refresh_orders(numbers)
+        if shown and (numbers is None or shown in numbers):
+            self._reload_detail(shown)
+        others = self._others(numbers)
+        if others is None:
+            self.live_label.setText(f"他の担当者が受注を更新しました({format_jst(self.app.clock.now())})")
+        elif others:
+            first = sorted(others)[0]
+            more = f"ほか{len(others) - 1}件" if len(others) > 1 else ""
+            self.live_label.setText(f"他の担当者が受注 {first} {more}を更新しました".replace(" を", "を"))
+        self.live_refresh_timer.start()
+
+    def _others(self, numbers: Iterable[str] | None) -> set[str] | None:
+        """The changed orders this window did not itself just operate on (None: not known)."""
+        if self.operations.bulk_running:
+            return set()  # a bulk action here changes many orders: their echoes are ours
+        if numbers is None:
+            return None
+        now = time.monotonic()
+        self._own_numbers = {n: at for n, at in self._own_numbers.items() if now - at < OWN_CHANGE_S}
+        return {n for n in numbers if n not in self._own_numbers and self.operations.busy_action(n) is None}
+
+    def _reload_detail(self, number: str) -> None:
+        generation = self._detail_generation
+
+        def shown(detail: OrderDetail) -> None:
+            if generation != self._detail_generation or detail.number != self.detail.number_shown:
+                return  # another order was chosen meanwhile
+            self.detail.reload(detail)
+            self._update_detail_busy()
+
+        def failed(exc: BaseException) -> None:
+            if generation != self._detail_generation:
+                return
+            self.detail.clear(error_message(exc))  # e.g. removed by another operator
+            if not isinstance(exc, UserError):
+                self.show_bug(exc)
+
+        self.runner.run(lambda: self.app.orders.detail(number), shown, failed, lane=READ)
+
+    def _on_live_refresh_timer_timeout(self) -> None:
+        if self.model.loading:  # a query or page is being read: never cut it off, try again shortly
+            self.live_refresh_timer.start()
+            return
+        self.model.refresh()
 
     # --- settings ------------------------------------------------------------------------
 
@@ -628,11 +742,15 @@ class MainWindow(QMainWindow):
         if number:
             row = self.model.row_of(number)
             if row is not None and self.table.currentIndex().row() != row:
-                # Move the current row only: the selection was restored by order number.
+                # Move the current row only: the selection was restored by order number. The
+                # view would scroll to it; the operator's place in the list stays (issue 14 item 4).
+                bar = self.table.verticalScrollBar()
+                position = bar.value()
                 self.table.selectionModel().setCurrentIndex(
                     self.model.index(row, 0), QItemSelectionModel.SelectionFlag.NoUpdate
                 )
-            self.load_detail(number)
+                bar.setValue(position)
+            self._reload_detail(number)
 
     def _on_model_data_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, _roles: object = None) -> None:
         current = self.table.currentIndex()
@@ -706,6 +824,7 @@ class MainWindow(QMainWindow):
     # --- operations ----------------------------------------------------------------------
 
     def _on_actions_started(self, number: str, _action: str) -> None:
+        self._own_numbers[number] = time.monotonic()
         if number == self.detail.number_shown:
             self._update_detail_busy()
 

@@ -283,6 +283,19 @@ class JournalEntry(Base):
     operator: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
+class OrderChange(Base):
+    """A log of which order changed, appended by triggers on SQLite (migration 0009).
+
+    Live updates (core/changes/): a window reads the numbers whose ``seq`` passed the last one
+    it saw. On PostgreSQL the same triggers send ``NOTIFY kanjo_orders`` instead and this stays empty.
+    """
+
+    __tablename__ = "order_changes"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(64))
+
+
 Index("ix_orders_status_ordered", Order.payment_status, Order.ordered_at)
 # The order list filters 承認済/承認完了 by expiry (R9) and sorts by customer name.
 Index("ix_orders_status_expiry", Order.payment_status, Order.auth_expires_at, Order.ordered_at)

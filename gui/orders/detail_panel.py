@@ -285,6 +285,7 @@ class DetailPanel(QWidget):
         body.addStretch(1)
 
         scroll = QScrollArea()
+        self.scroll_area = scroll
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(content)
@@ -349,6 +350,20 @@ class DetailPanel(QWidget):
         self.memo.setPlainText(detail.shop_memo)
         self._update_buttons()
         self.operation_bar.set_detail(detail)
+
+    def reload(self, detail: OrderDetail) -> None:
+        """The order shown changed (another operator, issue 14 item 4): show its new state where
+        the operator was reading (the panel's scroll position stays). Another order: ``set_detail``."""
+        if detail.number != self.number_shown:
+            self.set_detail(detail)
+            return
+        bar = self.scroll_area.verticalScrollBar()
+        position = bar.value()
+        self.set_detail(detail)
+        content = self.scroll_area.widget()
+        if content is not None:
+            content.adjustSize()  # the new contents' height, before the old position is set back
+        bar.setValue(position)
 
     def set_busy(self, busy: bool, text: str = "") -> None:
         """An operation on this order is in flight: its buttons wait for the outcome."""
