@@ -65,8 +65,11 @@ class DatabaseChoice:
         """What is wrong with a shared choice as typed, in Japanese, or None."""
         if not self.shared:
             return None
-        missing = [label for label, value in (("ホスト", self.host), ("データベース名", self.database),
-                                               ("ユーザー名", self.user)) if not value.strip()]
+        missing = [
+            label
+            for label, value in (("ホスト", self.host), ("データベース名", self.database), ("ユーザー名", self.user))
+            if not value.strip()
+        ]
         if missing:
             return f"共有データベースの{'・'.join(missing)}を入力してください。"
         if not 1 <= self.port <= 65535:

@@ -93,10 +93,12 @@ def has_unknown_charges(permission: ChargePermissionFacts | None, *, has_charges
 
 
 def permission_holds_a_charge(permission_type: str, amount_limit: int | None, amount_balance: int | None) -> bool:
-    """A one-time Charge Permission whose balance is below its limit has had money authorized
-    (limits.amountBalance, amazonpay-api.md); a recurring one's balance is the month's, not an order's."""
+    """A Charge Permission whose balance is below its limit has had money authorized
+    (limits.amountBalance): a one-time one for this order; a recurring one this calendar month
+    (R53), perhaps for this very delivery. Either way a new authorization may hold the buyer's
+    money twice until the charge is known here."""
     return (
-        permission_type == ChargePermissionType.ONE_TIME.value
+        permission_type in (ChargePermissionType.ONE_TIME.value, ChargePermissionType.RECURRING.value)
         and amount_limit is not None
         and amount_balance is not None
         and amount_balance < amount_limit

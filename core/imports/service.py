@@ -349,6 +349,19 @@ def _amazon_sum(amazon: _Amazon) -> int:
     return sum(c.amount for c in amazon.charges)
 
 
+def reference_problem(number: str, amazon: _Amazon) -> str | None:
+    """R57: a one-time Charge Permission names its order (merchantReferenceId = the shop's order
+    number). One that names another order belongs to another buyer: linking it would capture
+    their money for this order. A recurring one is shared by every delivery of a subscription."""
+    reference = (amazon.cp.merchant_reference_id or "").strip().lstrip("#")
+    if not reference or amazon.cp.type != "OneTime" or reference == number.strip().lstrip("#"):
+        return None
+    return (
+        f"Charge Permission {amazon.cp.id} はAmazon Payでは受注 {reference} のものです"
+        f"(この行の受注番号は {number})。別の受注の決済とは連携しません。"
+    )
+
+
 def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """One executemany of ``rows`` (dicts with the same keys) into ``table``, in the session's
     transaction.
@@ -692,6 +705,8 @@ class ImportService:
                 counts.refused.append(plan)
                 continue
             reading = reads.get(plan.number)
+            if reading is not None and not isinstance(reading, str):
+                reading = reference_problem(plan.number, reading) or reading
             if isinstance(reading, str):
                 counts.refused.append(RefusedRow(order.line, "charge_permission_id", reading))
                 continue
@@ -1255,6 +1270,9 @@ class ImportService:
             raise BadInput("Charge Permission IDを指定してください。")
         amazon = self._read_amazon(cp_id, [c.strip() for c in charge_ids if c.strip()])
         chosen = validate_order_number(number or amazon.cp.merchant_reference_id or cp_id)
+        problem = reference_problem(chosen, amazon)
+        if problem is not None:
+            raise RuleViolation(problem, code="R57")
         environment = connection_environment(self._settings.load())  # issue 11 item 8
         now = self._clock.now()
         buyer = amazon.cp.buyer
@@ -1314,6 +1332,9 @@ class ImportService:
                 raise NotFound(f"受注 {number} が見つかりません。")
             self._check_linkable(order, cp_id, charges)
         amazon = self._read_amazon(cp_id, charges)
+        problem = reference_problem(number, amazon)
+        if problem is not None:
+            raise RuleViolation(problem, code="R57")
         now = self._clock.now()
         with self._sessions.begin() as session:
             lock_order(session, number)

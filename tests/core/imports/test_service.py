@@ -17,6 +17,7 @@ from sqlalchemy import text
 from core.app import Kanjo
 from core.errors import BadInput, RuleViolation
 from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, RefusedRow
+from core.imports.service import ImportRefused
 from core.payment_rules import MARKETPLACE_MESSAGE
 
 FILE = DetectedFile("futureshop", "cp932", ",")
@@ -326,3 +327,51 @@ def test_a_permission_without_its_charge_ids_is_not_authorized_twice_and_can_be_
     assert not linked.charges_unknown and linked.payment_status == "承認済" and linked.can_capture
     app.payments.capture("CI-1")
     assert app.orders.detail("CI-1").captured == 4_000
+
+
+def test_a_subscription_added_without_its_charge_id_is_not_authorized_twice(app: Kanjo) -> None:
+    """Outside review: a recurring permission's balance below its monthly limit (R53) means this
+    month's charge exists; without its ID, re-authorization and amount changes are refused
+    (they would hold or take the buyer's money twice), and `orders link` adds the ID."""
+    from core.payment_rules import UNKNOWN_CHARGES_MESSAGE
+
+    control = app.gateway().control
+    assert control is not None
+    placed = control.checkout(number="SB-1", total=3_300, kind="subscription")
+    number = app.imports.add_by_charge_permission(placed["chargePermissionId"])
+    assert number == "SB-1"
+    detail = app.orders.detail("SB-1")
+    assert detail.charges_unknown and not detail.can_reauthorize and not detail.can_capture
+    assert detail.reauthorize_blocked_reason == UNKNOWN_CHARGES_MESSAGE
+    with pytest.raises(RuleViolation, match="Charge ID"):
+        app.payments.reauthorize("SB-1")
+    with pytest.raises(RuleViolation, match="Charge ID"):
+        app.payments.change_amount("SB-1", total=3_300, confirmed=True)
+    app.imports.link("SB-1", placed["chargePermissionId"], [placed["chargeId"]])
+    linked = app.orders.detail("SB-1")
+    assert not linked.charges_unknown and linked.authorized == 3_300
+    app.payments.capture("SB-1")
+    assert app.orders.detail("SB-1").captured == 3_300
+
+
+def test_another_orders_charge_permission_is_refused_on_import_add_and_link(app: Kanjo) -> None:
+    """Outside review: a one-time Charge Permission names its order (merchantReferenceId, R57);
+    one of another order is another buyer's money."""
+    first, second = checkout(app, "OW-1", total=4_000), checkout(app, "OW-2", total=2_000)
+    with pytest.raises(ImportRefused) as refused:
+        app.imports.apply(
+            FILE,
+            [
+                shop_order("OW-1", 2, total=4_000, cp=second["chargePermissionId"]),
+                shop_order("OW-2", 3, total=2_000, unlinked=True),
+            ],
+        )
+    (row,) = refused.value.refused
+    assert row.line == 2 and row.column == "charge_permission_id" and "OW-2 のもの" in row.reason
+    assert app.orders.list() == []  # nothing written
+    with pytest.raises(RuleViolation, match="OW-1 のもの"):
+        app.imports.add_by_charge_permission(first["chargePermissionId"], number="OW-9")
+    app.imports.apply(FILE, [shop_order("OW-2", 3, total=2_000, unlinked=True)])
+    with pytest.raises(RuleViolation, match="OW-1 のもの"):
+        app.imports.link("OW-2", first["chargePermissionId"], [first["chargeId"]])
+    assert not app.orders.detail("OW-2").linked

@@ -112,8 +112,8 @@ def _connect_params(engine: Any) -> dict[str, Any]:
 def test_the_keyring_password_reaches_the_driver_and_nothing_else(
     home: Path,
     pg_url: str,
-    memory_keyring: MemoryKeyring,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    memory_keyring: MemoryKeyring,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("PGPASSWORD", raising=False)
