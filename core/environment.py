@@ -18,6 +18,10 @@ from core.settings import AppSettings
 LIVE: Final = "live"
 SANDBOX: Final = "sandbox"
 BUILTIN: Final = "builtin"
+# An order with no Charge Permission (paid otherwise, a marketplace order, 未連携) lives in no
+# Amazon Pay: nothing of it is ever sent, it is never greyed as another environment's, and going
+# live never removes it as a sandbox order. Linking it records the connection's environment.
+NO_ENVIRONMENT: Final = ""
 ENVIRONMENTS: Final = (LIVE, SANDBOX, BUILTIN)
 
 # How an environment is named to the operator (list tag, detail panel, messages).
@@ -25,6 +29,7 @@ LABELS: Final[dict[str, str]] = {
     LIVE: "本番",
     SANDBOX: "サンドボックス",
     BUILTIN: "内蔵サンドボックス",
+    NO_ENVIRONMENT: "なし",
 }
 
 

@@ -56,7 +56,7 @@ from core.db.schema import (
     OrderItem,
 )
 from core.domain import ChargePurpose, OrderKind, OrderStatus
-from core.environment import connection_environment
+from core.environment import NO_ENVIRONMENT, connection_environment
 from core.errors import BadInput, GatewayError, NotFound, RuleViolation
 from core.gateway import Gateway
 from core.imports import reader
@@ -949,7 +949,7 @@ class ImportService:
                     "created_at": now,
                     "updated_at": now,
                     "source": source,
-                    "environment": environment,
+                    "environment": NO_ENVIRONMENT,  # no Charge Permission: in no Amazon Pay
                 }
             )
         order_ids = self._insert_many(session, Order, rows)
@@ -1054,7 +1054,7 @@ class ImportService:
             created_at=now,
             updated_at=now,
             source=source,
-            environment=environment,
+            environment=environment if amazon is not None else NO_ENVIRONMENT,  # issue 11 item 8
         )
         session.add(row)
         self._set_items(session, row, order.items, new=True)

@@ -14,7 +14,7 @@ from core.clock import Clock
 from core.db.locks import lock_order
 from core.db.schema import Charge, ChargePermission, Customer, Message, Order, OrderItem, Refund
 from core.domain import R4_ADDRESS_MESSAGE, ChargePurpose, Instrument, OrderKind, OrderStatus, PaymentStatus
-from core.environment import LIVE
+from core.environment import LIVE, NO_ENVIRONMENT
 from core.environment import label as environment_label
 from core.errors import BadInput, RuleViolation
 from core.gateway import Gateway
@@ -134,7 +134,10 @@ class OrderService:
     def sandbox_order_count(self) -> int:
         """How many orders are not of the live environment (an indexed count, for the question)."""
         with self._sessions() as session:
-            return int(session.scalar(select(func.count(Order.id)).where(Order.environment != LIVE)) or 0)
+            return int(
+                session.scalar(select(func.count(Order.id)).where(Order.environment.not_in((LIVE, NO_ENVIRONMENT))))
+                or 0
+            )
 
     def remove_sandbox_orders(self, *, dry_run: bool = False) -> SandboxRemoval:
         """Delete every order that is not of the live environment, in one transaction.
@@ -154,18 +157,22 @@ class OrderService:
                 if session.get_bind().dialect.name == "sqlite":
                     session.execute(
                         update(Order)
-                        .where(Order.environment != LIVE)
+                        .where(Order.environment.not_in((LIVE, NO_ENVIRONMENT)))
                         .values(updated_at=Order.updated_at)
                         .execution_options(synchronize_session=False)
                     )
                 else:  # a server database: each order's own lock (advisory + row, core.db.locks)
                     numbers = session.scalars(
-                        select(Order.number).where(Order.environment != LIVE).order_by(Order.number)
+                        select(Order.number)
+                        .where(Order.environment.not_in((LIVE, NO_ENVIRONMENT)))
+                        .order_by(Order.number)
                     )
                     for number in list(numbers):
                         lock_order(session, number)
             rows = session.execute(
-                select(Order.id, Order.number, Order.environment).where(Order.environment != LIVE).order_by(Order.id)
+                select(Order.id, Order.number, Order.environment)
+                .where(Order.environment.not_in((LIVE, NO_ENVIRONMENT)))
+                .order_by(Order.id)
             ).all()
             busy = {p.order_number for p in Journal.pending(session)}
             kept = tuple((number, REMOVAL_KEPT_MESSAGE) for _id, number, _env in rows if number in busy)

@@ -566,7 +566,11 @@ class OrderTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(self._count - 1, len(Column) - 1))
 
     def _other(self, row: OrderRow) -> bool:
-        return bool(self.connection_environment) and row.environment != self.connection_environment
+        return (
+            bool(self.connection_environment)
+            and bool(row.environment)
+            and row.environment != self.connection_environment
+        )
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if not 0 <= column < len(Column):

@@ -42,8 +42,9 @@ class DatabaseBox(QGroupBox):
 
     migrated = Signal(str)
 
-    def __init__(self, store_url: str | None = None, parent: QWidget | None = None,
-                 *, directory: Path | None = None) -> None:
+    def __init__(
+        self, store_url: str | None = None, parent: QWidget | None = None, *, directory: Path | None = None
+    ) -> None:
         super().__init__("データベース", parent)
         self.setObjectName("databaseBox")
         self.directory = directory if directory is not None else data_dir()
@@ -110,8 +111,13 @@ class DatabaseBox(QGroupBox):
     def choice(self) -> DatabaseChoice:
         if self.kind.currentData() != POSTGRESQL:
             return DatabaseChoice()
-        return DatabaseChoice(POSTGRESQL, self.host.text().strip(), self.port.value(),
-                              self.database.text().strip(), self.user.text().strip())
+        return DatabaseChoice(
+            POSTGRESQL,
+            self.host.text().strip(),
+            self.port.value(),
+            self.database.text().strip(),
+            self.user.text().strip(),
+        )
 
     def problem(self) -> str | None:
         return self.choice().problem()
@@ -132,7 +138,11 @@ class DatabaseBox(QGroupBox):
             return self._tell("データベースのパスワードを保存しました。次回の起動から使われます。")
         save_choice(self.directory, choice)
         self._loaded = choice
-        where = f"共有データベース({choice.host}:{choice.port}/{choice.database})" if choice.shared else "このPCのデータベース"
+        where = (
+            f"共有データベース({choice.host}:{choice.port}/{choice.database})"
+            if choice.shared
+            else "このPCのデータベース"
+        )
         return self._tell(f"次回の起動から{where}を使います。Kanjoを再起動してください。")
 
     def _tell(self, text: str) -> str:

@@ -51,8 +51,9 @@ def choice_from_url(url: str) -> DatabaseChoice | None:
         return None
     if parsed.get_backend_name() != POSTGRESQL:
         return None
-    choice = DatabaseChoice(POSTGRESQL, parsed.host or "", parsed.port or DEFAULT_PORT,
-                            parsed.database or "", parsed.username or "")
+    choice = DatabaseChoice(
+        POSTGRESQL, parsed.host or "", parsed.port or DEFAULT_PORT, parsed.database or "", parsed.username or ""
+    )
     return choice if choice.problem() is None else None
 
 
@@ -141,7 +142,9 @@ class MigrateDialog(QDialog):
         def work() -> None:
             try:
                 outcome: object = copy_store(
-                    source, url, password=password,
+                    source,
+                    url,
+                    password=password,
                     progress=lambda table, done, total: relay.progressed.emit(table, done, total),
                     cancelled=cancel.is_set,
                 )

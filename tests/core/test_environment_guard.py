@@ -279,10 +279,50 @@ def test_existing_orders_get_their_environment_on_upgrade(tmp_path: Path) -> Non
     found = {}
     for name, keys in (("plain", False), ("keys", True)):
         db = store(name, keys)
-        app = open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path / name)})
+        engine = make_engine(f"sqlite:///{db}")
         try:
-            found[name] = [app.orders.detail(f"U-{i}").environment for i in (1, 2, 3)]
+            migrate_to(engine, "0009")  # 0006's reading of the settings
+            with engine.connect() as connection:
+                found[name] = list(connection.execute(text("SELECT environment FROM orders ORDER BY id")).scalars())
+        finally:
+            engine.dispose()
+        app = open_app(f"sqlite:///{db}", clock=FixedClock(NOW), environ={"KANJO_HOME": str(tmp_path / name)})
+        try:  # 0010: these orders have no Charge Permission, so they live in no Amazon Pay
+            assert [app.orders.detail(f"U-{i}").environment for i in (1, 2, 3)] == ["", "", ""]
         finally:
             app.close()
     assert found["plain"] == [BUILTIN, BUILTIN, LIVE]
     assert found["keys"] == [BUILTIN, SANDBOX, LIVE]
+
+
+def test_orders_without_a_charge_permission_belong_to_no_environment_and_stay_when_going_live(app: Kanjo) -> None:
+    """Outside review: a shop's real orders paid otherwise, its marketplace orders and its 未連携
+    Amazon Pay orders, imported before the keys were set, are not the sandbox's: they are never
+    greyed as another environment's nor removed by `orders remove-sandbox`; linking one later
+    records the connection's environment."""
+    from dataclasses import replace as with_changes
+
+    from core.environment import NO_ENVIRONMENT
+    from core.order_pages import OrderPages, OrderQuery
+    from tests.core.imports.test_service import FILE, checkout, shop_order
+
+    app.imports.apply(
+        FILE,
+        [
+            shop_order("NE-1", 2),  # 銀行振込
+            with_changes(shop_order("NE-2", 3), kind="marketplace", payment_method="other"),
+            shop_order("NE-3", 4, unlinked=True),  # Amazon Pay, no Charge Permission in the file
+        ],
+    )
+    place_order(app, "SB-1", 3_000)  # the built-in sandbox's
+    rows = {row.number: row for row in OrderPages(app.engine).page(OrderQuery(), 0, 10, app.clock.now()).rows}
+    assert {n: rows[n].environment for n in ("NE-1", "NE-2", "NE-3")} == dict.fromkeys(
+        ("NE-1", "NE-2", "NE-3"), NO_ENVIRONMENT
+    )
+    assert all(not app.orders.detail(n).other_environment for n in ("NE-1", "NE-2", "NE-3"))
+    assert app.orders.sandbox_order_count() == 1
+    assert app.orders.remove_sandbox_orders().numbers == ("SB-1",)
+    assert app.orders.count() == 3
+    placed = checkout(app, "NE-3")
+    app.imports.link("NE-3", placed["chargePermissionId"], [placed["chargeId"]])
+    assert app.orders.detail("NE-3").environment == BUILTIN

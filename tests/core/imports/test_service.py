@@ -233,7 +233,7 @@ def test_existing_orders_become_sandbox_orders_on_upgrade(tmp_path: Path) -> Non
         detail = app.orders.detail("1001")
         assert (detail.source, detail.environment, detail.linked, detail.shop_total_mismatch) == (
             "sandbox",
-            "builtin",  # 0006: orders placed in the sandbox were on the built-in one (issue 11 item 8)
+            "",  # 0010: no Charge Permission, so in no Amazon Pay (0006 had said builtin)
             False,
             None,
         )
