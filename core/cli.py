@@ -530,6 +530,14 @@ def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             + ("\n途中で中止しました。" if summary.cancelled else "")
         )
         _print_refused(summary.refused)
+    if summary.refused and not args.dry_run and not args.skip_bad:
+        # Every row passed the check, but another import or operator changed these orders before
+        # they were written (the write pass checks again under the lock): the rest is in.
+        sys.stderr.write(
+            f"kanjo: 取込中に他の処理と競合したため、{len(summary.refused)}件を取り込めませんでした"
+            "(ほかの受注は取り込み済みです)。もう一度取り込んでください。\n"
+        )
+        return EXIT_USER_ERROR
     return 0
 
 

@@ -214,3 +214,33 @@ def test_shop_export_keeps_every_kind_the_sandbox_places(
         return
     assert {number: s["kind"] for number, s in shown.items()} == kinds
     assert shown["K-R"]["order_status"] == "予約" and shown["K-R"]["payment_status"] == "承認済"
+
+
+def test_rows_refused_while_writing_make_the_import_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside review: every row passed the check, then another import took one of the numbers
+    before it was written. The rest is imported, but without --skip-bad that is not success."""
+    from dataclasses import replace
+
+    from core.imports.service import ImportService
+    from tests.core.imports.test_service import FILE, shop_order
+
+    path = tmp_path / "orders.csv"
+    writers.write_export(path, "futureshop", [shop_order("RC-1", 2), shop_order("RC-2", 3)], encoding="cp932")
+    original = ImportService._write_chunk
+    raced: list[bool] = []
+
+    def racing(self: ImportService, chunk: Any, *args: Any) -> int:
+        if not raced:
+            raced.append(True)  # another desk imports RC-1 as a marketplace order first
+            self.apply(FILE, [replace(shop_order("RC-1", 2), kind="marketplace", payment_method="other")])
+        return original(self, chunk, *args)
+
+    monkeypatch.setattr(ImportService, "_write_chunk", racing)
+    capsys.readouterr()
+    assert main(["import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "競合したため、1件を取り込めませんでした" in err and "Traceback" not in err
+    assert {o["number"] for o in run_json(capsys, "orders", "list")} == {"RC-1", "RC-2"}
+    assert run_json(capsys, "orders", "show", "RC-1")["kind"] == "marketplace"  # the other desk's
