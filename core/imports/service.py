@@ -712,6 +712,8 @@ class ImportService:
                 continue
             if reading is not None:
                 scratch.keep(order.number, reading)
+                if reading.charges and _amazon_sum(reading) != order.total:
+                    counts.mismatch(plan.number)  # the preview names it too (the import flags it)
             counts.count(plan)
             accepted.append(order)
         scratch.keep_orders(accepted)
@@ -1250,7 +1252,7 @@ class ImportService:
 
         if dry_run:
             summary = self.preview(detected, rows, progress=progress, cancel=cancel)
-            return ImportSummary(**{**summary.__dict__, "file_name": path.name})
+            return ImportSummary(**{**summary.__dict__, "file_name": path.name, "sha256": reader.file_digest(path)})
         return self.apply(
             detected,
             rows,

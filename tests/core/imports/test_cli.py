@@ -244,3 +244,21 @@ def test_rows_refused_while_writing_make_the_import_exit_1(
     assert "競合したため、1件を取り込めませんでした" in err and "Traceback" not in err
     assert {o["number"] for o in run_json(capsys, "orders", "list")} == {"RC-1", "RC-2"}
     assert run_json(capsys, "orders", "show", "RC-1")["kind"] == "marketplace"  # the other desk's
+
+
+def test_the_dry_run_names_a_total_amazon_disagrees_with_and_the_files_hash(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Outside review: the preview showed no mismatch and an empty sha256 where the import then
+    flagged one; the plan must tell before anything is written."""
+    from tests.core.imports.test_service import shop_order
+
+    placed = run_json(capsys, "sandbox", "place-order", "--number", "DM-1", "--total", "5000", "--no-store")
+    row = shop_order("DM-1", 2, total=5_500, cp=placed["charge_permission_id"], charge_ids=tuple(placed["charge_ids"]))
+    path = tmp_path / "orders.csv"
+    writers.write_export(path, "futureshop", [row], encoding="cp932")
+    dry = run_json(capsys, "import", str(path), "--dry-run")
+    assert dry["mismatches"] == ["DM-1"] and dry["dry_run"] is True
+    assert len(dry["sha256"]) == 64 and run_json(capsys, "orders", "list") == []
+    done = run_json(capsys, "import", str(path))
+    assert done["mismatches"] == ["DM-1"] and done["sha256"] == dry["sha256"]
