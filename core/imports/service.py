@@ -123,6 +123,7 @@ class PlannedOrder:
     action: str  # "add" | "update" | "unchanged"
     fields: tuple[str, ...] = ()
     linked: bool = False
+    amazon_pay: bool = True  # paid with Amazon Pay (not otherwise, not a marketplace order)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +132,7 @@ class PlannedOrder:
             "action": self.action,
             "fields": list(self.fields),
             "linked": self.linked,
+            "amazon_pay": self.amazon_pay,
         }
 
 
@@ -327,7 +329,7 @@ class _Counts:
         if plan.action != "unchanged":
             if plan.linked:
                 self.linked += 1
-            else:
+            elif plan.amazon_pay:  # 未連携: an Amazon Pay order without its Charge Permission
                 self.unlinked += 1
 
 
@@ -603,13 +605,18 @@ class ImportService:
                 column = None if "別の種類" in conflict else "charge_permission_id"
                 plans.append(RefusedRow(order.line, column, conflict))
                 continue
-            linked = bool(order.charge_permission_id) and order.kind != OrderKind.MARKETPLACE.value
+            marketplace = order.kind == OrderKind.MARKETPLACE.value
+            linked = bool(order.charge_permission_id) and not marketplace
+            amazon_pay = not marketplace and (linked or order.payment_method == "amazon_pay")
             if row is None:
-                plans.append(PlannedOrder(number, order.line, "add", (), linked))
+                plans.append(PlannedOrder(number, order.line, "add", (), linked, amazon_pay))
                 continue
             changed = self._changes(row, order)
             is_linked = row.charge_permission_id is not None or linked
-            plans.append(PlannedOrder(number, order.line, "update" if changed else "unchanged", changed, is_linked))
+            amazon_pay = amazon_pay or (row.payment_method == "amazon_pay" and row.kind != OrderKind.MARKETPLACE.value)
+            plans.append(
+                PlannedOrder(number, order.line, "update" if changed else "unchanged", changed, is_linked, amazon_pay)
+            )
         return plans
 
     @staticmethod

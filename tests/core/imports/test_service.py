@@ -71,7 +71,7 @@ def test_preview_writes_nothing_and_counts(app: Kanjo) -> None:
     summary = app.imports.preview(FILE, rows)
     assert dump(app) == before
     assert (summary.added, summary.updated, summary.unchanged) == (2, 0, 0)
-    assert (summary.linked, summary.unlinked) == (1, 1)
+    assert (summary.linked, summary.unlinked) == (1, 0)  # FS-2 is paid by bank transfer: not 未連携
     assert summary.to_json()["refused"] == [
         {"line": 4, "column": "請求合計金額", "reason": "金額「abc」を読めません。"}
     ]
@@ -375,3 +375,18 @@ def test_another_orders_charge_permission_is_refused_on_import_add_and_link(app:
     with pytest.raises(RuleViolation, match="OW-1 のもの"):
         app.imports.link("OW-2", first["chargePermissionId"], [first["chargeId"]])
     assert not app.orders.detail("OW-2").linked
+
+
+def test_unlinked_counts_only_amazon_pay_orders_without_their_permission(app: Kanjo) -> None:
+    """Outside review: 未連携 means an Amazon Pay order without its Charge Permission, not an
+    order paid otherwise nor a marketplace order."""
+    summary = app.imports.preview(
+        FILE,
+        [
+            shop_order("UC-1", 2, unlinked=True),
+            shop_order("UC-2", 3),  # 銀行振込
+            shop_order("UC-3", 4, kind="marketplace", payment_method="other", payment_label="Amazon"),
+        ],
+    )
+    assert (summary.added, summary.linked, summary.unlinked) == (3, 0, 1)
+    assert [o.amazon_pay for o in summary.orders] == [True, False, False]
