@@ -1247,6 +1247,10 @@ class ImportService:
     ) -> ImportSummary:
         """Detect, read (streamed, once: the check pass keeps the accepted orders on disk for the
         write pass) and import a shop's order file."""
+        if path.is_dir():
+            raise BadInput(f"フォルダーではなく、受注ファイルを指定してください: {path}")
+        if path.exists() and not path.is_file():
+            raise BadInput(f"通常のファイルではありません(デバイスやパイプは読みません): {path}")
         if not path.is_file():
             raise BadInput(f"ファイル {path} が見つかりません。")
         with self._sessions() as session:

@@ -262,3 +262,18 @@ def test_the_dry_run_names_a_total_amazon_disagrees_with_and_the_files_hash(
     assert len(dry["sha256"]) == 64 and run_json(capsys, "orders", "list") == []
     done = run_json(capsys, "import", str(path))
     assert done["mismatches"] == ["DM-1"] and done["sha256"] == dry["sha256"]
+
+
+def test_a_folder_or_a_pipe_is_named_as_such(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Outside review: a folder and a FIFO were told ファイルが見つかりません."""
+    import os
+
+    capsys.readouterr()
+    assert main(["import", str(tmp_path)]) == 1
+    assert "フォルダーではなく" in capsys.readouterr().err
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "orders.csv"
+        os.mkfifo(fifo)
+        assert main(["import", str(fifo)]) == 1
+        err = capsys.readouterr().err
+        assert "通常のファイルではありません" in err and err.count("\n") == 1
