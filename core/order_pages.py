@@ -56,6 +56,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from core.clock import JST, to_utc
 from core.db.schema import ChargePermission, Customer, Order
+from core.db.search_index import END_MARK
 from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.payment_rules import permission_holds_a_charge
 from core.queries import effective_payment_status
@@ -76,7 +77,6 @@ NEEDS_ACTION_STATUSES: tuple[PaymentStatus, ...] = (
     PaymentStatus.REFUND_DECLINED,
     PaymentStatus.UNREACHABLE,
 )
-_END_MARK = "〆"  # see migration 0002
 
 
 class SortKey(StrEnum):
@@ -379,7 +379,7 @@ class OrderPages:
             return Order.id.in_(matched.columns(column("rowid", Integer)))
         # 1–2 characters: a name (see migration 0002), or the start of an order number.
         number_prefix = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
-        compact = "".join(ch for ch in terms if not ch.isspace() and ch != _END_MARK)
+        compact = "".join(ch for ch in terms if not ch.isspace() and ch != END_MARK)
         if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
             return number_prefix
         phrase = _fts_phrase(compact) + ("*" if len(compact) == 1 else "")
@@ -493,7 +493,7 @@ def _pg_search(terms: str) -> ColumnElement[bool]:
         )
     else:
         by_number = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
-        compact = "".join(ch for ch in terms if not ch.isspace() and ch != _END_MARK)
+        compact = "".join(ch for ch in terms if not ch.isspace() and ch != END_MARK)
         if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
             return by_number
         customers = select(Customer.id).where(

@@ -42,36 +42,16 @@ from __future__ import annotations
 
 from alembic import op
 
+from core.db.search_index import MAX_NAME_CHARS, index_rows_sql, insert_trigger_sql
+
 revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
 
-END_MARK = "〆"  # a CJK letter, so unicode61 keeps it inside the pair token
-MAX_NAME_CHARS = 40  # pairs beyond this many characters of a name are not indexed
-
-
-def _compact(expr: str) -> str:
-    """The name without half- or full-width spaces."""
-    return f"replace(replace({expr}, ' ', ''), '　', '')"
-
-
-def _pairs(expr: str) -> str:
-    """SQL for 'ab bc cd d〆' built from a text expression (triggers allow no CTEs)."""
-    marked = f"({_compact(expr)} || '{END_MARK}')"
-    parts = " || ' ' || ".join(f"substr({marked}, {i}, 2)" for i in range(1, MAX_NAME_CHARS + 1))
-    return f"trim({parts})"
-
-
-def _index_rows(where: str) -> list[str]:
-    """INSERT … SELECT statements indexing the orders matched by ``FROM orders o, customers c WHERE …``."""
-    return [
-        "INSERT INTO order_search(rowid, number, name, name_compact, email) "
-        f"SELECT o.id, o.number, c.name, {_compact('c.name')}, c.email "
-        f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
-        f"INSERT INTO order_search_bigram(rowid, pairs) SELECT o.id, {_pairs('c.name')} "
-        f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
-    ]
+# The SQL that fills the two FTS tables is core.db.search_index's, shared with 0007's pausable
+# trigger and the import's per-chunk fill, so the three never index a name differently.
+_index_rows = index_rows_sql
 
 
 # The expressions of the PostgreSQL indexes; core.order_pages searches with exactly these.
@@ -117,10 +97,7 @@ def upgrade() -> None:
     op.execute("CREATE VIRTUAL TABLE order_search USING fts5(number, name, name_compact, email, tokenize='trigram')")
     op.execute("CREATE VIRTUAL TABLE order_search_bigram USING fts5(pairs, tokenize='unicode61', prefix='1')")
     unindex = "DELETE FROM order_search WHERE rowid = {id}; DELETE FROM order_search_bigram WHERE rowid = {id}; "
-    op.execute(
-        "CREATE TRIGGER order_search_ai AFTER INSERT ON orders BEGIN "
-        + "; ".join(_index_rows("o.id = new.id")) + "; END"
-    )
+    op.execute(insert_trigger_sql(pausable=False))
     op.execute("CREATE TRIGGER order_search_ad AFTER DELETE ON orders BEGIN " + unindex.format(id="old.id") + "END")
     op.execute(
         "CREATE TRIGGER order_search_au AFTER UPDATE OF number, customer_id ON orders BEGIN "
