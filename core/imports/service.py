@@ -410,6 +410,48 @@ def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     connection.exec_driver_sql(statement, values)
 
 
+def _customer_values(order: ImportedOrder) -> dict[str, Any]:
+    """The customer row of an imported order: a guest, who records no consent (R7)."""
+    return {
+        "name": order.customer_name,
+        "email": order.customer_email,
+        "phone": order.customer_phone,
+        "is_member": False,
+        "newsletter_consent": None,
+    }
+
+
+def _order_values(order: ImportedOrder, source: str, environment: str, now: datetime) -> dict[str, Any]:
+    """The columns a new order takes from the shop's file, for the ORM and the bulk path alike."""
+    kind = OrderKind(order.kind) if order.kind in set(OrderKind) else OrderKind.NORMAL
+    default = OrderStatus.RESERVED if kind is OrderKind.RESERVATION else OrderStatus.NEW
+    return {
+        "number": order.number.strip(),
+        "kind": kind.value,
+        "ordered_at": order.ordered_at,
+        "ship_name": order.ship_name,
+        "ship_postal_code": order.ship_postal_code,
+        "ship_prefecture": order.ship_prefecture,
+        "ship_address": order.ship_address,
+        "ship_phone": order.ship_phone,
+        "shipping_fee": order.shipping_fee,
+        "fees": 0,
+        "discount": 0,
+        "adjustment": 0,
+        "total": order.total,
+        "original_total": order.total,
+        "order_status": order_status_of(order.order_status, default).value,
+        "tracking_number": order.tracking_number or None,
+        "shop_memo": "",
+        "payment_method": order.payment_method if kind is not OrderKind.MARKETPLACE else "other",
+        "payment_label": order.payment_label[:64] or None,
+        "created_at": now,
+        "updated_at": now,
+        "source": source,
+        "environment": environment,
+    }
+
+
 class ImportService:
     def __init__(
         self,
@@ -853,7 +895,7 @@ class ImportService:
                     counts.count(plan)
                     continue
                 if plain and isinstance(plan, PlannedOrder) and plan.action != "unchanged":
-                    self._insert_plain(session, plain, source, environment, now)  # file order kept
+                    self._insert_plain(session, plain, source, now)  # file order kept
                     plain = []
                 if isinstance(plan, RefusedRow):
                     counts.refused.append(plan)
@@ -875,7 +917,7 @@ class ImportService:
                     assert existing is not None
                     self._update(session, existing, order, plan.fields, amazon, now, counts)
                 counts.count(plan)
-            self._insert_plain(session, plain, source, environment, now)
+            self._insert_plain(session, plain, source, now)
             search_index.index_new_orders(session, paused)
         return len(chunk)
 
@@ -897,13 +939,11 @@ class ImportService:
         for number in numbers:
             lock_order(session, number)
 
-    def _insert_plain(
-        self, session: Session, orders: list[ImportedOrder], source: str, environment: str, now: datetime
-    ) -> None:
+    def _insert_plain(self, session: Session, orders: list[ImportedOrder], source: str, now: datetime) -> None:
         """New orders that need no Amazon Pay reading, in a few multi-row statements.
 
         The same rows ``_insert`` writes through the ORM (customer, order, items, journal event),
-        without a flush per order: the bulk path that keeps a 100,000-order file under 30 s.
+        without a flush per order: the bulk path of a large file (bench/import_bench.py).
         Such an order has no charge, so its payment status is what ``refresh_order`` computes
         for no charges (``tests/core/imports/test_service.py`` checks they agree).
         """
@@ -911,54 +951,21 @@ class ImportService:
             return
         no_charges = order_label([], [], now, sync_failed=False)
         expiry = auth_expiry_of([], now)
-        customers = [
-            {
-                "name": o.customer_name,
-                "email": o.customer_email,
-                "phone": o.customer_phone,
-                "is_member": False,
-                "newsletter_consent": None,  # R7: a guest records no consent
-            }
-            for o in orders
-        ]
-        customer_ids = self._insert_many(session, Customer, customers)
+        customer_ids = self._insert_many(session, Customer, [_customer_values(o) for o in orders])
         rows: list[dict[str, Any]] = []
         for order, customer_id in zip(orders, customer_ids, strict=True):
-            kind = OrderKind(order.kind) if order.kind in set(OrderKind) else OrderKind.NORMAL
-            default = OrderStatus.RESERVED if kind is OrderKind.RESERVATION else OrderStatus.NEW
-            method = order.payment_method if kind is not OrderKind.MARKETPLACE else "other"
-            status = no_charges if method == "amazon_pay" else None  # R34 without charges
+            # No Charge Permission: in no Amazon Pay environment (issue 11 item 8).
+            values = _order_values(order, source, NO_ENVIRONMENT, now)
+            status = no_charges if values["payment_method"] == "amazon_pay" else None  # R34 without charges
             rows.append(
                 {
-                    "number": order.number.strip(),
-                    "kind": kind.value,
-                    "ordered_at": order.ordered_at,
+                    **values,
                     "customer_id": customer_id,
-                    "ship_name": order.ship_name,
-                    "ship_postal_code": order.ship_postal_code,
-                    "ship_prefecture": order.ship_prefecture,
-                    "ship_address": order.ship_address,
-                    "ship_phone": order.ship_phone,
-                    "shipping_fee": order.shipping_fee,
-                    "fees": 0,
-                    "discount": 0,
-                    "adjustment": 0,
-                    "total": order.total,
-                    "original_total": order.total,
-                    "order_status": order_status_of(order.order_status, default).value,
-                    "tracking_number": order.tracking_number or None,
-                    "shop_memo": "",
-                    "payment_method": method,
-                    "payment_label": order.payment_label[:64] or None,
                     "payment_status": status.value if status else None,
                     "auth_expires_at": expiry,
                     "authorized_amount": 0,
                     "captured_amount": 0,
                     "refunded_amount": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                    "source": source,
-                    "environment": NO_ENVIRONMENT,  # no Charge Permission: in no Amazon Pay
                 }
             )
         order_ids = self._insert_many(session, Order, rows)
@@ -1028,43 +1035,11 @@ class ImportService:
         """A new order. ``batched``: nothing is flushed here; the chunk's commit writes all its
         orders in a few multi-row statements (the payment status is computed before the flush:
         a new order's charges are the ones attached here)."""
-        kind = OrderKind(order.kind) if order.kind in set(OrderKind) else OrderKind.NORMAL
-        default = OrderStatus.RESERVED if kind is OrderKind.RESERVATION else OrderStatus.NEW
-        customer = Customer(
-            name=order.customer_name,
-            email=order.customer_email,
-            phone=order.customer_phone,
-            is_member=False,
-            newsletter_consent=None,  # R7: a guest records no consent
-        )
+        customer = Customer(**_customer_values(order))
         session.add(customer)
-        method = order.payment_method if kind is not OrderKind.MARKETPLACE else "other"
-        row = Order(
-            number=order.number.strip(),
-            kind=kind.value,
-            ordered_at=order.ordered_at,
-            customer=customer,
-            ship_name=order.ship_name,
-            ship_postal_code=order.ship_postal_code,
-            ship_prefecture=order.ship_prefecture,
-            ship_address=order.ship_address,
-            ship_phone=order.ship_phone,
-            shipping_fee=order.shipping_fee,
-            fees=0,
-            discount=0,
-            adjustment=0,
-            total=order.total,
-            original_total=order.total,
-            order_status=order_status_of(order.order_status, default).value,
-            tracking_number=order.tracking_number or None,
-            shop_memo="",
-            payment_method=method,
-            payment_label=order.payment_label[:64] or None,
-            created_at=now,
-            updated_at=now,
-            source=source,
-            environment=environment if amazon is not None else NO_ENVIRONMENT,  # issue 11 item 8
-        )
+        # Without a reading it has no Charge Permission: in no Amazon Pay environment (issue 11 item 8).
+        values = _order_values(order, source, environment if amazon is not None else NO_ENVIRONMENT, now)
+        row = Order(customer=customer, **values)
         session.add(row)
         self._set_items(session, row, order.items, new=True)
         if amazon is not None:
