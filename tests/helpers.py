@@ -40,3 +40,21 @@ def place_order(
         items=[LineItem("テスト商品", total, 1, total // 2)],
         ordered_at=ordered_at,
     )
+
+
+def table_counts(url: str) -> dict[str, int]:
+    """Rows in every table of the store at ``url`` (each of the ORM's tables), by table name."""
+    from sqlalchemy import func, select
+
+    from core.db.engine import make_engine
+    from core.db.schema import Base
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {
+                t.name: int(connection.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in Base.metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()

@@ -12,18 +12,15 @@ import keyring
 import keyring.backends.fail
 import pytest
 from pytestqt.qtbot import QtBot
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from core.app import Kanjo, chosen_db_url
-from core.db.engine import make_engine
-from core.db.schema import Base
 from core.db_choice import KEYRING_SERVICE, choice_path, load_choice
 from core.settings import AppSettings
 from gui.settings_dialog import SettingsDialog
 from gui.storecopy import MigrateDialog
 from tests.core.test_messages_smtp import MemoryKeyring, memory_keyring  # noqa: F401
-from tests.helpers import place_order
+from tests.helpers import place_order, table_counts
 from tests.pg import PgCluster
 
 SECRET = "desk-Pa55!"
@@ -42,18 +39,6 @@ def empty_pg(pg_cluster: PgCluster) -> Iterator[str]:
         yield url
     finally:
         pg_cluster.drop_database(url)
-
-
-def _rows(url: str) -> dict[str, int]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return {
-                t.name: int(connection.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in Base.metadata.sorted_tables
-            }
-    finally:
-        engine.dispose()
 
 
 def test_the_connection_setting_is_saved_for_the_next_start_with_the_password_in_the_keyring(
@@ -129,7 +114,7 @@ def _migrate_dialog(qtbot: QtBot, app: Kanjo) -> tuple[SettingsDialog, MigrateDi
 def test_the_window_migrates_the_store_off_the_gui_thread_and_fills_the_setting(
     qtbot: QtBot, source_app: Kanjo, empty_pg: str, home: Path
 ) -> None:
-    expected = _rows(source_app.db_url)
+    expected = table_counts(source_app.db_url)
     _settings, migrate = _migrate_dialog(qtbot, source_app)
     migrate.url.setText("sqlite:////tmp/not-postgres.sqlite3")
     migrate.start_button.click()
@@ -140,7 +125,7 @@ def test_the_window_migrates_the_store_off_the_gui_thread_and_fills_the_setting(
         migrate.start_button.click()
         assert migrate.running and not migrate.start_button.isEnabled() and migrate.cancel_button.isEnabled()
     assert "移行しました" in migrate.status.text() and "再起動" in migrate.status.text()
-    assert migrate.result_copy is not None and migrate.result_copy.tables == expected == _rows(empty_pg)
+    assert migrate.result_copy is not None and migrate.result_copy.tables == expected == table_counts(empty_pg)
     assert migrate.progress.value() == migrate.progress.maximum()
     choice = copied.args[0]
     parsed = make_url(empty_pg)
@@ -164,4 +149,4 @@ def test_a_cancelled_migration_leaves_the_target_empty(qtbot: QtBot, source_app:
     assert migrate.running or "中止" in migrate.status.text()
     qtbot.waitUntil(lambda: not migrate.running, timeout=30_000)
     assert "中止しました" in migrate.status.text() and migrate.start_button.isEnabled()
-    assert sum(_rows(empty_pg).values()) == 1  # only the version row migration 0008 writes
+    assert sum(table_counts(empty_pg).values()) == 1  # only the version row migration 0008 writes

@@ -18,11 +18,12 @@ from core.app import Kanjo, open_app
 from core.cli import main as cli_main
 from core.clock import FixedClock
 from core.db.engine import make_engine
-from core.db.schema import Base, ImportRecord, JournalEntry, Message, Order
+from core.db.schema import ImportRecord, JournalEntry, Message, Order
 from core.demo import seed_demo
 from core.storecopy import CopyCancelled, CopyRefused, copy_store, journal_sha256
 from tests.conftest import NOW
 from tests.core.imports.test_service import FILE, shop_order
+from tests.helpers import table_counts
 from tests.pg import PgCluster
 
 NOW_ISO = "2026-11-21T12:00:00+09:00"
@@ -88,18 +89,6 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _counts(url: str) -> dict[str, int]:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as connection:
-            return {
-                t.name: int(connection.execute(select(func.count()).select_from(t)).scalar_one())
-                for t in Base.metadata.sorted_tables
-            }
-    finally:
-        engine.dispose()
-
-
 def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = cli_main(list(args))
     out, err = capsys.readouterr()
@@ -111,7 +100,7 @@ def test_copy_keeps_every_row_and_the_journal_hash_and_never_touches_the_source(
 ) -> None:
     source_url = f"sqlite:///{populated}"
     before = _sha(populated)
-    source_counts = _counts(source_url)
+    source_counts = table_counts(source_url)
     assert source_counts["orders"] == 18 and source_counts["messages"] == 1 and source_counts["imports"] == 1
     assert source_counts["journal"] > 16 and source_counts["message_templates"] == 1
 
@@ -120,7 +109,7 @@ def test_copy_keeps_every_row_and_the_journal_hash_and_never_touches_the_source(
     result = json.loads(out)
     assert set(result) >= {"tables", "journal_sha256", "to"}
     assert result["to"] == empty_pg
-    assert result["tables"] == source_counts == _counts(empty_pg)
+    assert result["tables"] == source_counts == table_counts(empty_pg)
     assert _sha(populated) == before  # not one byte of the source changed
 
     source = make_engine(source_url)
@@ -180,7 +169,9 @@ def test_a_target_with_rows_is_refused_and_left_as_it_was(
     assert code == 1 and out == ""
     assert err.startswith("kanjo: コピー先のデータベースは空ではありません(settings 1行)")
     assert len(err.strip().splitlines()) == 1
-    assert _counts(pg_url)["orders"] == 0 and _counts(pg_url)["settings"] == 2  # its row and 0008's version row
+    assert (
+        table_counts(pg_url)["orders"] == 0 and table_counts(pg_url)["settings"] == 2
+    )  # its row and 0008's version row
     assert _sha(populated) == before
 
 
@@ -216,10 +207,10 @@ def test_a_cancelled_copy_leaves_the_target_empty(populated: Path, empty_pg: str
     with pytest.raises(CopyCancelled):
         copy_store(populated, empty_pg, progress=lambda *step: seen.append(step), cancelled=cancelled, chunk_rows=5)
     assert seen and all(total == seen[0][2] for *_rest, total in seen)
-    assert sum(_counts(empty_pg).values()) == 1  # only the version row migration 0008 writes
+    assert sum(table_counts(empty_pg).values()) == 1  # only the version row migration 0008 writes
     # Empty again means a second copy goes through.
     result = copy_store(populated, empty_pg, chunk_rows=7)
-    assert result.tables == _counts(empty_pg)
+    assert result.tables == table_counts(empty_pg)
 
 
 def test_a_value_postgresql_cannot_hold_rolls_everything_back(populated: Path, empty_pg: str) -> None:
@@ -235,7 +226,7 @@ def test_a_value_postgresql_cannot_hold_rolls_everything_back(populated: Path, e
         )
     with pytest.raises(CopyRefused, match="表 import_mappings の行"):
         copy_store(populated, empty_pg)
-    assert sum(_counts(empty_pg).values()) == 1  # only the version row migration 0008 writes
+    assert sum(table_counts(empty_pg).values()) == 1  # only the version row migration 0008 writes
 
 
 def test_a_source_on_an_older_schema_is_refused_not_migrated(home: Path, empty_pg: str) -> None:
