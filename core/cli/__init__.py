@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import math
 import re
@@ -16,12 +15,20 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 from core import __version__
 from core.amount_rules import MAX_ORDER_TOTAL
 from core.app import Kanjo, chosen_db_url, data_dir, default_db_url, open_app, secure_data_dir
 from core.bug_log import write_bug_log
+from core.cli.groups import GROUPS, GROUPS_BY_COMMAND
+from core.cli.output import EXIT_BUG, EXIT_USAGE, EXIT_USER_ERROR
+from core.cli.output import Parser as _Parser
+from core.cli.output import emit as _emit
+from core.cli.output import fail as _fail
+from core.cli.output import line_text as _line
+from core.cli.output import out as _out
+from core.cli.output import print_json as _print_json
 from core.clock import format_jst, parse_iso
 from core.db.errors import store_error
 from core.domain import OrderKind
@@ -34,52 +41,12 @@ from core.money import format_yen, parse_yen
 from core.services.orders import LineItem
 from core.settings import CONNECTION_FIELDS, AppSettings, SettingsStore, coerce, connection_problem, parse_int
 
-EXIT_USER_ERROR = 1
-EXIT_USAGE = 2
-EXIT_BUG = 70
 log = logging.getLogger("kanjo")
 
 MAX_DEMO_ORDERS = 10_000
 MAX_LIST_LIMIT = 10_000_000  # a larger --limit means "all of them" and is lowered to this
 MAX_FAULT_COUNT = 10_000
 EARLIEST_ORDER = datetime(2000, 1, 1, tzinfo=UTC)
-
-# Text read from outside (a customer's name, an order number from a shop system) is printed
-# without terminal control: escape sequences are dropped, other controls become visible.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"  # CSI
-    r"|\x9b[0-?]*[ -/]*[@-~]?"  # CSI, 8-bit
-    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"  # OSC, DCS, PM, APC, SOS
-    r"|\x1b[ -/]*[0-~]?"  # any other escape
-)
-_BREAKS = re.compile(r"[\t\n\r\v\f\u2028\u2029\x85]")
-_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _line(value: object) -> str:
-    """``value`` as text that stays on one line and cannot drive the terminal."""
-    text = _BREAKS.sub(" ", _ESCAPES.sub("", str(value)))
-    return _CONTROLS.sub("\ufffd", text)
-
-
-def _block(value: object) -> str:
-    """Like ``_line`` but keeps the line breaks (a message body, a finished report)."""
-    return "\n".join(_line(part) for part in str(value).split("\n"))
-
-
-def _out(text: str) -> None:
-    sys.stdout.write(_block(text) + "\n")
-
-
-def _fail(message: str) -> None:
-    """The one Japanese line every non-zero exit prints on stderr."""
-    sys.stderr.write(f"kanjo: {_line(message)}\n")
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        _fail(f"引数が正しくありません: {message}")
-        raise SystemExit(EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -252,18 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--rate", metavar="P")
     add.add_argument("--path", default="")
     fault.add_parser("clear")
+    for command_group in GROUPS:
+        command_group.register(sub)
     return parser
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def _emit(as_json: bool, data: Any, text: str) -> None:
-    if as_json:
-        _print_json(data)
-    else:
-        _out(text)
 
 
 def main(argv: Sequence[str] | None = None, *, open_window: Callable[[str | None], int] | None = None) -> int:
@@ -359,7 +317,7 @@ def _run(args: argparse.Namespace, as_json: bool) -> int:
     if args.command == "store":  # never through open_app: the source is only read, never migrated
         return _cmd_store_copy(args, as_json)
     with open_app(args.db) as app:
-        handler = _HANDLERS[args.command]
+        handler = _HANDLERS.get(args.command) or GROUPS_BY_COMMAND[args.command].run
         return handler(app, args, as_json)
 
 
