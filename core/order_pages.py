@@ -43,6 +43,7 @@ from sqlalchemy import (
     Integer,
     and_,
     any_,
+    case,
     column,
     func,
     literal_column,
@@ -307,6 +308,41 @@ class OrderPages:
         )
         with self._engine.connect() as connection:
             return list(connection.scalars(statement))
+
+    def next_needing_action(
+        self, query: OrderQuery, row: int, now: datetime, *, backwards: bool = False, chunk: int = 2_000
+    ) -> int | None:
+        """The row of the next order after ``row`` (before it, ``backwards``) in the list of
+        ``query`` that needs action (the 要対応 filter's rule), or None when there is none.
+
+        Read a chunk of rows at a time in the list's order, each with one flag, so the answer is
+        the very row the list shows, whatever the sort (issue 16 item 1: F8 / Shift+F8).
+        """
+        flag = case((_needs_action(to_utc(now), query.filter.action_days), 1), else_=0)
+        statement = select(flag)
+        if self._needs_customer_join(query, for_count=False):
+            statement = statement.join(Customer, Customer.id == Order.customer_id)
+        statement = statement.where(*self._conditions(query.filter, now)).order_by(*self._order_by(query))
+        with self._engine.connect() as connection:
+            if not backwards:
+                start = max(row + 1, 0)
+                while True:
+                    flags = list(connection.scalars(statement.offset(_literal(start)).limit(_literal(chunk))))
+                    for position, value in enumerate(flags):
+                        if value:
+                            return start + position
+                    if len(flags) < chunk:
+                        return None
+                    start += chunk
+            end = row
+            while end > 0:
+                start = max(end - chunk, 0)
+                flags = list(connection.scalars(statement.offset(_literal(start)).limit(_literal(end - start))))
+                for position in range(len(flags) - 1, -1, -1):
+                    if flags[position]:
+                        return start + position
+                end = start
+            return None
 
     @staticmethod
     def supports_keyset(sort: SortKey) -> bool:

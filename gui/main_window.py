@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -45,9 +45,11 @@ from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from core.queries import MessageView, OrderDetail
 from core.settings import MAX_SYNC_MINUTES, AppSettings
 from gui.dialogs.controller import PaymentDialogs
+from gui.dialogs.operation_bar import Operation
 from gui.errors import error_message, show_error
 from gui.imports.drop import FileDropFilter
 from gui.labels import APP_TITLE
+from gui.menus import Keys, Menu, add_to_menu
 from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
 from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
@@ -119,6 +121,26 @@ class Banner(TintedFrame):
 
     def text(self) -> str:
         return self.label.text() if self.isVisible() else ""
+
+
+class EnterFilter(QObject):
+    """Enter (Return) on a row of the list calls ``then`` (the order's detail takes the keyboard)."""
+
+    def __init__(self, then: Callable[[], None], parent: QTableView) -> None:
+        super().__init__(parent)
+        self._then = then
+        self._table = parent
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and self._table.currentIndex().isValid()
+        ):
+            self._then()
+            return True
+        return False
 
 
 class MainWindow(QMainWindow):
@@ -197,6 +219,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self._build_status_bar()
+        self._build_menus()
+        QWidget.setTabOrder(self.table, self.detail.capture_button)  # Tab: from the list to the order's buttons
+        self.detail.chain_tab_order()  # ... and on through them in reading order
 
         self.sync_timer = QTimer(self)
         self.sync_timer.setObjectName("backgroundSync")
@@ -275,10 +300,177 @@ class MainWindow(QMainWindow):
         # A widget in a tool bar is shown and hidden through its action (QToolBar.addWidget).
         self.sandbox_action = toolbar.addWidget(self.sandbox_badge)
         self.toolbar = toolbar
-        find = QAction(self)
-        find.setShortcut(QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: self.filter_bar.search.setFocus())
-        self.addAction(find)
+        self.find_action = QAction("検索", self)
+        self.find_action.setObjectName("findAction")
+        self.find_action.setToolTip("受注番号・顧客名・フリガナ・メール・電話番号で検索します。")
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.triggered.connect(self._focus_search)
+        self.addAction(self.find_action)
+
+    def _build_menus(self) -> None:
+        """The menu bar: every action with its shortcut (issue 16 item 1). Another capability adds
+        its action with one line: ``add_to_menu(self, Menu.ORDERS, action)`` (gui/menus.py)."""
+
+        def action(text: str, name: str, keys: str, tip: str, slot: Callable[[], object]) -> QAction:
+            made = QAction(text, self)
+            made.setObjectName(name)
+            made.setShortcut(QKeySequence(keys))
+            made.setToolTip(tip)
+            made.triggered.connect(lambda _checked=False: slot())
+            self.addAction(made)  # the shortcut works wherever the focus is in the window
+            return made
+
+        detail = self.detail
+        self.capture_action = action(
+            "入金処理",
+            "captureAction",
+            Keys.CAPTURE,
+            "表示中の受注の売上を確定します(R24)。",
+            lambda: self._press(detail.capture_button),
+        )
+        self.reauthorize_action = action(
+            "再与信",
+            "reauthorizeAction",
+            Keys.REAUTHORIZE,
+            "表示中の受注の与信を取り直します(R40)。",
+            lambda: self._press(detail.reauthorize_button),
+        )
+        self.amount_action = action(
+            "金額変更…",
+            "amountAction",
+            Keys.AMOUNT,
+            "表示中の受注の金額を変更します(R26)。",
+            lambda: self._operate(Operation.AMOUNT),
+        )
+        self.refund_action = action(
+            "返金…",
+            "refundAction",
+            Keys.REFUND,
+            "表示中の受注の売上を返金します(R39)。",
+            lambda: self._operate(Operation.REFUND),
+        )
+        self.message_action = action(
+            "メッセージ…",
+            "messageAction",
+            Keys.MESSAGE,
+            "表示中の受注のお客様へのメッセージを作成します。",
+            self._compose_shown,
+        )
+        self.sync_order_action = action(
+            "この受注を同期",
+            "syncOrderAction",
+            Keys.SYNC_ORDER,
+            "表示中の受注の状態をAmazon Payから読み直します。",
+            lambda: self._press(detail.sync_button),
+        )
+        self.next_action = action(
+            "次の要対応の受注",
+            "nextActionAction",
+            Keys.NEXT_ACTION,
+            "一覧で次の要対応の受注に移ります。",
+            lambda: self.go_to_needing_action(),
+        )
+        self.previous_action = action(
+            "前の要対応の受注",
+            "previousActionAction",
+            Keys.PREVIOUS_ACTION,
+            "一覧で前の要対応の受注に戻ります。",
+            lambda: self.go_to_needing_action(backwards=True),
+        )
+        self.list_action = action(
+            "一覧に戻る", "listAction", Keys.LIST, "キーボードの操作先を受注一覧に戻します。", self.table.setFocus
+        )
+        self.quit_action = action("終了", "quitAction", Keys.QUIT, "勘定を終了します。", self.close)
+        self.reload_action.setShortcut(QKeySequence(Keys.RELOAD))
+        self.add_order_action.setShortcut(QKeySequence(Keys.ADD_ORDER))
+        self.first_day_action = QAction("はじめての設定…", self)
+        self.first_day_action.setObjectName("firstDayAction")
+        self.first_day_action.setToolTip("ショップ名・担当者名・ショップのドメイン・Seller tokenを設定します。")
+        self.first_day_action.triggered.connect(lambda: self.open_first_day())
+        for item, separated in (
+            (self.import_action, False),
+            (self.add_order_action, False),
+            (self.settings_action, True),
+            (self.first_day_action, False),
+            (self.quit_action, True),
+        ):
+            add_to_menu(self, Menu.FILE, item, separator_before=separated)
+        for item, separated in (
+            (self.capture_action, False),
+            (self.reauthorize_action, False),
+            (self.amount_action, False),
+            (self.refund_action, False),
+            (self.message_action, False),
+            (self.sync_order_action, False),
+            (self.bulk_capture_action, True),
+            (self.bulk_reauthorize_action, False),
+            (self.sync_all_action, True),
+        ):
+            add_to_menu(self, Menu.ORDERS, item, separator_before=separated)
+        for item, separated in (
+            (self.find_action, False),
+            (self.next_action, True),
+            (self.previous_action, False),
+            (self.list_action, True),
+            (self.reload_action, False),
+        ):
+            add_to_menu(self, Menu.VIEW, item, separator_before=separated)
+        add_to_menu(self, Menu.HELP, self.first_day_action)
+        add_to_menu(self, Menu.HELP, self.about_action)
+
+    # --- keyboard (issue 16 item 1) -------------------------------------------------------
+
+    def _focus_search(self) -> None:
+        self.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.search.selectAll()
+
+    def _refuse(self, what: str, reason: str) -> None:
+        self.banner.show_message(f"{what}はできません。{reason}", Tone.ATTENTION)
+
+    def _press(self, button: QPushButton) -> None:
+        """A shortcut for one of the detail panel's buttons: press it, or say why it is off."""
+        what = button.text()
+        if self.detail.number_shown is None:
+            self._refuse(what, "一覧で受注を選んでください。")
+        elif button.isEnabled():
+            button.click()
+        else:
+            self._refuse(what, self.detail.refusals.get(button, ""))
+
+    def _operate(self, operation: Operation) -> None:
+        bar = self.detail.operation_bar
+        button = bar.button(operation)
+        if button.isEnabled():
+            button.click()
+        else:
+            self._refuse(operation.label, bar.refusal(operation))
+
+    def _compose_shown(self) -> None:
+        number = self.detail.number_shown
+        if number is None:
+            self._refuse("メッセージの作成", "一覧で受注を選んでください。")
+        else:
+            self.open_composer(number)
+
+    def go_to_needing_action(self, *, backwards: bool = False) -> None:
+        """F8 / Shift+F8: the next (previous) order of the list that needs action, read in SQL in
+        the list's own order so it works at any size and sort."""
+        query = self.model.query
+        current = self.table.currentIndex()
+        row = current.row() if current.isValid() else (-1 if not backwards else self.model.rowCount())
+        now = self.app.clock.now()
+
+        def found(target: int | None) -> None:
+            if self.model.query != query:
+                return  # the list changed meanwhile
+            if target is None:
+                where = "前" if backwards else "後"
+                self.banner.show_message(f"これより{where}に要対応の受注はありません。", Tone.PROGRESS)
+                return
+            self.select_row(target)
+            self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+        self.runner.run(lambda: self.pages.next_needing_action(query, row, now, backwards=backwards), found, lane=READ)
 
     def _build_table(self) -> QTableView:
         table = QTableView()
@@ -291,6 +483,9 @@ class MainWindow(QMainWindow):
         table.setShowGrid(False)
         table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         table.verticalHeader().setVisible(False)
+        table.setTabKeyNavigation(False)  # Tab leaves the list for the detail panel (issue 16 item 1)
+        self.enter_filter = EnterFilter(lambda: self.detail.focus_first(), table)  # Enter: to the order's detail
+        table.installEventFilter(self.enter_filter)
         delegate = BadgeDelegate(OrderRole.BADGE_TEXT, OrderRole.BADGE_TONE, table)
         for column in BADGE_COLUMNS:
             table.setItemDelegateForColumn(column, delegate)
@@ -1053,6 +1248,9 @@ class MainWindow(QMainWindow):
         self.banner.show_message(f"受注 {number} をAmazon Payから追加しました。", Tone.SUCCESS)
         self._wanted_number = number  # selected once the list shows it
         self.model.set_query(self.model.wanted_query)
+
+    def open_first_day(self) -> None:
+        """はじめての設定 (issue 16 item 4): placeholder until the dialog lands."""
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "確認", text)

@@ -8,6 +8,7 @@ operation on this order is in flight, so a button stays disabled until its outco
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -35,8 +36,9 @@ from core.journal import OUTCOME_LABELS
 from core.order_pages import no_badge_label
 from core.queries import OrderDetail
 from gui.composer.entry import MessageButton
-from gui.dialogs.operation_bar import OperationBar
+from gui.dialogs.operation_bar import FlowLayout, OperationBar
 from gui.labels import BadgeColors, order_status_from_label, order_status_tone, payment_label, payment_tone, yen
+from gui.menus import Keys, with_shortcut
 from gui.orders.status_badge import BadgeLabel
 from gui.tinted_frame import TintedFrame
 
@@ -129,6 +131,7 @@ class DetailPanel(QWidget):
         self._detail: OrderDetail | None = None
         self._busy = False
         self._shop_domain = ""
+        self.refusals: dict[QWidget, str] = {}  # why a button is off now ('' when it is on)
         self.setMinimumWidth(360)
 
         self.stack = QStackedWidget()
@@ -165,20 +168,22 @@ class DetailPanel(QWidget):
         self.sync_button = QPushButton("同期")
         self.sync_button.setObjectName("syncButton")
         self.sync_button.setToolTip("この受注の状態をAmazon Payから読み直します。")
-        buttons = QHBoxLayout()
+        # The buttons wrap onto a second line when the panel is narrow (issue 16 item 2).
+        button_row = QWidget()
+        buttons = FlowLayout(button_row)
         buttons.addWidget(self.capture_button)
         buttons.addWidget(self.reauthorize_button)
         buttons.addWidget(self.sync_button)
         self.message_button = MessageButton()  # the composer (issue 5, gui/composer)
+        self.message_button.setToolTip(with_shortcut(self.message_button.toolTip(), Keys.MESSAGE))
         buttons.addWidget(self.message_button)
-        buttons.addStretch(1)
         self.busy_label = QLabel()
         self.busy_label.setObjectName("busyLabel")
         buttons.addWidget(self.busy_label)
         body.addWidget(self.number)
         body.addWidget(self.subtitle)
         body.addLayout(badges)
-        body.addLayout(buttons)
+        body.addWidget(button_row)
         self.operation_bar = OperationBar()  # 金額変更・返金・キャンセル… (issue 4, gui/dialogs)
         body.addWidget(self.operation_bar)
 
@@ -242,6 +247,7 @@ class DetailPanel(QWidget):
         for column in (1, 2, 3):
             self.items.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.items.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.items.setTabKeyNavigation(False)  # Tab moves on to the next control (issue 16 item 1)
         items_layout.addWidget(self.items)
         body.addWidget(items_box)
 
@@ -271,6 +277,8 @@ class DetailPanel(QWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
         self.timeline.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Tab and Shift+Tab pass through the history instead of walking its cells (issue 16 item 1).
+        self.timeline.setTabKeyNavigation(False)
         timeline_layout.addWidget(self.timeline)
         body.addWidget(timeline_box)
 
@@ -280,6 +288,7 @@ class DetailPanel(QWidget):
         self.memo = QPlainTextEdit()
         self.memo.setReadOnly(True)
         self.memo.setMaximumHeight(80)
+        self.memo.setTabChangesFocus(True)
         memo_layout.addWidget(self.memo)
         body.addWidget(memo_box)
         body.addStretch(1)
@@ -288,6 +297,9 @@ class DetailPanel(QWidget):
         self.scroll_area = scroll
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # Narrow panel: the contents wrap and the panel scrolls down, never sideways (issue 16 item 2).
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content.setMinimumWidth(0)
         scroll.setWidget(content)
         self.stack.addWidget(scroll)
         outer = QVBoxLayout(self)
@@ -300,6 +312,7 @@ class DetailPanel(QWidget):
         self.message_button.requested.connect(self._on_message_button_requested)
         self.reauth_compose_button.clicked.connect(lambda: self._on_message_button_requested("payment_failure"))
         self._update_buttons()
+        self.chain_tab_order()
 
     # --- feeding -------------------------------------------------------------------------
 
@@ -372,39 +385,71 @@ class DetailPanel(QWidget):
         self._update_buttons()
         self.operation_bar.set_busy(busy)
 
+    # --- keyboard (issue 16 item 1) ------------------------------------------------------
+
+    def action_buttons(self) -> list[QWidget]:
+        """The panel's buttons in their Tab order: the order's own actions, then the operations."""
+        return [
+            self.capture_button,
+            self.reauthorize_button,
+            self.sync_button,
+            self.message_button,
+            *self.operation_bar.buttons.values(),
+            self.reauth_compose_button,
+        ]
+
+    def chain_tab_order(self) -> None:
+        """Tab walks the buttons in reading order, then the history and the memo."""
+        chain: list[QWidget] = [*self.action_buttons(), self.items, self.timeline, self.memo]
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def focus_first(self) -> None:
+        """Enter on a row: the keyboard moves here, to the first button that can act (else the panel)."""
+        for button in self.action_buttons():
+            if button.isEnabled() and button.isVisibleTo(self):
+                button.setFocus(Qt.FocusReason.TabFocusReason)
+                return
+        self.scroll_area.setFocus(Qt.FocusReason.TabFocusReason)
+
     # --- buttons -------------------------------------------------------------------------
 
     def _update_buttons(self) -> None:
         detail = self._detail
         busy_tip = "この受注の処理中です。結果が出るまでお待ちください。"
-        for button, allowed, reason, tip in (
+        for button, allowed, reason, tip, keys in (
             (
                 self.capture_button,
                 bool(detail and detail.can_capture),
                 detail.capture_blocked_reason if detail else "",
                 "この受注の売上を確定します(入金処理, R24)。",
+                Keys.CAPTURE,
             ),
             (
                 self.reauthorize_button,
                 bool(detail and detail.can_reauthorize),
                 detail.reauthorize_blocked_reason if detail else "",
                 "新しい与信を取得します(再与信, R40)。",
+                Keys.REAUTHORIZE,
             ),
             (
                 self.sync_button,
                 detail is not None and not detail.other_environment,
                 detail.environment_note if detail else "",
                 "この受注の状態をAmazon Payから読み直します。",
+                Keys.SYNC_ORDER,
             ),
         ):
             enabled = allowed and not self._busy
             button.setEnabled(enabled)
             if self._busy and detail is not None:
-                button.setToolTip(busy_tip)
+                why = busy_tip
             elif enabled:
-                button.setToolTip(tip)
+                why = ""
             else:
-                button.setToolTip(reason or "受注が選ばれていません。")
+                why = reason or "受注が選ばれていません。"
+            self.refusals[button] = why
+            button.setToolTip(with_shortcut(why or tip, keys))
 
     def _on_capture_clicked(self) -> None:
         if self._detail is not None and self.capture_button.isEnabled():

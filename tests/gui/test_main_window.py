@@ -100,7 +100,7 @@ def test_lapsed_authorization_blocks_capture_with_reason_then_reauthorize(
     select(window, "E1")
     panel = window.detail
     assert not panel.capture_button.isEnabled()
-    assert panel.capture_button.toolTip() == "与信の有効期限(30日)が切れています。先に再与信してください。"
+    assert panel.refusals[panel.capture_button] == "与信の有効期限(30日)が切れています。先に再与信してください。"
     assert panel.reauthorize_button.isEnabled()
     panel.reauthorize_button.click()
     assert payment_text(window, "E1") == "承認済"
