@@ -14,7 +14,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,7 +52,16 @@ from core.clock import format_jst, to_jst
 from core.domain import OrderStatus, PaymentStatus, Tone
 from core.environment import connection_environment
 from core.errors import StaleEdit, UserError
-from core.order_pages import OrderFilter, OrderPages, OrderQuery
+from core.order_pages import (
+    NO_BADGE_NO_PAYMENT,
+    NO_BADGE_NOT_AUTHORIZED,
+    NO_BADGE_OTHER_METHOD,
+    NO_BADGE_UNKNOWN_CHARGES,
+    NO_BADGE_UNLINKED,
+    OrderFilter,
+    OrderPages,
+    OrderQuery,
+)
 from core.queries import MessageView, OrderDetail
 from core.settings import MAX_SYNC_MINUTES, AppSettings
 from gui.dialogs.controller import PaymentDialogs
@@ -79,6 +99,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEMO_ORDERS = 26
+# The 与信ステータス column fits these in full; a longer text is shortened (tooltip in full).
+COMMON_PAYMENT_LABELS = (
+    *(status.value for status in PaymentStatus if status is not PaymentStatus.UNREACHABLE),
+    NO_BADGE_NO_PAYMENT,
+    NO_BADGE_NOT_AUTHORIZED,
+    NO_BADGE_OTHER_METHOD,
+    NO_BADGE_UNKNOWN_CHARGES,
+    NO_BADGE_UNLINKED,
+)
 # What each column must show in full at first start (measured with the table's font).
 WIDEST_TEXT = {
     Column.NUMBER: "K01000000-00",
@@ -89,6 +118,9 @@ WIDEST_TEXT = {
     Column.AUTH_EXPIRY: "残り30日",
 }
 DETAIL_MIN_WIDTH = 460  # the detail panel's five operation buttons in one row
+DETAIL_NARROW_WIDTH = 380  # on a small screen: the buttons wrap, the panel scrolls (issue 16 item 2)
+FIRST_START_HEIGHT = 860
+FRAME_ALLOWANCE = QSize(16, 40)  # the window manager's title bar and borders around the window
 LIVE_INTERVAL_S = 1.0  # how often the store is asked whether another operator changed an order
 LIVE_SETTLE_MS = 300  # changes arriving close together re-read the list once
 OWN_CHANGE_S = 15.0  # a change of an order this window operated on that recently is its own echo
@@ -229,23 +261,36 @@ class MainWindow(QMainWindow):
         self._apply_settings(self.settings)
         self._connect()
         screen = self.screen()
-        self.first_start_layout(screen.availableGeometry().width() if screen is not None else None)
+        self.first_start_layout(screen.availableGeometry() if screen is not None else None)
         self.window_settings.restore(self, self.splitter, self.table.horizontalHeader())
 
-    def first_start_layout(self, screen_width: int | None) -> None:
+    def first_start_layout(self, available: QRect | None) -> None:
         """Size the window for a first start (QSettings restores the operator's layout after).
 
         Wide enough for every list column in full with the detail panel beside it (the font
-        decides; the screen caps it); the list gets what its columns need.
+        decides), never larger than the screen's available geometry (issue 16 item 2: at
+        1024×600 the status bar stays on screen); the list gets what its columns need.
         """
         header = self.table.horizontalHeader()
         columns = sum(header.sectionSize(c) for c in range(header.count()))
         list_width = columns + self.table.verticalScrollBar().sizeHint().width() + 8
         width = max(1440, list_width + DETAIL_MIN_WIDTH + 24)
-        if screen_width:
-            width = min(width, screen_width)
-        self.resize(width, 860)
-        self.splitter.setSizes([min(list_width, width - DETAIL_MIN_WIDTH), DETAIL_MIN_WIDTH])
+        height = FIRST_START_HEIGHT
+        if available is not None and available.isValid():
+            width = min(width, available.width() - FRAME_ALLOWANCE.width())
+            height = min(height, available.height() - FRAME_ALLOWANCE.height())
+        self.lay_out(width, height, wide=width >= list_width + DETAIL_MIN_WIDTH)
+        if available is not None and available.isValid():
+            frame = FRAME_ALLOWANCE
+            left = available.left() + max(0, (available.width() - width - frame.width()) // 2)
+            top = available.top() + max(0, (available.height() - height - frame.height()) // 2)
+            self.move(left, top)
+
+    def lay_out(self, width: int, height: int, *, wide: bool = True) -> None:
+        """Resize to ``width``×``height`` and share it between the list and the detail panel."""
+        self.resize(width, height)
+        detail = DETAIL_MIN_WIDTH if wide else DETAIL_NARROW_WIDTH
+        self.splitter.setSizes([max(width - detail, 300), detail])
 
     # --- construction --------------------------------------------------------------------
 
@@ -503,9 +548,13 @@ class MainWindow(QMainWindow):
         for column, text in WIDEST_TEXT.items():
             width = max(metrics.horizontalAdvance(text), header_metrics.horizontalAdvance(HEADERS[column]) + 18)
             header.resizeSection(column, width + 16)
-        # Badge columns: wide enough for the longest label, so every badge reads in full.
-        longest = max(badge_size(status.value, table.font()).width() for status in PaymentStatus)
-        header.resizeSection(Column.PAYMENT_STATUS, longest + 12)
+        # 与信ステータス: wide enough for the common badges (issue 16 item 2); the long
+        # 「(Amazonのステータスが取得できませんでした)」 is shortened, its tooltip reads in full.
+        longest = max(badge_size(text, table.font()).width() for text in COMMON_PAYMENT_LABELS)
+        header.resizeSection(
+            Column.PAYMENT_STATUS,
+            max(longest + 12, header_metrics.horizontalAdvance(HEADERS[Column.PAYMENT_STATUS]) + 34),
+        )
         widest_order_status = max(badge_size(status.label, table.font()).width() for status in OrderStatus)
         header.resizeSection(
             Column.ORDER_STATUS,
