@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QLibraryInfo, QLocale, Qt, QTimer, QTranslator
 from PySide6.QtGui import QFont, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
@@ -41,7 +41,28 @@ def application(argv: list[str] | None = None) -> QApplication:
     qt_app.setOrganizationName("kanjo")
     qt_app.setWindowIcon(QIcon(str(resource_path("icons", "kanjo-256.png"))))
     apply_japanese_font(qt_app)
+    install_japanese_translation(qt_app)
     return qt_app
+
+
+def install_japanese_translation(qt_app: QApplication) -> QTranslator | None:
+    """Qt's own Japanese (qtbase_ja.qm, shipped with PySide6): the standard buttons of message
+    boxes and dialogs read はい/いいえ/閉じる, not Yes/No/Close (issue 16 item 3).
+
+    Returns the translator (kept on the application so it lives as long), or None when the
+    file is missing (a trimmed package): Qt then shows its English, nothing else changes.
+    """
+    existing = qt_app.property("kanjo_translator")
+    if isinstance(existing, QTranslator):
+        return existing
+    translator = QTranslator(qt_app)
+    directory = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if not translator.load(QLocale(QLocale.Language.Japanese, QLocale.Country.Japan), "qtbase", "_", directory):
+        log.warning("Qt's Japanese translation (qtbase_ja.qm) not found in %s", directory)
+        return None
+    qt_app.installTranslator(translator)
+    qt_app.setProperty("kanjo_translator", translator)
+    return translator
 
 
 def apply_japanese_font(qt_app: QApplication) -> None:

@@ -49,6 +49,7 @@ PURPOSE_LABELS = {
     "generation": "受注生成の与信",
 }
 ORIGIN_LABELS = {"product": "勘定", "seller_central": "Seller Central", "buyer": "購入者", "operator": "勘定"}
+# Every action the journal can hold, in Japanese (issue 16 item 3; a test finds them all in core).
 ACTION_LABELS = {
     "order_received": "受注",
     "capture": "入金処理",
@@ -61,6 +62,14 @@ ACTION_LABELS = {
     "external_refund": "Seller Centralで返金",
     "external_charge": "Seller Centralで与信追加",
     "external_cancel": "Seller Centralで与信取消",
+    "amount_change": "金額変更",
+    "clear_payment_date": "入金日取消",
+    "reconciled": "Amazon Payと照合済み",
+    "import": "受注ファイルの取込",
+    "order_imported": "受注ファイルから取込",
+    "order_added": "Amazon Payから受注を追加",
+    "order_linked": "Charge Permissionを連携",
+    "order_removed": "一覧から削除",
 }
 PHASE_LABELS = {"intent": "送信", "outcome": "結果", "event": "記録"}
 CP_STATE_LABELS = {"Chargeable": "利用可能", "NonChargeable": "利用不可", "Closed": "終了"}
@@ -618,7 +627,8 @@ class DetailPanel(QWidget):
             phase = PHASE_LABELS.get(entry.phase, entry.phase)
             by_us = entry.actor in ("operator", "sync", "buyer")
             who = "" if by_us else f"[{ORIGIN_LABELS.get(entry.actor, entry.actor)}] "
-            text = f"{who}{action}・{phase}"
+            # An event is a record in itself: 「金額変更」, not 「金額変更・記録」.
+            text = f"{who}{action}" if entry.phase == "event" else f"{who}{action}・{phase}"
             if entry.detail and entry.phase != "intent":
                 text += f": {entry.detail}"
             outcome = OUTCOME_LABELS.get(entry.outcome or "", entry.outcome or "")

@@ -95,7 +95,9 @@ def test_menu_bar_lists_every_action_with_its_shortcut(make_window: MakeWindow) 
     assert titles == [MENU_TITLES[m] for m in Menu]
     assert [t.split("(")[0] for t in titles] == ["ファイル", "受注", "表示", "ヘルプ"]
     in_menus = {a for m in Menu for a in menu_of(window, m).actions() if not a.isSeparator()}
-    toolbar = {a for a in window.toolbar.actions() if a.text() and not a.isSeparator() and a is not window.sandbox_action}
+    toolbar = {
+        a for a in window.toolbar.actions() if a.text() and not a.isSeparator() and a is not window.sandbox_action
+    }
     assert toolbar <= in_menus
     expected = {
         window.capture_action: Keys.CAPTURE,
