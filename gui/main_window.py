@@ -95,6 +95,7 @@ if TYPE_CHECKING:
     from gui.composer.dialog import ComposerDialog
     from gui.imports.add_order_dialog import AddOrderDialog
     from gui.imports.import_dialog import ImportDialog
+    from gui.onboarding.first_day_dialog import FirstDayDialog
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ class MainWindow(QMainWindow):
         self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
         self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
         self.add_order_dialog: AddOrderDialog | None = None
+        self.first_day_dialog: FirstDayDialog | None = None  # はじめての設定 (issue 16 item 4)
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
         # Live updates (issue 14 item 4): the store's change feed, and the orders this window
         # itself operated on lately (their echo is not "another operator").
@@ -1298,8 +1300,21 @@ class MainWindow(QMainWindow):
         self._wanted_number = number  # selected once the list shows it
         self.model.set_query(self.model.wanted_query)
 
-    def open_first_day(self) -> None:
-        """はじめての設定 (issue 16 item 4): placeholder until the dialog lands."""
+    def open_first_day(self, finished: Callable[[], None] | None = None) -> FirstDayDialog:
+        """はじめての設定 (issue 16 item 4): shop name, operator, domain and Seller token, then
+        what comes next; from ファイル or ヘルプ, and by itself at the first start (gui/app.py)."""
+        from gui.onboarding.first_day_dialog import open_first_day
+
+        def saved(settings: AppSettings) -> None:
+            self._apply_settings(settings)
+            self.banner.show_message(
+                "はじめての設定を保存しました。次は「設定」でAmazon Payに接続し、"
+                "「ファイル → 取込」で受注を取り込みます。",
+                Tone.SUCCESS,
+            )
+
+        self.first_day_dialog = open_first_day(self.app.settings, self, saved, finished or (lambda: None))
+        return self.first_day_dialog
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "確認", text)
