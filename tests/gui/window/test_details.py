@@ -1,0 +1,83 @@
+"""Details that mislead (issue 16 item 5)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from core.app import Kanjo
+from core.clock import FixedClock
+from core.queries import OrderDetail
+from gui.dialogs.refund_dialog import RefundDialog
+from gui.tasks import ImmediateExecutor, TaskRunner
+from tests.gui.conftest import ManualExecutor
+from tests.gui.helpers import control
+from tests.helpers import place_order
+
+SC_NOTE = "Seller Centralで一部返金済みの売上の残りも含みます"
+
+
+def detail(app: Kanjo, number: str) -> OrderDetail:
+    return app.orders.detail(number)
+
+
+def test_refund_tick_survives_the_amount_field_reformatting(qtbot: QtBot, app: Kanjo) -> None:
+    place_order(app, "RT1", 8_000)
+    app.payments.capture("RT1")
+    reads = ManualExecutor()  # previews answer when the test says, as a worker thread would
+    runner = TaskRunner(ImmediateExecutor(), reads)
+    dialog = RefundDialog(detail(app, "RT1"), app.payments, runner)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow, timeout=2000)
+    dialog.partial.setChecked(True)
+    dialog.amount.setFocus()
+    qtbot.keyClicks(dialog.amount, "5000")
+    reads.run_all()
+    box = dialog.confirm.checkbox
+    assert QApplication.focusWidget() is dialog.amount
+    # Pressing the tick takes the focus from the field: it reformats 5000 as 5,000 mid-click.
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+    reads.run_all()  # a re-check asked at the reformat, if any, answers after the click
+    QApplication.processEvents()
+    assert dialog.amount.text() == "5,000"
+    assert box.isChecked()
+    assert dialog.ok_button.isEnabled()  # 返金する is on
+    dialog.amount.setText("6000")  # a new amount is acknowledged anew
+    reads.run_all()
+    assert not box.isChecked() and not dialog.ok_button.isEnabled()
+    runner.shutdown()
+
+
+def test_seller_central_note_only_when_seller_central_refunded_part(
+    qtbot: QtBot, app: Kanjo, runner: TaskRunner
+) -> None:
+    # Two captures, nothing refunded in Seller Central: the allocation, no Seller Central note.
+    place_order(app, "SC1", 500)
+    app.payments.capture("SC1")
+    control(app).seller_central("increase", "SC1", 200)
+    app.sync.sync_order("SC1")
+    dialog = RefundDialog(detail(app, "SC1"), app.payments, runner)
+    qtbot.addWidget(dialog)
+    assert len(dialog.allocation()) == 2
+    assert "2件の売上から" in dialog.message.text() and SC_NOTE not in dialog.message.text()
+    # Seller Central refunded part of the first capture: now the note says so.
+    control(app).seller_central("refund", "SC1", 100, detail(app, "SC1").charges[0].id)
+    app.sync.sync_order("SC1")
+    dialog = RefundDialog(detail(app, "SC1"), app.payments, runner)
+    qtbot.addWidget(dialog)
+    assert SC_NOTE in dialog.message.text()
+
+
+def test_one_capture_without_seller_central_says_nothing_extra(
+    qtbot: QtBot, app: Kanjo, runner: TaskRunner, clock: FixedClock
+) -> None:
+    place_order(app, "SC2", 3_000, ordered_at=clock.now() - timedelta(days=1))
+    app.payments.capture("SC2")
+    dialog = RefundDialog(detail(app, "SC2"), app.payments, runner)
+    qtbot.addWidget(dialog)
+    assert dialog.message.text() == ""
