@@ -73,6 +73,7 @@ from gui.menus import Keys, Menu, add_to_menu
 from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
 from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
+from gui.orders.sort_arrow import SortArrowStyle
 from gui.orders.status_badge import BadgeDelegate, BadgeLabel, badge_size
 from gui.orders.table_model import (
     BADGE_COLUMNS,
@@ -563,6 +564,8 @@ class MainWindow(QMainWindow):
             max(widest_order_status + 12, header_metrics.horizontalAdvance(HEADERS[Column.ORDER_STATUS]) + 34),
         )
         header.setSortIndicator(Column.ORDERED_AT, Qt.SortOrder.DescendingOrder)
+        self.header_style = SortArrowStyle()  # ▲ ascending, ▼ descending (issue 16 item 5)
+        header.setStyle(self.header_style)
         table.setSortingEnabled(True)
         # A shop's order file dropped onto the list starts 取込 (issue 11 item 6).
         self.drop_filter = FileDropFilter(self)

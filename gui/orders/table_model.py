@@ -76,6 +76,11 @@ HEADERS: dict[Column, str] = {
     Column.AUTH_EXPIRY: "与信期限",
 }
 
+# The order a first click on a header sorts in (issue 16 item 5): the soonest expiry, the newest order.
+INITIAL_ORDER: dict[Column, Qt.SortOrder] = {
+    Column.AUTH_EXPIRY: Qt.SortOrder.AscendingOrder,
+    Column.ORDERED_AT: Qt.SortOrder.DescendingOrder,
+}
 SORT_KEYS: dict[Column, SortKey] = {
     Column.NUMBER: SortKey.NUMBER,
     Column.ORDERED_AT: SortKey.ORDERED_AT,
@@ -514,6 +519,8 @@ class OrderTableModel(QAbstractTableModel):
                 return HEADERS[Column(section)]
             if role == Qt.ItemDataRole.TextAlignmentRole and section == Column.TOTAL:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == Qt.ItemDataRole.InitialSortOrderRole:  # a first click: what the operator looks for
+                return int(INITIAL_ORDER.get(Column(section), Qt.SortOrder.AscendingOrder).value)
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:

@@ -10,11 +10,14 @@ from pytestqt.qtbot import QtBot
 
 from core.app import Kanjo
 from core.clock import FixedClock
+from core.order_pages import SortKey
 from core.queries import OrderDetail
 from gui.dialogs.refund_dialog import RefundDialog
+from gui.main_window import MainWindow
+from gui.orders.table_model import Column
 from gui.tasks import ImmediateExecutor, TaskRunner
-from tests.gui.conftest import ManualExecutor
-from tests.gui.helpers import control
+from tests.gui.conftest import MakeWindow, ManualExecutor
+from tests.gui.helpers import control, numbers_shown
 from tests.helpers import place_order
 
 SC_NOTE = "Seller Centralで一部返金済みの売上の残りも含みます"
@@ -81,3 +84,51 @@ def test_one_capture_without_seller_central_says_nothing_extra(
     dialog = RefundDialog(detail(app, "SC2"), app.payments, runner)
     qtbot.addWidget(dialog)
     assert dialog.message.text() == ""
+
+
+def arrow_points_up(window: MainWindow, column: int) -> bool:
+    """Whether the header's sort arrow, as painted, is wider at its bottom (▲) than at its top."""
+    header = window.table.horizontalHeader()
+    image = header.grab().toImage()
+    left = header.sectionViewportPosition(column)
+    right = left + header.sectionSize(column)
+    dark: list[int] = []
+    for y in range(image.height()):
+        count = 0
+        for x in range(max(left, right - 24), right):  # Fusion paints it at the section's right end
+            if image.pixelColor(x, y).lightness() < 140:
+                count += 1
+        dark.append(count)
+    rows = [y for y, count in enumerate(dark) if count]
+    assert rows, "no arrow painted"
+    top, bottom = rows[0], rows[-1]
+    return dark[bottom] > dark[top]
+
+
+def test_expiry_sort_soonest_first_undated_last_and_the_arrow_matches(
+    app: Kanjo, make_window: MakeWindow, clock: FixedClock, qtbot: QtBot
+) -> None:
+    for number, days in (("X1", 20), ("X2", 10), ("X3", 25), ("X4", 2)):
+        place_order(app, number, 1_000, ordered_at=clock.now() - timedelta(days=days))
+    app.payments.capture("X4")  # nothing left to expire
+    window = make_window()
+    window.lay_out(1700, 900)  # every column in view
+    QApplication.processEvents()
+    header = window.table.horizontalHeader()
+    assert not arrow_points_up(window, Column.ORDERED_AT)  # newest first: ▼
+    qtbot.mouseClick(
+        header.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(header.sectionViewportPosition(Column.AUTH_EXPIRY) + 10, header.height() // 2),
+    )
+    assert window.model.query.sort is SortKey.AUTH_EXPIRY and not window.model.query.descending  # soonest first
+    assert numbers_shown(window) == ["X3", "X1", "X2", "X4"]
+    assert header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder
+    assert arrow_points_up(window, Column.AUTH_EXPIRY)  # ▲: small to large, top to bottom
+    qtbot.mouseClick(
+        header.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=QPoint(header.sectionViewportPosition(Column.AUTH_EXPIRY) + 10, header.height() // 2),
+    )
+    assert numbers_shown(window) == ["X2", "X1", "X3", "X4"]  # latest first, still undated last
+    assert not arrow_points_up(window, Column.AUTH_EXPIRY)
