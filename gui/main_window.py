@@ -73,6 +73,7 @@ from gui.menus import Keys, Menu, add_to_menu
 from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
 from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
+from gui.orders.selection import SUMMARY_LIMIT, SelectionSummary, summarize, summary_html
 from gui.orders.sort_arrow import SortArrowStyle
 from gui.orders.status_badge import BadgeDelegate, BadgeLabel, badge_size
 from gui.orders.table_model import (
@@ -208,6 +209,7 @@ class MainWindow(QMainWindow):
         self._detail_generation = 0
         self._wanted_number: str | None = None
         self._selected_numbers: list[str] = []  # kept across a model reset (see _restore_selection)
+        self._summary_generation = 0  # the selection summary shown is the latest (issue 16 item 5)
         self._bulk_stopping_text = ""
         self._bulk_dialog: QProgressDialog | None = None
         self._sync_token: CancelToken | None = None
@@ -610,6 +612,7 @@ class MainWindow(QMainWindow):
         self.model.modelReset.connect(self._restore_selection)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_bulk_actions())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_selection_summary())
         self.detail.capture_requested.connect(self.operations.capture)
         self.detail.reauthorize_requested.connect(self.operations.reauthorize)
         self.detail.sync_requested.connect(self.operations.sync_order)
@@ -1105,6 +1108,31 @@ class MainWindow(QMainWindow):
             action.setEnabled(enabled)
         self.bulk_capture_action.setText(f"一括入金処理({selected:,}件)" if selected else "一括入金処理")
         self.bulk_reauthorize_action.setText(f"一括再与信({selected:,}件)" if selected else "一括再与信")
+
+    def _update_selection_summary(self) -> None:
+        """Several orders selected: the detail panel shows their count, total and what the bulk
+        actions will take in (issue 16 item 5); one order: its detail again."""
+        count = self.selected_row_count()
+        if count <= 1:
+            self.detail.hide_selection()
+            return
+        self._summary_generation += 1
+        generation = self._summary_generation
+        if count > SUMMARY_LIMIT:
+            self.detail.show_selection(summary_html(summarize(count, [])))
+            return
+        rows = sorted({row for r in self.table.selectionModel().selection() for row in range(r.top(), r.bottom() + 1)})
+        read_numbers, pages, clock = self.model.numbers_reader(rows), self.pages, self.app.clock
+
+        def read() -> SelectionSummary:
+            found = pages.rows_by_number(read_numbers(), clock.now())
+            return summarize(count, found.values())
+
+        def shown(summary: SelectionSummary) -> None:
+            if generation == self._summary_generation and self.selected_row_count() > 1:
+                self.detail.show_selection(summary_html(summary))
+
+        self.runner.run(read, shown, lane=READ)
 
     def bulk(self, action: str) -> None:
         """Capture or re-authorize every selected order, with a progress dialog that can be cancelled."""

@@ -40,6 +40,7 @@ from gui.dialogs.operation_bar import FlowLayout, OperationBar
 from gui.labels import BadgeColors, order_status_from_label, order_status_tone, payment_label, payment_tone, yen
 from gui.menus import Keys, with_shortcut
 from gui.orders.status_badge import BadgeLabel
+from gui.orders.status_hint import money_hint
 from gui.tinted_frame import TintedFrame
 
 PURPOSE_LABELS = {
@@ -148,6 +149,14 @@ class DetailPanel(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self.stack.addWidget(self.empty)
+        # Several orders selected (issue 16 item 5): what they add up to, instead of one order.
+        self._selection_shown = False
+        self.selection_view = QLabel()
+        self.selection_view.setObjectName("selectionSummary")
+        self.selection_view.setWordWrap(True)
+        self.selection_view.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.selection_view.setContentsMargins(12, 12, 12, 12)
+        self.selection_view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         content = QWidget()
         body = QVBoxLayout(content)
@@ -311,6 +320,7 @@ class DetailPanel(QWidget):
         content.setMinimumWidth(0)
         scroll.setWidget(content)
         self.stack.addWidget(scroll)
+        self.stack.addWidget(self.selection_view)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
@@ -336,16 +346,34 @@ class DetailPanel(QWidget):
     def set_shop_domain(self, domain: str) -> None:
         self._shop_domain = domain.strip().removeprefix("https://").removeprefix("http://").strip("/")
 
+    def show_selection(self, html: str) -> None:
+        """Several orders are selected: show what they add up to (the order's detail waits behind)."""
+        self._selection_shown = True
+        self.selection_view.setText(html)
+        self.stack.setCurrentWidget(self.selection_view)
+
+    def hide_selection(self) -> None:
+        if not self._selection_shown:
+            return
+        self._selection_shown = False
+        self.stack.setCurrentIndex(1 if self._detail is not None else 0)
+
+    @property
+    def selection_shown(self) -> bool:
+        return self._selection_shown
+
     def clear(self, message: str = "受注を選ぶと、ここに詳細が表示されます。") -> None:
         self._detail = None
         self.empty.setText(message)
-        self.stack.setCurrentWidget(self.empty)
+        if not self._selection_shown:
+            self.stack.setCurrentWidget(self.empty)
         self._update_buttons()
         self.operation_bar.set_detail(None)
 
     def set_detail(self, detail: OrderDetail) -> None:
         self._detail = detail
-        self.stack.setCurrentIndex(1)
+        if not self._selection_shown:
+            self.stack.setCurrentIndex(1)
         self.number.setText(f"受注番号 {detail.number}")
         self.subtitle.setText(f"{format_jst(detail.ordered_at)} 受注 ・ {detail.kind_label}")
         status = PaymentStatus(detail.payment_status) if detail.payment_status else None
@@ -363,6 +391,9 @@ class DetailPanel(QWidget):
         self.payment_badge.set_badge(text, payment_tone(status))
         order_status = order_status_from_label(detail.order_status)
         self.order_badge.set_badge(order_status.label, order_status_tone(order_status))
+        hint = self._money_hint(detail)
+        if hint:
+            self.order_badge.setToolTip(hint)
         self._fill_notices(detail)
         self._fill_amounts(detail)
         self._fill_customer(detail)
@@ -536,10 +567,24 @@ class DetailPanel(QWidget):
                 "同期すると結果が表示されます。"
             )
         notes.extend(getattr(detail, "seller_central_tasks", ()))  # R11: recorded here, to do there
+        hint = self._money_hint(detail)  # the order status has not followed the money (issue 16 item 5)
+        if hint:
+            notes.append(hint)
         if notes:
             self.other_notice.show_message("ご確認ください", _html("\n".join(notes)), Tone.ATTENTION)
         else:
             self.other_notice.hide()
+
+    @staticmethod
+    def _money_hint(detail: OrderDetail) -> str:
+        status = PaymentStatus(detail.payment_status) if detail.payment_status else None
+        return money_hint(
+            order_status_from_label(detail.order_status),
+            status,
+            captured=detail.captured,
+            refunded=detail.refunded,
+            pending=detail.pending_refund,
+        )
 
     def _fill_amounts(self, detail: OrderDetail) -> None:
         labels = self.amount_labels

@@ -132,3 +132,43 @@ def test_expiry_sort_soonest_first_undated_last_and_the_arrow_matches(
     )
     assert numbers_shown(window) == ["X2", "X1", "X3", "X4"]  # latest first, still undated last
     assert not arrow_points_up(window, Column.AUTH_EXPIRY)
+
+
+def test_several_selected_orders_show_count_total_and_what_the_bulk_actions_do(
+    app: Kanjo, make_window: MakeWindow
+) -> None:
+    for number, total in (("M1", 1_000), ("M2", 2_500), ("M3", 4_000)):
+        place_order(app, number, total)
+    app.payments.capture("M3")
+    window = make_window()
+    window.table.selectAll()
+    panel = window.detail
+    assert panel.selection_shown
+    text = panel.selection_view.text()
+    assert "3件の受注を選択中" in text and "7,500円" in text
+    assert "承認済の<b>2件</b>" in text and "ほかの1件は処理せず" in text
+    assert "受注を選ぶと" not in text
+    select_one(window, "M1")
+    assert not panel.selection_shown and panel.stack.currentIndex() == 1 and panel.number_shown == "M1"
+
+
+def select_one(window: MainWindow, number: str) -> None:
+    assert window.select_number(number)
+
+
+def test_a_fully_refunded_order_left_new_says_so(app: Kanjo, make_window: MakeWindow) -> None:
+    place_order(app, "FR1", 3_000)
+    app.payments.capture("FR1")
+    app.sync.sync_order("FR1")
+    app.payments.refund("FR1", None, "返品")
+    app.sync.sync_order("FR1")
+    window = make_window()
+    select_one(window, "FR1")
+    panel = window.detail
+    assert panel.order_badge.text() == "新規受付"
+    assert "全額返金済み" in panel.order_badge.toolTip()
+    assert "全額返金済み" in panel.other_notice.body.text() and not panel.other_notice.isHidden()
+    place_order(app, "FR2", 3_000)
+    window.model.refresh()
+    select_one(window, "FR2")
+    assert "全額返金済み" not in panel.other_notice.body.text() or panel.other_notice.isHidden()
