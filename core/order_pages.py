@@ -62,6 +62,7 @@ from core.db.search_index import END_MARK
 from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.payment_rules import permission_holds_a_charge
 from core.queries import effective_payment_status
+from core.search_text import fold, phone_query
 from core.status import expiry_text
 
 log = logging.getLogger(__name__)
@@ -431,22 +432,30 @@ class OrderPages:
         return conditions
 
     def _search(self, terms: str) -> ColumnElement[bool]:
+        """Orders whose number, customer name, reading, e-mail or phone holds ``terms``, compared
+        as core.search_text folds them (kana, ①, ＡＢＣ; a phone by its digits, issue 16 item 6)."""
+        folded = fold(terms)
+        phone = phone_query(terms)
         if self._pg_search:
-            return _pg_search(terms)
+            return _pg_search(terms, folded, phone)
         if not self._fts:
-            pattern = _like_pattern(terms)
+            pattern = _like_pattern(folded)
             customers = select(Customer.id).where(
-                or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
+                or_(
+                    Customer.name.ilike(pattern, escape="\\"),
+                    Customer.name_reading.ilike(pattern, escape="\\"),
+                    Customer.email.ilike(pattern, escape="\\"),
+                    *([Customer.phone.ilike(_like_pattern(phone), escape="\\")] if phone else []),
+                )
             )
             return or_(Order.number.ilike(pattern, escape="\\"), Order.customer_id.in_(customers))
-        if len(terms) >= 3:
-            matched = text("SELECT rowid FROM order_search WHERE order_search MATCH :q").bindparams(
-                q=_fts_phrase(terms)
-            )
+        if len(folded) >= 3:
+            match = _fts_phrase(folded) + (f" OR phone : {_fts_phrase(phone)}" if phone else "")
+            matched = text("SELECT rowid FROM order_search WHERE order_search MATCH :q").bindparams(q=match)
             return Order.id.in_(matched.columns(column("rowid", Integer)))
-        # 1–2 characters: a name (see migration 0002), or the start of an order number.
+        # 1–2 characters: a name or its reading (see migrations 0002, 0014), or the start of an order number.
         number_prefix = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
-        compact = "".join(ch for ch in terms if not ch.isspace() and ch != END_MARK)
+        compact = "".join(ch for ch in folded if not ch.isspace() and ch != END_MARK)
         if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
             return number_prefix
         phrase = _fts_phrase(compact) + ("*" if len(compact) == 1 else "")
@@ -545,26 +554,30 @@ def _like_pattern(terms: str) -> str:
     return "%" + terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _pg_search(terms: str) -> ColumnElement[bool]:
-    """The SQLite search's answers from the PostgreSQL indexes of migration 0002.
+def _pg_search(terms: str, folded: str, phone: str | None) -> ColumnElement[bool]:
+    """The SQLite search's answers from the PostgreSQL indexes of migrations 0002 and 0014.
 
-    3+ characters: a substring of the order number, the name (as written or without spaces) or
-    the e-mail, case-insensitively (``pg_trgm``). 1–2 characters: a piece of the name (without
-    spaces) or the start of the order number.
+    3+ characters: a substring of the order number, or of the folded name (as written or without
+    spaces), reading, e-mail or phone digits, case-insensitively (``pg_trgm``). 1–2 characters: a
+    piece of the folded name or reading (without spaces) or the start of the order number.
     """
-    if len(terms) >= 3:
-        pattern = _like_pattern(terms)
+    if len(folded) >= 3:
+        pattern = _like_pattern(folded)
         by_number: ColumnElement[bool] = Order.number.ilike(pattern, escape="\\")
-        customers = select(Customer.id).where(
-            func.kanjo_search_text(Customer.name, Customer.email).ilike(pattern, escape="\\")
-        )
+        searched = func.kanjo_search_text(Customer.name, Customer.email, Customer.name_reading, Customer.phone)
+        matches = [searched.ilike(pattern, escape="\\")]
+        if phone:
+            matches.append(searched.ilike(_like_pattern(phone), escape="\\"))
+        customers = select(Customer.id).where(or_(*matches))
     else:
         by_number = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
-        compact = "".join(ch for ch in terms if not ch.isspace() and ch != END_MARK)
+        compact = "".join(ch for ch in folded if not ch.isspace() and ch != END_MARK)
         if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
             return by_number
         customers = select(Customer.id).where(
-            text("kanjo_name_grams(customers.name) @> ARRAY[lower(CAST(:piece AS text))]").bindparams(piece=compact)
+            text(
+                "kanjo_name_grams(customers.name, customers.name_reading) @> ARRAY[lower(CAST(:piece AS text))]"
+            ).bindparams(piece=compact)
         )
     # ``= ANY(ARRAY(SELECT …))`` is read once, before the orders, so both sides are index reads
     # that PostgreSQL ORs together (a plain IN (SELECT …) would be checked row by row).

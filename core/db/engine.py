@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import __version__
 from core.db.errors import StoreError, check_writable, sqlite_file_problem
 from core.files import create_private_file, private_dir, tighten
+from core.search_text import fold, phone_digits
 
 # Alembic is imported where a migration is read or run, not at start-up (issue 10 item 16):
 # the app checks the revision cheaply (core/db/revision.py) and loads alembic only to migrate.
@@ -83,6 +84,10 @@ def prepare_sqlite_file(path: Path) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The order list's search fold (issue 16 item 6): the index triggers call these, so every
+    # connection that writes orders or customers must be made here (core.search_text).
+    dbapi_connection.create_function("kanjo_fold", 1, fold, deterministic=True)
+    dbapi_connection.create_function("kanjo_digits", 1, phone_digits, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     # REPLACE conflict resolution deletes the old row; only with recursive triggers does that

@@ -57,6 +57,8 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The reading (フリガナ) when the shop's file gives one: searched with the name (issue 16 item 6).
+    name_reading: Mapped[str] = mapped_column(String(200), default="", server_default="")
     email: Mapped[str] = mapped_column(String(320), index=True)
     phone: Mapped[str] = mapped_column(String(32))
     is_member: Mapped[bool] = mapped_column(Boolean, default=False)

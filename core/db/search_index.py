@@ -35,8 +35,27 @@ def _pairs(expr: str) -> str:
     return f"trim({parts})"
 
 
-def index_rows_sql(where: str) -> list[str]:
-    """INSERT … SELECT statements indexing the orders matched by ``… WHERE {where}`` (o, c)."""
+SEARCH_INDEX_VERSION: Final = 2
+"""1: migration 0002's index (raw text). 2: migration 0014's (issue 16 item 6): every column
+folded by ``kanjo_fold`` (core.search_text.fold, registered on each SQLite connection), the
+customer's reading beside the name, and the phone number's digits."""
+
+
+def index_rows_sql(where: str, *, version: int = SEARCH_INDEX_VERSION) -> list[str]:
+    """INSERT … SELECT statements indexing the orders matched by ``… WHERE {where}`` (o, c).
+
+    ``version`` 1 is kept for migrations 0002 and 0007, which ran before 0014."""
+    if version >= 2:
+        name, reading = "kanjo_fold(c.name)", "kanjo_fold(c.name_reading)"
+        return [
+            "INSERT INTO order_search(rowid, number, name, name_compact, email, reading, phone) "
+            f"SELECT o.id, kanjo_fold(o.number), {name}, {_compact(name)}, kanjo_fold(c.email), "
+            f"{_compact(reading)}, kanjo_digits(c.phone) "
+            f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+            "INSERT INTO order_search_bigram(rowid, pairs) "
+            f"SELECT o.id, {_pairs(name)} || ' ' || {_pairs(reading)} "
+            f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+        ]
     return [
         "INSERT INTO order_search(rowid, number, name, name_compact, email) "
         f"SELECT o.id, o.number, c.name, {_compact('c.name')}, c.email "
@@ -46,12 +65,12 @@ def index_rows_sql(where: str) -> list[str]:
     ]
 
 
-def insert_trigger_sql(*, pausable: bool) -> str:
+def insert_trigger_sql(*, pausable: bool, version: int = SEARCH_INDEX_VERSION) -> str:
     """The trigger that indexes each new order (0002's, or 0007's that a writer may pause)."""
     when = f"WHEN NOT EXISTS (SELECT 1 FROM {PAUSE_TABLE}) " if pausable else ""
     return (
         f"CREATE TRIGGER order_search_ai AFTER INSERT ON orders {when}BEGIN "
-        + "; ".join(index_rows_sql("o.id = new.id"))
+        + "; ".join(index_rows_sql("o.id = new.id", version=version))
         + "; END"
     )
 
