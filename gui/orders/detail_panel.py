@@ -320,7 +320,13 @@ class DetailPanel(QWidget):
         content.setMinimumWidth(0)
         scroll.setWidget(content)
         self.stack.addWidget(scroll)
-        self.stack.addWidget(self.selection_view)
+        # In its own scroll area: a long summary never makes the window taller (or the list shorter).
+        self.selection_scroll = QScrollArea()
+        self.selection_scroll.setWidgetResizable(True)
+        self.selection_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.selection_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.selection_scroll.setWidget(self.selection_view)
+        self.stack.addWidget(self.selection_scroll)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
@@ -350,7 +356,7 @@ class DetailPanel(QWidget):
         """Several orders are selected: show what they add up to (the order's detail waits behind)."""
         self._selection_shown = True
         self.selection_view.setText(html)
-        self.stack.setCurrentWidget(self.selection_view)
+        self.stack.setCurrentWidget(self.selection_scroll)
 
     def hide_selection(self) -> None:
         if not self._selection_shown:
