@@ -18,6 +18,8 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.search_text import fold
+
 END_MARK: Final = "〆"  # a CJK letter, so unicode61 keeps it inside the pair token
 MAX_NAME_CHARS: Final = 40  # pairs beyond this many characters of a name are not indexed
 PAUSE_TABLE: Final = "search_index_paused"
@@ -41,6 +43,17 @@ folded by ``kanjo_fold`` (core.search_text.fold, registered on each SQLite conne
 customer's reading beside the name, and the phone number's digits."""
 
 
+def name_pairs(name: str | None, reading: str | None) -> str:
+    """The character pairs of the folded name and of its reading (as :func:`_pairs` writes them
+    for one name), for ``order_search_bigram``: registered on SQLite connections as
+    ``kanjo_pairs`` so an order costs one call, not one fold per pair (core/db/engine.py)."""
+    pieces = []
+    for value in (name, reading):
+        marked = fold(value).replace(" ", "").replace("　", "") + END_MARK
+        pieces.append(" ".join(p for p in (marked[i : i + 2] for i in range(MAX_NAME_CHARS)) if p))
+    return " ".join(pieces)
+
+
 def index_rows_sql(where: str, *, version: int = SEARCH_INDEX_VERSION) -> list[str]:
     """INSERT … SELECT statements indexing the orders matched by ``… WHERE {where}`` (o, c).
 
@@ -53,7 +66,7 @@ def index_rows_sql(where: str, *, version: int = SEARCH_INDEX_VERSION) -> list[s
             f"{_compact(reading)}, kanjo_digits(c.phone) "
             f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
             "INSERT INTO order_search_bigram(rowid, pairs) "
-            f"SELECT o.id, {_pairs(name)} || ' ' || {_pairs(reading)} "
+            "SELECT o.id, kanjo_pairs(c.name, c.name_reading) "
             f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
         ]
     return [

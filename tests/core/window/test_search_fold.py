@@ -102,3 +102,17 @@ def test_eccube_reading_is_imported_and_searched(app: Kanjo, tmp_path: Path) -> 
     summary = app.imports.apply(FILE, [imported])
     assert summary.added == 1
     assert found(app, "はなこ") == {"EC-9"} and found(app, "0311112222") == {"EC-9"}
+
+
+def test_python_pairs_are_the_sql_pairs_of_the_folded_name(app: Kanjo) -> None:
+    from core.db.search_index import _pairs, name_pairs
+
+    if app.engine.dialect.name != "sqlite":
+        pytest.skip("the bigram table is SQLite's")
+    with app.engine.connect() as connection:
+        for name, reading in (("林", ""), ("山田 花子", "ヤマダ ハナコ"), ("長" * 45, "ｱ")):
+            sql = connection.scalar(
+                text(f"SELECT {_pairs('kanjo_fold(:n)')} || ' ' || {_pairs('kanjo_fold(:r)')}"),
+                {"n": name, "r": reading},
+            )
+            assert name_pairs(name, reading) == sql, name
