@@ -26,7 +26,7 @@ def fill(dialog: FirstDayDialog, **values: str) -> None:
 def test_the_dialog_checks_each_value_and_saves_through_the_settings_service(
     app: Kanjo, make_window: MakeWindow
 ) -> None:
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     dialog = window.open_first_day()
     assert dialog.isVisible()
     assert "Amazon Pay" in dialog.next_steps.text() and "取込" in dialog.next_steps.text()
@@ -53,7 +53,7 @@ def test_the_dialog_checks_each_value_and_saves_through_the_settings_service(
 
 
 def test_reopened_from_the_file_and_help_menus(make_window: MakeWindow) -> None:
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     for which in (Menu.FILE, Menu.HELP):
         menu = window.menuBar().findChild(QMenu, which.value)
         assert menu is not None and window.first_day_action in menu.actions()

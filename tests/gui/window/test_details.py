@@ -111,7 +111,7 @@ def test_expiry_sort_soonest_first_undated_last_and_the_arrow_matches(
     for number, days in (("X1", 20), ("X2", 10), ("X3", 25), ("X4", 2)):
         place_order(app, number, 1_000, ordered_at=clock.now() - timedelta(days=days))
     app.payments.capture("X4")  # nothing left to expire
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     window.lay_out(1700, 900)  # every column in view
     QApplication.processEvents()
     header = window.table.horizontalHeader()
@@ -140,7 +140,7 @@ def test_several_selected_orders_show_count_total_and_what_the_bulk_actions_do(
     for number, total in (("M1", 1_000), ("M2", 2_500), ("M3", 4_000)):
         place_order(app, number, total)
     app.payments.capture("M3")
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     window.table.selectAll()
     panel = window.detail
     assert panel.selection_shown
@@ -162,7 +162,7 @@ def test_a_fully_refunded_order_left_new_says_so(app: Kanjo, make_window: MakeWi
     app.sync.sync_order("FR1")
     app.payments.refund("FR1", None, "返品")
     app.sync.sync_order("FR1")
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     select_one(window, "FR1")
     panel = window.detail
     assert panel.order_badge.text() == "新規受付"

@@ -82,7 +82,7 @@ def test_every_journal_action_has_a_japanese_label() -> None:
 def test_timeline_shows_the_label_not_the_raw_action(app: Kanjo, make_window: MakeWindow) -> None:
     place_order(app, "J1", 5_000)
     app.payments.change_amount("J1", total=4_000)  # writes an amount_change event
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     select(window, "J1")
     timeline = window.detail.timeline
     texts = [timeline.item(row, 1).text() for row in range(timeline.rowCount())]

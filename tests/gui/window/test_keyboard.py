@@ -37,7 +37,7 @@ def tab_through(qtbot: QtBot, start: QWidget, presses: int, *, back: bool = Fals
 
 
 def shown_window(make_window: MakeWindow, qtbot: QtBot) -> MainWindow:
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     window.activateWindow()
     qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=2000)
     return window
@@ -90,7 +90,7 @@ def menu_of(window: MainWindow, which: Menu) -> QMenu:
 
 
 def test_menu_bar_lists_every_action_with_its_shortcut(make_window: MakeWindow) -> None:
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     titles = [a.text() for a in window.menuBar().actions()]
     assert titles == [MENU_TITLES[m] for m in Menu]
     assert [t.split("(")[0] for t in titles] == ["ファイル", "受注", "表示", "ヘルプ"]

@@ -22,7 +22,7 @@ def test_kana_and_phone_search_in_the_filter_bar(app: Kanjo, make_window: MakeWi
                 "WHERE id = (SELECT customer_id FROM orders WHERE number = 'KS1')"
             )
         )
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     bar = window.filter_bar
     for typed, expected in (
         ("やまだ", ["KS1"]),  # hiragana finds the katakana reading

@@ -16,7 +16,7 @@ from tests.helpers import place_order
 
 
 def test_first_start_at_1024x600_fits_the_available_geometry(make_window: MakeWindow) -> None:
-    window = make_window(start=False)
+    window = make_window(start=False, demo_orders=0)
     available = QRect(0, 24, 1024, 576)  # 1024×600 less a 24 px panel of the desktop
     window.first_start_layout(available)
     QApplication.processEvents()
@@ -28,7 +28,7 @@ def test_first_start_at_1024x600_fits_the_available_geometry(make_window: MakeWi
 
 
 def test_first_start_at_1280x800_shows_every_list_column(make_window: MakeWindow) -> None:
-    window = make_window(start=False)
+    window = make_window(start=False, demo_orders=0)
     window.first_start_layout(QRect(0, 0, 1280, 800))
     QApplication.processEvents()
     header = window.table.horizontalHeader()
@@ -39,7 +39,7 @@ def test_payment_status_column_fits_common_badges_and_shortens_the_long_one(
     app: Kanjo, make_window: MakeWindow
 ) -> None:
     place_order(app, "U1", 1_000)
-    window = make_window()
+    window = make_window(demo_orders=0)  # no demo orders: only what the test placed
     select(window, "U1")
     control(app).add_fault("503", count=20)
     window.detail.sync_button.click()
@@ -57,7 +57,7 @@ def test_payment_status_column_fits_common_badges_and_shortens_the_long_one(
 
 def test_detail_panel_scrolls_down_never_sideways(app: Kanjo, make_window: MakeWindow) -> None:
     place_order(app, "D1", 1_000)
-    window = make_window(start=True)
+    window = make_window(demo_orders=0)
     window.first_start_layout(QRect(0, 0, 1024, 600))
     select(window, "D1")
     QApplication.processEvents()
