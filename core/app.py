@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from core.changes import ChangeFeed
     from core.imports.service import ImportService
     from core.services.messages import MessageService
+    from core.subscriptions.service import SubscriptionService
 
 DATA_DIR_ENV = "KANJO_HOME"
 DB_FILE = "kanjo.sqlite3"
@@ -100,6 +101,7 @@ class Kanjo:
     _messages: MessageService | None = field(default=None, repr=False)
     _messages_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _imports: ImportService | None = field(default=None, repr=False)
+    _subscriptions: SubscriptionService | None = field(default=None, repr=False)
     _backup_thread: threading.Thread | None = field(default=None, repr=False)
     _feeds: list[ChangeFeed] = field(default_factory=list, repr=False)
     journal: Journal = field(default_factory=Journal, repr=False)
@@ -138,6 +140,18 @@ class Kanjo:
 
                 self._imports = ImportService(self.sessions, self.clock, self.gateway, self.settings, self.journal)
             return self._imports
+
+    @property
+    def subscriptions(self) -> SubscriptionService:
+        """Subscription contracts, the generation run and reservations (issue 12); made on first use."""
+        with self._messages_lock:
+            if self._subscriptions is None:
+                from core.subscriptions.service import SubscriptionService
+
+                self._subscriptions = SubscriptionService(
+                    self.sessions, self.clock, self.gateway, self.settings, self.journal
+                )
+            return self._subscriptions
 
     @property
     def messages(self) -> MessageService:

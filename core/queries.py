@@ -77,7 +77,13 @@ class OrderSummary:
 
 
 def list_orders(
-    session: Session, now: datetime, *, status: str | None = None, limit: int | None = None, connection: str = ""
+    session: Session,
+    now: datetime,
+    *,
+    status: str | None = None,
+    limit: int | None = None,
+    connection: str = "",
+    order_status: str | None = None,
 ) -> list[OrderSummary]:
     effective = effective_payment_status(now).label("effective_status")
     query = (
@@ -87,6 +93,8 @@ def list_orders(
     )
     if status is not None:
         query = query.where(effective_payment_status(now) == status)
+    if order_status is not None:
+        query = query.where(Order.order_status == order_status)
     if limit is not None:
         query = query.limit(limit)
     rows = []

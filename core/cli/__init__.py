@@ -190,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="支払い許可の有効期限を13か月に延長します(既定)。--no-extended-expiry で180日(R54、通常・予約注文)",
     )
     place.add_argument("--member", action="store_true")
+    place.add_argument("--every", metavar="1m|2w|30d", help="定期購入の周期(--kind subscription、issue 12)")
+    place.add_argument("--rounds", metavar="N", help="頒布会の回数(初回を含む)")
     place.add_argument(
         "--no-store", action="store_true", help="Amazon Pay側の決済だけを作り、受注は保存しません(取込で登録)"
     )
@@ -205,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--hard", action="store_const", const="hard", dest="decline_kind")
     decline.add_argument("--on", choices=["auth", "capture", "refund"], default="auth")
     buyer.add_parser("fix-payment", help="購入者が支払い設定を修正します").add_argument("number")
+    buyer.add_parser("close-subscription", help="購入者がAmazon Payで定期購入の支払い許可を終了します").add_argument(
+        "number"
+    )
     seller = sandbox.add_parser("seller-central", help="Seller Centralでの操作")
     seller.add_argument("action", choices=["refund", "increase", "capture"])
     seller.add_argument("number")
@@ -368,7 +373,14 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     if args.orders_command == "show":
         detail = app.orders.detail(args.number)
         if as_json:
-            _print_json(detail.to_json())
+            round_of = app.subscriptions.round_of(detail.number)  # issue 12: a generated order's contract and round
+            _print_json(
+                {
+                    **detail.to_json(),
+                    "subscription_id": round_of[0] if round_of else None,
+                    "round": round_of[1] if round_of else None,
+                }
+            )
             return 0
         d = detail
         out = [
@@ -761,6 +773,7 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         if total > MAX_ORDER_TOTAL:
             raise RuleViolation("Amazon Payで決済できる金額は1円から10,000,000円までです。", code="R5")
         ordered_at = _parse_ordered_at(args.ordered_at, app.clock.now()) if args.ordered_at else None
+        every = _subscription_terms(args)
         if args.no_store and args.member:
             raise BadInput("--member は --no-store と一緒には指定できません(会員情報は取込で登録します)。")
         placed = control.checkout(
@@ -795,20 +808,29 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             ordered_at=ordered_at,
             member=args.member,
         )
-        _emit(as_json, detail.to_json(), f"受注 {_line(detail.number)} を受け付けました({detail.payment_status})。")
+        data = detail.to_json()
+        text = f"受注 {_line(detail.number)} を受け付けました({detail.payment_status})。"
+        if every is not None:  # issue 12: the subscription contract starts with this checkout
+            contract = app.subscriptions.create(number, every[0], rounds_total=every[1])
+            data["subscription_id"] = contract.id
+            text += f" 定期購入 {contract.id}({contract.every_label}、次回{contract.next_date.isoformat()})"
+        _emit(as_json, data, text)
         return 0
     if command == "shop-export":
         return _shop_export(control.checkouts(), args, as_json)
     if command == "buyer":
-        app.orders.detail(args.number)  # unknown order → clear message
-        if args.buyer_command == "decline-next":
+        buyer_order = app.orders.detail(args.number)  # unknown order → clear message
+        if args.buyer_command == "close-subscription":
+            control.close_subscription(args.number, buyer_order.charge_permission_id)
+            _emit(as_json, {"ok": True}, f"{_line(args.number)}: 購入者がAmazon Payで定期購入を終了しました。")
+        elif args.buyer_command == "decline-next":
             control.decline_next(args.number, args.decline_kind, args.on)
             _emit(as_json, {"ok": True}, f"{_line(args.number)}: 次の処理を{args.decline_kind}で失敗させます。")
         elif args.buyer_command == "fix-payment":
             control.fix_payment(args.number)
             _emit(as_json, {"ok": True}, f"{_line(args.number)}: 購入者が支払い設定を修正しました。")
         else:
-            raise BadInput("buyer の後に decline-next または fix-payment を指定してください。")
+            raise BadInput("buyer の後に decline-next、fix-payment、close-subscription のいずれかを指定してください。")
         return 0
     if command == "seller-central":
         app.orders.detail(args.number)
@@ -833,6 +855,31 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 
 
 _EXPORT_ENCODINGS = {"futureshop": "cp932", "eccube": "cp932", "shopify": "utf-8", "amazon-orders": "utf-8"}
+
+
+def _subscription_terms(args: argparse.Namespace) -> tuple[str, int | None] | None:
+    """``--every`` / ``--rounds`` of ``place-order`` (issue 12), checked before the checkout."""
+    if args.every is None:
+        if args.rounds is not None:
+            raise BadInput("--rounds は --every と一緒に指定してください。")
+        return None
+    if args.kind != OrderKind.SUBSCRIPTION.value:
+        raise BadInput("--every は --kind subscription の注文にだけ指定できます。")
+    if args.no_store:
+        raise BadInput(
+            "--every は --no-store と一緒には指定できません(定期購入は取込後に subscriptions add で登録します)。"
+        )
+    from core.cli.subscriptions import parse_rounds
+    from core.subscriptions.rules import Frequency
+
+    try:
+        Frequency.parse(args.every)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    rounds = parse_rounds(args.rounds)
+    if rounds is not None and not 2 <= rounds <= 120:
+        raise BadInput("頒布会の回数は2から120までで指定してください(初回の注文を含みます)。")
+    return args.every, rounds
 
 
 def _checkout_kind(placed: dict[str, Any]) -> str:

@@ -5,11 +5,12 @@ The journal is append-only: triggers refuse UPDATE and DELETE (see the first mig
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -371,3 +372,66 @@ Index(
     MessageTemplateVersion.version,
     unique=True,
 )
+
+
+# --- Subscriptions and reservations (issue 12, migration 0011) ------------------------------
+
+
+class Subscription(Base):
+    """A subscription contract (定期・頒布会) on a Recurring Charge Permission (R17, R59).
+
+    ``order_number`` is the checkout's order (round 1); each generation is an order of its own,
+    ``{order_number}-{round}``, recorded in :class:`SubscriptionRound`. ``state`` is a
+    ``core.subscriptions.rules.ContractState``; ``next_date`` a Tokyo calendar day.
+    """
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(64), unique=True)
+    charge_permission_id: Mapped[str] = mapped_column(ForeignKey("charge_permissions.id"), index=True)
+    every: Mapped[str] = mapped_column(String(8))  # 1m, 2w, 30d
+    anchor: Mapped[date] = mapped_column(Date)
+    rounds_done: Mapped[int] = mapped_column(Integer, default=1)
+    rounds_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    item_amount: Mapped[int] = mapped_column(Integer)
+    shipping_fee: Mapped[int] = mapped_column(Integer, default=0)
+    next_date: Mapped[date] = mapped_column(Date, index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SubscriptionRound(Base):
+    """One generation of a contract: exactly one per (contract, round) (unique index)."""
+
+    __tablename__ = "subscription_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    order_number: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # rules.RoundState
+    hold_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retry_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    intent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    generated_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ux_subscription_rounds_round", SubscriptionRound.subscription_id, SubscriptionRound.round, unique=True)
+
+
+class ReservationPlan(Base):
+    """A reservation order's planned shipping day (R12), a Tokyo calendar day."""
+
+    __tablename__ = "reservation_plans"
+
+    order_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    planned_ship: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

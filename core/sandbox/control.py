@@ -141,6 +141,11 @@ class SandboxControl:
     def decline_next(self, number: str, kind: str, operation: str = "auth") -> None:
         self._call("POST", "buyer/decline-next", {"number": number, "kind": kind, "operation": operation})
 
+    def close_subscription(self, number: str, charge_permission_id: str | None = None) -> None:
+        """The buyer ends the subscription at Amazon (Closed/BuyerCanceled, R59)."""
+        payload = {"chargePermissionId": charge_permission_id} if charge_permission_id else {"number": number}
+        self._call("POST", "buyer/close-subscription", payload)
+
     def fix_payment(self, number: str) -> None:
         self._call("POST", "buyer/fix-payment", {"number": number})
 
