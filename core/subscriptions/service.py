@@ -35,7 +35,7 @@ from core.db.schema import (
 from core.domain import ChargePurpose, OrderKind, OrderStatus
 from core.errors import BadInput, GatewayError, NotFound, RuleViolation, UserError
 from core.gateway import Gateway, order_client
-from core.journal import SETTLED_OUTCOMES, SUCCEEDED, Journal
+from core.journal import SETTLED_OUTCOMES, SUCCEEDED, Journal, crashpoint
 from core.ledger import apply_charge_permission_info, refresh_order
 from core.queries import load_order
 from core.services.operations import OperationEngine, Step
@@ -573,6 +573,7 @@ class SubscriptionService:
             report.held.append({"order_number": number, "reason": held_reason})
             return RoundState.HELD.value
         self._engine.run_all(number, "authorize", ids)
+        crashpoint("generation:before_settle")  # the crash tests kill the run here too
         return self._settle_round(round_id, report)
 
     def _begin_authorize(self, session: Session, order: Order, row: SubscriptionRound, *, cp_id: str) -> list[int]:
