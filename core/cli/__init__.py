@@ -824,10 +824,12 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             control.close_subscription(args.number, buyer_order.charge_permission_id)
             _emit(as_json, {"ok": True}, f"{_line(args.number)}: 購入者がAmazon Payで定期購入を終了しました。")
         elif args.buyer_command == "decline-next":
-            control.decline_next(args.number, args.decline_kind, args.on)
+            control.decline_next(
+                args.number, args.decline_kind, args.on, charge_permission_id=buyer_order.charge_permission_id
+            )
             _emit(as_json, {"ok": True}, f"{_line(args.number)}: 次の処理を{args.decline_kind}で失敗させます。")
         elif args.buyer_command == "fix-payment":
-            control.fix_payment(args.number)
+            control.fix_payment(args.number, charge_permission_id=buyer_order.charge_permission_id)
             _emit(as_json, {"ok": True}, f"{_line(args.number)}: 購入者が支払い設定を修正しました。")
         else:
             raise BadInput("buyer の後に decline-next、fix-payment、close-subscription のいずれかを指定してください。")
