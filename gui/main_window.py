@@ -73,6 +73,7 @@ if TYPE_CHECKING:
     from gui.composer.dialog import ComposerDialog
     from gui.imports.add_order_dialog import AddOrderDialog
     from gui.imports.import_dialog import ImportDialog
+    from gui.subscriptions.view import SubscriptionsView
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
         self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
         self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
         self.add_order_dialog: AddOrderDialog | None = None
+        self.subscriptions_view: SubscriptionsView | None = None  # issue 12
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
         # Live updates (issue 14 item 4): the store's change feed, and the orders this window
         # itself operated on lately (their echo is not "another operator").
@@ -258,6 +260,11 @@ class MainWindow(QMainWindow):
         self.add_order_action.setToolTip("Charge Permission IDから受注を1件追加します(内容はAmazon Payから読みます)。")
         toolbar.addAction(self.import_action)
         toolbar.addAction(self.add_order_action)
+        # Issue 12: the subscription desk (定期購入, 本日の受注生成, 保留).
+        self.subscriptions_action = QAction("定期購入…", self)
+        self.subscriptions_action.setObjectName("subscriptionsAction")
+        self.subscriptions_action.triggered.connect(self.open_subscriptions)
+        toolbar.addAction(self.subscriptions_action)
         toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)
@@ -990,6 +997,19 @@ class MainWindow(QMainWindow):
         from gui.about_dialog import AboutDialog
 
         AboutDialog.ask(self)
+
+    def open_subscriptions(self) -> SubscriptionsView:
+        """The 定期購入 view (issue 12); the list reloads after a generation or a retry."""
+        from gui.subscriptions.view import SubscriptionsView
+
+        view = SubscriptionsView(
+            self.app.subscriptions, self.runner, compose=lambda n: self.open_composer(n, "payment_failure"), parent=self
+        )
+        view.orders_changed.connect(self.model.refresh)
+        self.subscriptions_view = view
+        view.show()
+        view.reload()
+        return view
 
     def open_composer(self, number: str, situation: str = "") -> ComposerDialog:
         """The message composer for one order (issue 5); the order's timeline follows what it stores."""

@@ -135,9 +135,16 @@ def half_refund(items_subtotal: int) -> int:
     return items_subtotal // 2
 
 
-def amazon_pay_url(kind: str) -> str:
-    """R43 (2): subscriptions have their own page."""
-    return AMAZON_PAY_SUBSCRIPTIONS_URL if kind == OrderKind.SUBSCRIPTION else AMAZON_PAY_ORDERS_URL
+def amazon_pay_url(kind: str, charge_permission_id: str | None = None) -> str:
+    """R43 (2): subscriptions have their own page; R59 (issue 12): the subscription's own, when its
+    Charge Permission is known."""
+    if kind != OrderKind.SUBSCRIPTION:
+        return AMAZON_PAY_ORDERS_URL
+    return (
+        f"{AMAZON_PAY_SUBSCRIPTIONS_URL}/{charge_permission_id}"
+        if charge_permission_id
+        else AMAZON_PAY_SUBSCRIPTIONS_URL
+    )
 
 
 @dataclass(frozen=True)
@@ -158,6 +165,7 @@ class OrderFacts:
     captured: int
     refunded: int  # settled and in progress (返金中) alike: neither can be refunded again
     tracking_number: str | None
+    charge_permission_id: str | None = None  # a subscription's guidance page names it (R59)
 
     @classmethod
     def of(cls, detail: OrderDetail) -> OrderFacts:
@@ -176,6 +184,7 @@ class OrderFacts:
             captured=detail.captured,
             refunded=detail.refunded + detail.pending_refund,
             tracking_number=detail.tracking_number,
+            charge_permission_id=detail.charge_permission_id,
         )
 
 
@@ -211,7 +220,7 @@ def order_variables(order: OrderFacts, settings: AppSettings) -> dict[str, Any]:
         "half_refund": format_yen(half_refund(items_subtotal)),
         "full_refund": format_yen(order.captured - order.refunded if charged else order.total),
         "charged": charged,
-        "amazon_pay_url": amazon_pay_url(order.kind),
+        "amazon_pay_url": amazon_pay_url(order.kind, order.charge_permission_id),
     }
     values["store_profile_url"] = _store_profile_url(settings.seller_token)
     if not domain:

@@ -128,3 +128,15 @@ def test_thirteen_months_of_generations(app: Kanjo, clock: FixedClock) -> None:
     assert max(r.round for r in subs.rounds(c1.id)) == 3  # 12/21 and 1/21 only
     assert HoldKind.MONTHLY_LIMIT.value == "monthly_limit"
     assert datetime(2027, 1, 1, tzinfo=UTC) < clock.now()
+
+
+def test_a_cancelled_run_stops_between_contracts_and_the_next_run_finishes(app: Kanjo, clock: FixedClock) -> None:
+    for number in ("K1", "K2", "K3"):
+        place_order(app, number, 2_000, kind=OrderKind.SUBSCRIPTION)
+        app.subscriptions.create(number, "1m")
+    clock.advance(timedelta(days=30))
+    steps: list[int] = []
+    report = app.subscriptions.generate(progress=lambda p: steps.append(p.done), cancelled=lambda: len(steps) >= 1)
+    assert report.cancelled and report.generated == 1 and steps == [1]
+    rest = app.subscriptions.generate()
+    assert rest.generated == 2 and rest.authorized == 2 and not rest.cancelled
