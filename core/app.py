@@ -149,7 +149,7 @@ class Kanjo:
                 from core.subscriptions.service import SubscriptionService
 
                 self._subscriptions = SubscriptionService(
-                    self.sessions, self.clock, self.gateway, self.settings, self.journal
+                    self.sessions, self.clock, self.gateway, self.settings, self.journal, self.payments
                 )
             return self._subscriptions
 

@@ -581,6 +581,8 @@ def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             + (f" {len(failed)}件失敗" if failed else "")
             + (f" {len(skipped)}件は接続先と別の環境の受注のため送信していません(スキップ)" if skipped else "")
         )
+    for notice in app.subscriptions.notice_closed():  # issue 12: a buyer ended a subscription at Amazon
+        _out(f"お知らせ: {_line(notice)}")
     if not failed:
         return 0
     first = f"{_line(failed[0].order_number)}: {_line(failed[0].message)}"

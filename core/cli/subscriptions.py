@@ -49,6 +49,13 @@ def register(sub: Any) -> None:
     plan.add_argument("number")
     plan.add_argument("date", metavar="YYYY-MM-DD")
     group.add_parser("reservations", help="発送予定日より前に与信が切れる予約受注")
+    reauth = group.add_parser("reauth-reservations", help="発送前の予約受注を再与信します(1件または一括)")
+    reauth_which = reauth.add_mutually_exclusive_group(required=True)
+    reauth_which.add_argument("numbers", nargs="*", default=None)
+    reauth_which.add_argument("--all", action="store_true", help="再与信できる予約受注すべて")
+    deleter = group.add_parser("delete", help="定期購入を削除します(Amazon Payの支払い許可も削除します)")
+    deleter.add_argument("id")
+    deleter.add_argument("--yes", action="store_true", help="取り消せないことを確認のうえ実行します")
 
 
 def parse_date(text: str, option: str) -> date:
@@ -171,9 +178,25 @@ def run(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             "\n".join([*(f"{line_text(w['order_number'])}: {w['message']}" for w in warnings), f"{len(warnings)}件"]),
         )
         return 0
+    if command == "reauth-reservations":
+        if not args.all and not args.numbers:
+            raise BadInput("受注番号か --all を指定してください。")
+        results = service.reauthorize_reservations(None if args.all else args.numbers)
+        emit(
+            as_json,
+            [r.to_json() for r in results],
+            "\n".join(
+                [*(f"{line_text(r.order_number)}: {line_text(r.message)}" for r in results), f"{len(results)}件"]
+            ),
+        )
+        return 0 if all(r.ok for r in results) else 1
+    if command == "delete":
+        view = service.delete(args.id, confirmed=args.yes)
+        emit(as_json, view.to_json(), f"定期購入 {line_text(view.order_number)} を削除しました。")
+        return 0
     raise BadInput(
         "subscriptions の後に list, show, add, generate, pause, resume, cancel, edit, retry, held, "
-        "ship-date, reservations のいずれかを指定してください。"
+        "ship-date, reservations, reauth-reservations, delete のいずれかを指定してください。"
     )
 
 

@@ -245,7 +245,8 @@ def reservation_check(
     """R12: a reservation is authorized at order; R9: that lasts 30 days.
 
     Warn when the authorization lapses before the planned shipping day; offer re-authorization
-    only in the last ``offer_days`` before shipping (a new one then lasts past the shipping day).
+    (R40: once the authorization has lapsed) only in the last ``offer_days`` before shipping, so
+    the new one, valid 30 days, lasts past the shipping day.
     """
     if planned_ship is None or auth_expires_at is None:
         return ReservationCheck(False, False, "")
@@ -253,10 +254,17 @@ def reservation_check(
     today = tokyo_date(now)
     if lapse_day >= planned_ship:
         return ReservationCheck(False, False, "")
-    offered = (planned_ship - today).days <= offer_days
+    in_window = (planned_ship - today).days <= offer_days
+    lapsed = now >= auth_expires_at
+    offered = in_window and lapsed
     message = (
         f"与信の有効期限({lapse_day.year}/{lapse_day.month}/{lapse_day.day})が発送予定日"
         f"({planned_ship.year}/{planned_ship.month}/{planned_ship.day})より前に切れます(R9)。"
     )
-    message += "再与信できます。" if offered else f"発送予定日の{offer_days}日前から再与信できます。"
+    if offered:
+        message += "再与信できます。"
+    elif in_window:
+        message += "与信の期限が切れたら再与信できます(R40)。"
+    else:
+        message += f"発送予定日の{offer_days}日前から再与信できます。"
     return ReservationCheck(True, offered, message)

@@ -10,7 +10,7 @@ Amazon answers from its idempotency store: a round is never authorized twice (R1
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -38,7 +38,8 @@ from core.gateway import Gateway, order_client
 from core.journal import SETTLED_OUTCOMES, SUCCEEDED, Journal, crashpoint
 from core.ledger import apply_charge_permission_info, refresh_order
 from core.queries import load_order
-from core.services.operations import OperationEngine, Step
+from core.services.operations import OperationEngine, OperationResult, Step
+from core.services.payments import PaymentService
 from core.settings import SettingsStore
 from core.subscriptions.rules import (
     MONTHLY_LIMIT,
@@ -176,6 +177,7 @@ class SubscriptionService:
         gateway: Callable[[], Gateway],
         settings: SettingsStore,
         journal: Journal,
+        payments: PaymentService | None = None,
     ) -> None:
         self._sessions = sessions
         self._clock = clock
@@ -183,6 +185,7 @@ class SubscriptionService:
         self._settings = settings
         self._journal = journal
         self._engine = OperationEngine(sessions, clock, gateway, journal)
+        self._payments = payments
 
     # --- contracts ---------------------------------------------------------------------------
 
@@ -367,11 +370,11 @@ class SubscriptionService:
             contract_id = contract.id
         return self.show(contract_id)
 
-    def cancel_consequence(self, contract_id: int | str) -> str:
-        """What 申込取消 does, named for the confirmation (R15, R35)."""
+    def cancel_consequence(self, contract_id: int | str, action: str = "申込取消にし") -> str:
+        """What 申込取消 (or deleting) does, named for the confirmation (R15, R35)."""
         view = self.show(contract_id)
         return (
-            f"定期購入 {view.order_number} を申込取消にし、Amazon Payの継続支払いの許可({view.charge_permission_id})を"
+            f"定期購入 {view.order_number} を{action}、Amazon Payの継続支払いの許可({view.charge_permission_id})を"
             "削除します。削除は元に戻せず、この定期購入ではもう受注生成・与信ができなくなります。"
         )
 
@@ -379,10 +382,31 @@ class SubscriptionService:
         """申込取消: closes the Charge Permission through the engine (R15)."""
         return self._end(contract_id, ContractState.CANCELED, confirmed=confirmed, reason="定期購入の申込取消")
 
-    def _end(self, contract_id: int | str, state: ContractState, *, confirmed: bool, reason: str) -> ContractView:
+    def delete(self, contract_id: int | str, *, confirmed: bool) -> ContractView:
+        """Deleting a contract closes its permission (R15); the contract stays listed as 申込取消
+        with the note, and the orders it generated stay (they are the shop's records)."""
+        view = self._end(
+            contract_id, ContractState.CANCELED, confirmed=confirmed, reason="定期購入の削除", action="削除し"
+        )
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            contract = self._contract(session, view.id)
+            contract.note = "削除されました。Amazon Payの支払い許可も削除しました(R15)。"
+            contract.updated_at = now
+        return self.show(view.id)
+
+    def _end(
+        self,
+        contract_id: int | str,
+        state: ContractState,
+        *,
+        confirmed: bool,
+        reason: str,
+        action: str = "申込取消にし",
+    ) -> ContractView:
         if not confirmed:
             raise RuleViolation(
-                self.cancel_consequence(contract_id) + "実行するには --yes を付けてください。", code="R15"
+                self.cancel_consequence(contract_id, action) + "実行するには --yes を付けてください。", code="R15"
             )
         now = self._clock.now()
         with self._sessions() as session:
@@ -849,6 +873,28 @@ class SubscriptionService:
                     }
                 )
         return out
+
+    def reauthorize_reservations(self, numbers: Sequence[str] | None = None) -> list[OperationResult]:
+        """再与信 of reservations in their last days before shipping, one or in bulk (R9, R12, R40).
+
+        Each goes through the payment service's re-authorization (the operation engine); a
+        reservation not offered re-authorization is refused with the reason.
+        """
+        if self._payments is None:
+            raise UserError("再与信を行うサービスがありません。")
+        offered = {str(w["order_number"]): w for w in self.reservation_warnings()}
+        chosen = list(numbers) if numbers is not None else [n for n, w in offered.items() if w["reauth_offered"]]
+        results = []
+        for number in chosen:
+            warning = offered.get(number.strip())
+            if warning is None:
+                raise RuleViolation(
+                    f"受注 {number.strip()} は発送予定日より前に与信が切れる予約受注ではありません。", code="R12"
+                )
+            if not warning["reauth_offered"]:
+                raise RuleViolation(f"受注 {number.strip()}: {warning['message']}", code="R9")
+            results.append(self._payments.reauthorize(number.strip()))
+        return results
 
     # --- helpers -----------------------------------------------------------------------------------
 

@@ -95,5 +95,7 @@ def test_reservation_warns_when_the_authorization_lapses_before_shipping_and_off
     assert early.lapses_before_shipping and not early.reauth_offered
     late = reservation_check(expires, date(2027, 1, 15), datetime(2027, 1, 10, tzinfo=UTC))
     assert late.lapses_before_shipping and late.reauth_offered
+    live = reservation_check(expires, date(2026, 12, 24), datetime(2026, 12, 18, tzinfo=UTC))
+    assert live.lapses_before_shipping and not live.reauth_offered  # R40: not before it lapsed
     assert not reservation_check(expires, date(2026, 12, 20), datetime(2026, 12, 1, tzinfo=UTC)).lapses_before_shipping
     assert not reservation_check(None, date(2027, 1, 15), datetime(2026, 12, 1, tzinfo=UTC)).lapses_before_shipping

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from core.app import Kanjo
 from core.clock import FixedClock, add_months, to_jst
 from core.db.schema import ChargePermission, Order
 from core.domain import OrderKind, OrderStatus
+from core.errors import RuleViolation
 from core.subscriptions.rules import ContractState, HoldKind, first_day_of_next_month
 from tests.helpers import place_order
 
@@ -140,3 +142,15 @@ def test_a_cancelled_run_stops_between_contracts_and_the_next_run_finishes(app: 
     assert report.cancelled and report.generated == 1 and steps == [1]
     rest = app.subscriptions.generate()
     assert rest.generated == 2 and rest.authorized == 2 and not rest.cancelled
+    # Deleting a contract asks for the named confirmation, then closes its permission (R15).
+    with pytest.raises(RuleViolation) as refused:
+        app.subscriptions.delete("K3", confirmed=False)
+    assert "K3 を削除し" in refused.value.message and "元に戻せ" in refused.value.message
+    deleted = app.subscriptions.delete("K3", confirmed=True)
+    assert deleted.state == ContractState.CANCELED.value and "削除" in deleted.note
+    assert _cp(app, "K3").state == "Closed"
+    assert app.subscriptions.generate(until=subs_today(app) + timedelta(days=90)).generated == 6  # K1, K2 only
+
+
+def subs_today(app: Kanjo) -> date:
+    return app.subscriptions.today()

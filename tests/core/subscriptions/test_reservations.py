@@ -1,0 +1,41 @@
+"""Reservations (R12): authorized at order, a planned shipping day, the warning when the authorization
+lapses first (R9) and re-authorization in the last days before shipping, alone or in bulk (R40)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from core.app import Kanjo
+from core.clock import FixedClock
+from core.domain import OrderKind
+from core.errors import RuleViolation
+from tests.helpers import place_order
+
+
+def test_reservation_warned_then_reauthorized_in_bulk_before_shipping(app: Kanjo, clock: FixedClock) -> None:
+    place_order(app, "R1", 6_000, kind=OrderKind.RESERVATION)
+    place_order(app, "R2", 7_000, kind=OrderKind.RESERVATION)
+    place_order(app, "R3", 8_000, kind=OrderKind.RESERVATION)
+    place_order(app, "N1", 1_000)
+    subs = app.subscriptions
+    today = subs.today()
+    subs.set_planned_ship("R1", today + timedelta(days=45))
+    subs.set_planned_ship("R2", today + timedelta(days=44))
+    subs.set_planned_ship("R3", today + timedelta(days=20))  # shipped well within the 30 days: no warning
+    with pytest.raises(RuleViolation):
+        subs.set_planned_ship("N1", today)  # only reservations have a planned shipping day
+    clock.advance(timedelta(days=10))
+    warnings = {w["order_number"]: w for w in subs.reservation_warnings()}
+    assert set(warnings) == {"R1", "R2"}
+    assert not warnings["R1"]["reauth_offered"] and "R9" in str(warnings["R1"]["message"])
+    with pytest.raises(RuleViolation):
+        subs.reauthorize_reservations(["R1"])  # not yet: refused with the reason
+    clock.advance(timedelta(days=30))  # 40 days after the order: lapsed, 5 days before shipping
+    warnings = {w["order_number"]: w for w in subs.reservation_warnings()}
+    assert warnings["R1"]["reauth_offered"] and warnings["R2"]["reauth_offered"]
+    results = subs.reauthorize_reservations()  # in bulk
+    assert sorted(r.order_number for r in results) == ["R1", "R2"] and all(r.ok for r in results)
+    assert subs.reservation_warnings() == []  # the new authorizations last past shipping
+    assert app.orders.detail("R1").payment_status == "承認済"
