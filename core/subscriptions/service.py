@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.amazonpay.client import AmazonPayClient
 from core.amazonpay.models import ChargePermissionInfo
@@ -526,13 +526,13 @@ class SubscriptionService:
                 return
 
     def _permission_closed(self, contract_id: int, info: ChargePermissionInfo, report: GenerationReport) -> bool:
+        if info.status.state != "Closed":
+            return False  # the authorization's outcome records what it changes (R14)
         now = self._clock.now()
         with self._sessions.begin() as session:
             cp = session.get(ChargePermission, info.id)
             if cp is not None:
                 apply_charge_permission_info(cp, info, now)
-        if info.status.state != "Closed":
-            return False
         report.notices.extend(self.notice_closed())
         report.skipped += 1
         return True
@@ -555,7 +555,11 @@ class SubscriptionService:
                 report.skipped += 1
                 report.notices.append(f"受注番号 {number} はすでに使われているため、生成できません。")
                 return None
-            source = load_order(session, source_number)
+            source = session.scalar(
+                select(Order).where(Order.number == source_number).options(selectinload(Order.items))
+            )
+            if source is None:
+                raise NotFound(f"定期購入の最初の受注 {source_number} が見つかりません。")
             amount = contract.item_amount + contract.shipping_fee
             order = _generated_order(source, number, contract, now)
             session.add(order)
@@ -662,7 +666,10 @@ class SubscriptionService:
                 )
             if outcome not in SETTLED_OUTCOMES:
                 return RoundState.SENDING.value  # 結果不明: the next run (or recovery) settles it
-            order = load_order(session, row.order_number)
+            # The engine applied the payment (its badge is refreshed there); here only the order
+            # status and the round change, so the order is read without its charges.
+            order = session.scalar(select(Order).where(Order.number == row.order_number))
+            assert order is not None
             contract = session.get(Subscription, row.subscription_id)
             assert contract is not None
             if outcome == SUCCEEDED:
@@ -690,7 +697,6 @@ class SubscriptionService:
                     reason = order.reauth_message or _last_message(session, row.intent_id) or "与信できませんでした。"
                     _hold(order, row, HoldKind.DECLINED, reason, None, now)
                 report.held.append({"order_number": row.order_number, "reason": row.hold_reason or ""})
-            refresh_order(order, now)
             row.updated_at = now
             state = row.state
             number = order.number
