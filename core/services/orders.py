@@ -6,13 +6,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import Clock
 from core.db.locks import lock_order
-from core.db.schema import Charge, ChargePermission, Customer, Message, Order, OrderItem, Refund
+from core.db.schema import (
+    Charge,
+    ChargePermission,
+    Customer,
+    Message,
+    Order,
+    OrderItem,
+    Refund,
+    ReservationPlan,
+    Subscription,
+    SubscriptionRound,
+)
 from core.domain import (
     ORDER_STATUS_LABELS,
     R4_ADDRESS_MESSAGE,
@@ -248,6 +259,16 @@ class OrderService:
 
     @staticmethod
     def _delete_orders(session: Session, ids: Sequence[int]) -> None:
+        # Issue 12: their subscription contracts, generated rounds and planned shipping days go too.
+        numbers = select(Order.number).where(Order.id.in_(ids))
+        contracts = select(Subscription.id).where(Subscription.order_number.in_(numbers))
+        session.execute(
+            delete(SubscriptionRound).where(
+                or_(SubscriptionRound.subscription_id.in_(contracts), SubscriptionRound.order_number.in_(numbers))
+            )
+        )
+        session.execute(delete(Subscription).where(Subscription.order_number.in_(numbers)))
+        session.execute(delete(ReservationPlan).where(ReservationPlan.order_number.in_(numbers)))
         session.execute(delete(Refund).where(Refund.order_id.in_(ids)))
         session.execute(delete(Charge).where(Charge.order_id.in_(ids)))
         session.execute(delete(OrderItem).where(OrderItem.order_id.in_(ids)))

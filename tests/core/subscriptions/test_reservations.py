@@ -39,3 +39,16 @@ def test_reservation_warned_then_reauthorized_in_bulk_before_shipping(app: Kanjo
     assert sorted(r.order_number for r in results) == ["R1", "R2"] and all(r.ok for r in results)
     assert subs.reservation_warnings() == []  # the new authorizations last past shipping
     assert app.orders.detail("R1").payment_status == "承認済"
+
+
+def test_removing_sandbox_orders_takes_their_contracts_rounds_and_plans(app: Kanjo, clock: FixedClock) -> None:
+    place_order(app, "S9", 2_000, kind=OrderKind.SUBSCRIPTION)
+    place_order(app, "R9", 2_000, kind=OrderKind.RESERVATION)
+    app.subscriptions.create("S9", "1m")
+    app.subscriptions.set_planned_ship("R9", app.subscriptions.today() + timedelta(days=60))
+    clock.advance(timedelta(days=30))
+    assert app.subscriptions.generate().authorized == 1
+    removed = app.orders.remove_sandbox_orders()
+    assert removed.count == 3
+    assert app.subscriptions.contracts() == [] and app.subscriptions.held() == []
+    assert app.subscriptions.reservation_warnings() == []
