@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QProgressDialog,
     QPushButton,
     QTableWidget,
@@ -105,6 +106,17 @@ class SubscriptionsView(QDialog):
 
         self.contracts = _table(CONTRACT_HEADERS)
         self.contracts.setObjectName("contractsTable")
+        self.contract_views: list[ContractView] = []
+        self.pause_button = QPushButton("休止")
+        self.resume_button = QPushButton("再開")
+        self.cancel_button = QPushButton("申込取消…")
+        self.cancel_button.setToolTip("Amazon Payの支払い許可も削除します(元に戻せません、R15)。")
+        contract_buttons = QHBoxLayout()
+        contract_buttons.addStretch(1)
+        for button in (self.pause_button, self.resume_button, self.cancel_button):
+            contract_buttons.addWidget(button)
+        # Tests replace it; the default asks with the consequence named (R15, R35).
+        self.confirm: Callable[[str], bool] = self._confirm
         self.held = _table(HELD_HEADERS)
         self.held.setObjectName("heldTable")
         self.held.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -131,6 +143,7 @@ class SubscriptionsView(QDialog):
         layout.addLayout(top)
         layout.addWidget(_heading("定期購入(定期・頒布会)"))
         layout.addWidget(self.contracts, 3)
+        layout.addLayout(contract_buttons)
         layout.addWidget(_heading("保留中の生成受注"))
         layout.addWidget(self.held, 2)
         layout.addWidget(self.guidance)
@@ -146,7 +159,12 @@ class SubscriptionsView(QDialog):
         self.compose_button.clicked.connect(self._on_compose_button_clicked)
         self.copy_button.clicked.connect(self._on_copy_button_clicked)
         self.held.itemSelectionChanged.connect(self._on_held_selection_changed)
+        self.contracts.itemSelectionChanged.connect(self._on_contract_selection_changed)
+        self.pause_button.clicked.connect(lambda: self._contract_action("pause"))
+        self.resume_button.clicked.connect(lambda: self._contract_action("resume"))
+        self.cancel_button.clicked.connect(lambda: self._contract_action("cancel"))
         self._on_held_selection_changed()
+        self._on_contract_selection_changed()
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -160,6 +178,7 @@ class SubscriptionsView(QDialog):
 
     def _show(self, result: tuple[list[ContractView], list[HeldOrder], list[dict[str, object]], str]) -> None:
         contracts, held, warnings, today = result
+        self.contract_views = list(contracts)
         self.today_label.setText(f"本日: {today}(東京)  定期購入 {len(contracts)}件 / 保留 {len(held)}件")
         self.contracts.setRowCount(len(contracts))
         for row, view in enumerate(contracts):
@@ -191,6 +210,7 @@ class SubscriptionsView(QDialog):
             or "発送予定日より前に与信が切れる予約受注はありません。"
         )
         self._on_held_selection_changed()
+        self._on_contract_selection_changed()
 
     def _failed(self, exc: BaseException) -> None:
         self._finish_progress()
@@ -199,6 +219,52 @@ class SubscriptionsView(QDialog):
             self.status.setText(error_message(exc))
             return
         show_error(self, exc)
+
+    # --- contracts: pause, resume, 申込取消 ------------------------------------------------------
+
+    def selected_contract(self) -> ContractView | None:
+        rows = {index.row() for index in self.contracts.selectionModel().selectedRows()}
+        row = next(iter(rows), None)
+        return self.contract_views[row] if row is not None and row < len(self.contract_views) else None
+
+    def _on_contract_selection_changed(self) -> None:
+        view = self.selected_contract()
+        state = view.state if view else ""
+        self.pause_button.setEnabled(state == "active")
+        self.resume_button.setEnabled(state == "paused")
+        self.cancel_button.setEnabled(state in ("active", "paused"))
+
+    def _contract_action(self, action: str) -> None:
+        view = self.selected_contract()
+        if view is None:
+            return
+        service = self.service
+        if action == "cancel":
+            consequence = service.cancel_consequence(view.id)
+            if not self.confirm(consequence):
+                return
+        work = {
+            "pause": lambda: service.pause(view.id),
+            "resume": lambda: service.resume(view.id),
+            "cancel": lambda: service.cancel(view.id, confirmed=True),
+        }[action]
+
+        def done(result: ContractView) -> None:
+            self.status.setText(f"定期購入 {result.order_number} を{result.state_label}にしました。")
+            self.orders_changed.emit()
+            self.reload()
+
+        self.runner.run(work, done, self._failed)
+
+    def _confirm(self, text: str) -> bool:
+        answer = QMessageBox.warning(
+            self,
+            "申込取消の確認",
+            text + "\n\n申込取消にしますか?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     # --- 本日の受注生成 --------------------------------------------------------------------------
 

@@ -66,6 +66,21 @@ def test_todays_generation_with_one_declined_contract_finds_it_in_the_held_queue
     view.retry_button.click()
     assert view.held.rowCount() == 0
     assert "成功 1件" in view.status.text()
+    # 休止, 再開 and 申込取消 (the confirmation names what cannot be undone, R15)
+    view.contracts.selectRow(0)
+    view.pause_button.click()
+    assert view.contracts.item(0, 2).text() == "休止"
+    view.contracts.selectRow(0)
+    view.resume_button.click()
+    assert view.contracts.item(0, 2).text() == "継続"
+    asked: list[str] = []
+    view.confirm = lambda text: asked.append(text) or False
+    view.contracts.selectRow(0)
+    view.cancel_button.click()
+    assert asked and "元に戻せ" in asked[0] and view.contracts.item(0, 2).text() == "継続"
+    view.confirm = lambda text: True
+    view.cancel_button.click()
+    assert view.contracts.item(0, 2).text() == "申込取消"
 
 
 def test_generation_runs_off_the_gui_thread_with_progress_and_cancel(
