@@ -392,6 +392,8 @@ class Subscription(Base):
     charge_permission_id: Mapped[str] = mapped_column(ForeignKey("charge_permissions.id"), index=True)
     every: Mapped[str] = mapped_column(String(8))  # 1m, 2w, 30d
     anchor: Mapped[date] = mapped_column(Date)
+    # The round that falls on ``anchor``: moving the next date (edit, resume) re-anchors the schedule.
+    anchor_round: Mapped[int] = mapped_column(Integer, default=1)
     rounds_done: Mapped[int] = mapped_column(Integer, default=1)
     rounds_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
     item_amount: Mapped[int] = mapped_column(Integer)

@@ -128,6 +128,21 @@ class ContractFacts:
     rounds_done: int  # rounds generated so far, the checkout counting as round 1
     rounds_total: int | None  # 頒布会: a fixed number of rounds; None for an open subscription
     next_date: date
+    anchor_round: int = 1  # the round that falls on ``anchor`` (moved when the schedule is moved)
+
+
+def scheduled_date(contract: ContractFacts, round_number: int) -> date:
+    """The day ``round_number`` falls on in the contract's schedule."""
+    return round_date(contract.anchor, contract.every, round_number - contract.anchor_round + 1)
+
+
+def resume_date(contract: ContractFacts, today: date) -> date:
+    """A paused contract resumes at the first day of its schedule from ``today`` on; the rounds
+    keep their numbers (a 頒布会's next round is still the next one, none is skipped)."""
+    number = contract.rounds_done + 1
+    while scheduled_date(contract, number) < today:
+        number += 1
+    return scheduled_date(contract, number)
 
 
 def due_rounds(contract: ContractFacts, until: date) -> list[int]:
@@ -145,14 +160,14 @@ def due_rounds(contract: ContractFacts, until: date) -> list[int]:
             break
         rounds.append(number)
         number += 1
-        day = round_date(contract.anchor, contract.every, number)
+        day = scheduled_date(contract, number)
         if len(rounds) > 400:  # a contract far behind: a year of daily rounds is plenty per run
             break
     return rounds
 
 
 def next_date_after(contract: ContractFacts, generated_round: int) -> date:
-    return round_date(contract.anchor, contract.every, generated_round + 1)
+    return scheduled_date(contract, generated_round + 1)
 
 
 def is_last_round(rounds_total: int | None, round_number: int) -> bool:

@@ -56,6 +56,7 @@ from core.subscriptions.rules import (
     monthly_allowance,
     next_date_after,
     reservation_check,
+    resume_date,
     round_date,
     subscription_page,
     tokyo_date,
@@ -225,16 +226,19 @@ class SubscriptionService:
                 charge_permission_id=cp.id,
                 every=frequency.code,
                 anchor=anchor,
+                anchor_round=1,
                 rounds_done=1,
                 rounds_total=rounds_total,
                 item_amount=order.total - order.shipping_fee,
                 shipping_fee=order.shipping_fee,
-                next_date=next_date or first_next,
+                next_date=first_next,
                 state=ContractState.ACTIVE.value,
                 note="",
                 created_at=now,
                 updated_at=now,
             )
+            if next_date is not None:
+                _move_schedule(contract, next_date)
             session.add(contract)
             session.flush()
             self._journal.event(
@@ -318,7 +322,7 @@ class SubscriptionService:
             if next_date is not None:
                 if next_date < self.today():
                     raise BadInput("次回の受注生成日に過去の日付は指定できません。")
-                contract.next_date = next_date
+                _move_schedule(contract, next_date)
             contract.updated_at = now
             self._journal.event(
                 session,
@@ -337,15 +341,10 @@ class SubscriptionService:
     def resume(self, contract_id: int | str) -> ContractView:
         view = self._set_state(contract_id, ContractState.ACTIVE, {ContractState.PAUSED}, "再開しました。")
         today = self.today()
-        if view.next_date < today:  # rounds missed while paused are not generated afterwards
+        if view.next_date < today:  # the dates missed while paused are not generated afterwards
             with self._sessions.begin() as session:
                 contract = self._contract(session, view.id)
-                facts = _facts(contract)
-                number = contract.rounds_done + 1
-                while round_date(facts.anchor, facts.every, number) < today:
-                    number += 1
-                contract.next_date = round_date(facts.anchor, facts.every, number)
-                contract.rounds_done = number - 1
+                _move_schedule(contract, resume_date(_facts(contract), today))
             return self.show(view.id)
         return view
 
@@ -930,6 +929,13 @@ class SubscriptionService:
         return {str(k): int(v or 0) for k, v in session.execute(query)}
 
 
+def _move_schedule(contract: Subscription, next_date: date) -> None:
+    """The next round falls on ``next_date`` and the later ones follow from there."""
+    contract.next_date = next_date
+    contract.anchor = next_date
+    contract.anchor_round = contract.rounds_done + 1
+
+
 def _first_of_next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
@@ -945,6 +951,7 @@ def _facts(contract: Subscription) -> ContractFacts:
     return ContractFacts(
         state=ContractState(contract.state),
         anchor=contract.anchor,
+        anchor_round=contract.anchor_round or 1,
         every=Frequency.parse(contract.every),
         rounds_done=contract.rounds_done,
         rounds_total=contract.rounds_total,

@@ -16,7 +16,9 @@ from core.subscriptions.rules import (
     is_last_round,
     monthly_allowance,
     reservation_check,
+    resume_date,
     round_date,
+    scheduled_date,
     subscription_page,
 )
 
@@ -99,3 +101,12 @@ def test_reservation_warns_when_the_authorization_lapses_before_shipping_and_off
     assert live.lapses_before_shipping and not live.reauth_offered  # R40: not before it lapsed
     assert not reservation_check(expires, date(2026, 12, 20), datetime(2026, 12, 1, tzinfo=UTC)).lapses_before_shipping
     assert not reservation_check(None, date(2027, 1, 15), datetime(2026, 12, 1, tzinfo=UTC)).lapses_before_shipping
+
+
+def test_a_moved_schedule_keeps_round_numbers_and_follows_the_new_date() -> None:
+    paused = _facts(state=ContractState.PAUSED, rounds_done=3, rounds_total=6, next_date=date(2027, 1, 21))
+    assert resume_date(paused, date(2027, 3, 5)) == date(2027, 3, 21)  # 2/21 was missed while paused
+    moved = _facts(rounds_done=3, rounds_total=6, anchor=date(2027, 3, 21), anchor_round=4, next_date=date(2027, 3, 21))
+    assert due_rounds(moved, date(2027, 5, 21)) == [4, 5, 6]  # round 4 is not skipped (頒布会)
+    assert due_rounds(moved, date(2027, 4, 20)) == [4]
+    assert scheduled_date(moved, 6) == date(2027, 5, 21)

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("charge_permission_id", sa.String(64), sa.ForeignKey("charge_permissions.id"), nullable=False),
         sa.Column("every", sa.String(8), nullable=False),
         sa.Column("anchor", sa.Date(), nullable=False),
+        sa.Column("anchor_round", sa.Integer(), nullable=False),
         sa.Column("rounds_done", sa.Integer(), nullable=False),
         sa.Column("rounds_total", sa.Integer(), nullable=True),
         sa.Column("item_amount", sa.Integer(), nullable=False),
