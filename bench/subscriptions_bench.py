@@ -100,6 +100,7 @@ def measure(count: int, folder: Path) -> dict[str, Any]:
         clock.set(NOW + timedelta(days=30))  # 12/21 in Tokyo: every second round is due
         log("Kanjo: one day's generation run…")
         kanjo_s, report = kanjo_run(app)
+        log(f"  Kanjo: {kanjo_s:.1f} s for {count:,} contracts ({count / kanjo_s:.1f}/s)")
         log("baseline: the same gateway calls in a plain loop…")
         base_s = baseline(app, permissions)
     finally:

@@ -52,3 +52,29 @@ def test_removing_sandbox_orders_takes_their_contracts_rounds_and_plans(app: Kan
     assert removed.count == 3
     assert app.subscriptions.contracts() == [] and app.subscriptions.held() == []
     assert app.subscriptions.reservation_warnings() == []
+
+
+def test_editing_a_contract_moves_its_schedule_and_refuses_what_the_rules_forbid(app: Kanjo, clock: FixedClock) -> None:
+    from datetime import date
+
+    from core.errors import BadInput
+
+    place_order(app, "E1", 5_000, kind=OrderKind.SUBSCRIPTION)
+    subs = app.subscriptions
+    view = subs.create("E1", "1m", rounds_total=4)
+    edited = subs.edit(view.id, amount=6_000, shipping_fee=500, next_date=date(2026, 12, 25))
+    assert edited.amount == 6_500 and edited.next_date == date(2026, 12, 25)
+    with pytest.raises(RuleViolation):
+        subs.edit(view.id, amount=100_001)  # R53: no month could ever allow it
+    with pytest.raises(BadInput):
+        subs.edit(view.id, next_date=date(2026, 11, 1))  # the past
+    subs.pause(view.id)
+    with pytest.raises(RuleViolation):
+        subs.pause(view.id)
+    clock.advance(timedelta(days=40))  # 12/25 passed while paused
+    resumed = subs.resume(view.id)
+    assert resumed.state == "active" and resumed.next_date == date(2027, 1, 25) and resumed.rounds_done == 1
+    with pytest.raises(BadInput):
+        subs.create("E1", "1y")
+    with pytest.raises(RuleViolation):
+        subs.create("E1", "1m")  # already a contract
