@@ -260,11 +260,6 @@ class MainWindow(QMainWindow):
         self.add_order_action.setToolTip("Charge Permission IDから受注を1件追加します(内容はAmazon Payから読みます)。")
         toolbar.addAction(self.import_action)
         toolbar.addAction(self.add_order_action)
-        # Issue 12: the subscription desk (定期購入, 本日の受注生成, 保留).
-        self.subscriptions_action = QAction("定期購入…", self)
-        self.subscriptions_action.setObjectName("subscriptionsAction")
-        self.subscriptions_action.triggered.connect(self.open_subscriptions)
-        toolbar.addAction(self.subscriptions_action)
         toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)
@@ -281,6 +276,12 @@ class MainWindow(QMainWindow):
         self.sandbox_badge.setObjectName("sandboxIndicator")
         # A widget in a tool bar is shown and hidden through its action (QToolBar.addWidget).
         self.sandbox_action = toolbar.addWidget(self.sandbox_badge)
+        # Issue 12: the subscription desk (定期購入, 本日の受注生成, 保留). Last on the bar, so a narrow
+        # window folds it into the bar's » menu before it hides the サンドボックス indicator.
+        self.subscriptions_action = QAction("定期購入…", self)
+        self.subscriptions_action.setObjectName("subscriptionsAction")
+        self.subscriptions_action.triggered.connect(self.open_subscriptions)
+        toolbar.addAction(self.subscriptions_action)
         self.toolbar = toolbar
         find = QAction(self)
         find.setShortcut(QKeySequence.StandardKey.Find)
