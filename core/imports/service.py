@@ -977,6 +977,7 @@ class ImportService:
                 "unit_price": item.unit_price,
                 "cost_price": 0,
                 "quantity": item.quantity,
+                "sku": item.sku[:64],  # issue 15: `orders set-cost --sku`
             }
             for order, order_id in zip(orders, order_ids, strict=True)
             for position, item in enumerate(order.items)
@@ -1072,7 +1073,12 @@ class ImportService:
         for position, item in enumerate(items):
             row.items.append(
                 OrderItem(
-                    position=position, name=item.name, unit_price=item.unit_price, cost_price=0, quantity=item.quantity
+                    position=position,
+                    name=item.name,
+                    unit_price=item.unit_price,
+                    cost_price=0,
+                    quantity=item.quantity,
+                    sku=item.sku[:64],
                 )
             )
 
