@@ -251,7 +251,8 @@ def order_variables(order: OrderFacts, settings: AppSettings) -> dict[str, Any]:
     )
     link = tracking_url(order.carrier, order.tracking_number.strip() if order.tracking_number else None)
     values["tracking_url"] = link or missing(
-        "tracking_url", f"受注 {order.number} の配送会社には追跡ページのリンクがありません(送り状番号で案内してください)。"
+        "tracking_url",
+        f"受注 {order.number} の配送会社には追跡ページのリンクがありません(送り状番号で案内してください)。",
     )
     for key in ("shop_name", "operator_name"):
         text = getattr(settings, key).strip()

@@ -53,8 +53,16 @@ def test_other_takes_printable_text_only() -> None:
 
 @pytest.mark.parametrize(
     ("text", "carrier"),
-    [("yamato", Carrier.YAMATO), ("ヤマト運輸", Carrier.YAMATO), ("佐川急便", Carrier.SAGAWA), ("日本郵便", Carrier.JAPANPOST),
-     ("ゆうパック", Carrier.JAPANPOST), ("other", Carrier.OTHER), ("fedex", None), ("", None)],
+    [
+        ("yamato", Carrier.YAMATO),
+        ("ヤマト運輸", Carrier.YAMATO),
+        ("佐川急便", Carrier.SAGAWA),
+        ("日本郵便", Carrier.JAPANPOST),
+        ("ゆうパック", Carrier.JAPANPOST),
+        ("other", Carrier.OTHER),
+        ("fedex", None),
+        ("", None),
+    ],
 )
 def test_carrier_names(text: str, carrier: Carrier | None) -> None:
     assert parse_carrier(text) is carrier

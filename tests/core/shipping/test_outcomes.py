@@ -24,7 +24,9 @@ def test_each_option_by_hand() -> None:
 def test_half_rounds_down_and_before_shipping_full_costs_only_the_fees() -> None:
     odd = OutcomeFacts(sales=3_001, items=3_001, cost=1_000, shipping_cost=0, resale=0)
     assert outcome_of(odd, Option.HALF).refund == 1_500
-    unshipped = OutcomeFacts(sales=5_000, items=5_000, cost=2_000, shipping_cost=700, resale=900, fees=200, shipped=False)
+    unshipped = OutcomeFacts(
+        sales=5_000, items=5_000, cost=2_000, shipping_cost=700, resale=900, fees=200, shipped=False
+    )
     full = outcome_of(unshipped, Option.FULL)
     assert (full.refund, full.shop_result, full.returned) == (5_000, -200, False)
     assert [o.option for o in outcomes(unshipped)] == [Option.FULL, Option.REFUSE]
