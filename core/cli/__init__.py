@@ -29,6 +29,7 @@ from core.cli.output import fail as _fail
 from core.cli.output import line_text as _line
 from core.cli.output import out as _out
 from core.cli.output import print_json as _print_json
+from core.cli.shipping import register_set_cost, run_set_cost
 from core.clock import format_jst, parse_iso
 from core.db.errors import store_error
 from core.domain import OrderKind
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     linker.add_argument("number")
     linker.add_argument("--charge-permission", required=True, metavar="ID")
     linker.add_argument("--charge", action="append", default=[], metavar="ID")
+    register_set_cost(orders)  # issue 15: cost prices and costs for R47 and the net result
 
     importer = sub.add_parser("import", help="ショップの受注ファイルを取り込みます")
     importer.add_argument("file")
@@ -365,10 +367,12 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             )
         _out("\n".join(lines))
         return 0
+    if args.orders_command == "set-cost":
+        return run_set_cost(app, args, as_json)
     if args.orders_command == "show":
         detail = app.orders.detail(args.number)
-        if as_json:
-            _print_json(detail.to_json())
+        if as_json:  # issue 15: shipment, cancellation, resale, net_result
+            _print_json({**detail.to_json(), **app.shipping.summary(detail.number)})
             return 0
         d = detail
         out = [
