@@ -18,6 +18,7 @@ from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIn
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -161,6 +162,7 @@ class MainWindow(QMainWindow):
         self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
         self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
         self.add_order_dialog: AddOrderDialog | None = None
+        self.shipping_dialog: QDialog | None = None  # 発送・一括発送・キャンセル対応 (issue 15, gui/shipping)
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
         # Live updates (issue 14 item 4): the store's change feed, and the orders this window
         # itself operated on lately (their echo is not "another operator").
@@ -258,6 +260,11 @@ class MainWindow(QMainWindow):
         self.add_order_action.setToolTip("Charge Permission IDから受注を1件追加します(内容はAmazon Payから読みます)。")
         toolbar.addAction(self.import_action)
         toolbar.addAction(self.add_order_action)
+        for label, view in (("発送…", "ship"), ("一括発送…", "bulk"), ("キャンセル対応…", "desk")):  # issue 15
+            action = QAction(label, self)
+            action.setObjectName(f"shipping_{view}")
+            action.triggered.connect(lambda _checked=False, v=view: self.open_shipping(v))
+            toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)
@@ -1053,6 +1060,12 @@ class MainWindow(QMainWindow):
         self.banner.show_message(f"受注 {number} をAmazon Payから追加しました。", Tone.SUCCESS)
         self._wanted_number = number  # selected once the list shows it
         self.model.set_query(self.model.wanted_query)
+
+    def open_shipping(self, view: str, number: str | None = None, path: str | None = None) -> QDialog | None:
+        """発送 / 一括発送 / キャンセル対応 (issue 15) for the order shown, or ``number``."""
+        from gui.shipping import open_view
+
+        return open_view(self, view, number, path)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "確認", text)

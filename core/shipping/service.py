@@ -327,6 +327,10 @@ class ShippingService:
         self._messages = messages
         self.journal = journal
 
+    def clock_now(self) -> datetime:
+        """The app's clock (``KANJO_NOW``): the window's default ship date."""
+        return self._clock.now()
+
     # --- helpers -----------------------------------------------------------------------------
 
     def _event(self, session: Session, order: Order, action: str, message: str, amount: int | None = None) -> None:
