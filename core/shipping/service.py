@@ -694,6 +694,16 @@ class ShippingService:
             row.updated_at = self._clock.now()
             self._event(session, order, "set_cost", "送料・手数料・再販見込みを更新しました。")
 
+    def costs(self, number: str) -> dict[str, int]:
+        """The order's recorded shipping cost, payment fee and resale estimate (0 when none)."""
+        with self._sessions() as session:
+            row = session.get(OrderCost, load_order(session, number).id)
+            return {
+                "shipping_cost": row.shipping_cost if row else 0,
+                "payment_fee": row.payment_fee if row else 0,
+                "resale_estimate": row.resale_estimate if row else 0,
+            }
+
     # --- the cancellation desk (R44–R48) --------------------------------------------------------
 
     @staticmethod

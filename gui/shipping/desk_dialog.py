@@ -48,6 +48,7 @@ class DeskState:
     draft: Draft | None
     draft_error: str
     summary: dict[str, Any]
+    costs: dict[str, int]
 
 
 def _yen(amount: int) -> str:
@@ -217,7 +218,9 @@ class CancellationDesk(QDialog):
                 draft = self.service.reply_draft(self.number, option)
             except UserError as exc:
                 error = exc.message
-        return DeskState(request, options, draft, error, self.service.summary(self.number))
+        return DeskState(
+            request, options, draft, error, self.service.summary(self.number), self.service.costs(self.number)
+        )
 
     def refresh(self, option: Option | None = None) -> None:
         run_task(
@@ -227,6 +230,9 @@ class CancellationDesk(QDialog):
     def _show(self, state: DeskState) -> None:
         keep = self.selected_option()
         self.state = state
+        self.shipping_cost.setValue(state.costs["shipping_cost"])
+        self.payment_fee.setValue(state.costs["payment_fee"])
+        self.resale_estimate.setValue(state.costs["resale_estimate"])
         request = state.request
         self.record_box.setVisible(request is None or RequestState(request.state) in _CLOSED)
         self.options_table.blockSignals(True)
