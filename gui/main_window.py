@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QProgressDialog,
@@ -260,11 +261,13 @@ class MainWindow(QMainWindow):
         self.add_order_action.setToolTip("Charge Permission IDから受注を1件追加します(内容はAmazon Payから読みます)。")
         toolbar.addAction(self.import_action)
         toolbar.addAction(self.add_order_action)
-        for label, view in (("発送…", "ship"), ("一括発送…", "bulk"), ("キャンセル対応…", "desk")):  # issue 15
-            action = QAction(label, self)
-            action.setObjectName(f"shipping_{view}")
-            action.triggered.connect(lambda _checked=False, v=view: self.open_shipping(v))
-            toolbar.addAction(action)
+        self.shipping_menu = QMenu("発送", self)  # issue 15: 発送… / 一括発送… / キャンセル対応…
+        for label, view in (("発送…", "ship"), ("一括発送…", "bulk"), ("キャンセル対応…", "desk")):
+            self.shipping_menu.addAction(label).triggered.connect(lambda _c=False, v=view: self.open_shipping(v))
+        toolbar.addAction(self.shipping_menu.menuAction())
+        shipping_button = toolbar.widgetForAction(self.shipping_menu.menuAction())
+        if isinstance(shipping_button, QToolButton):
+            shipping_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)

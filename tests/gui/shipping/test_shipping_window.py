@@ -48,9 +48,7 @@ def test_bulk_dialog_previews_then_ships_with_a_result_list(
 ) -> None:
     place_order(app, "W-2", 1_000)
     path = tmp_path / "b2.csv"
-    path.write_bytes(
-        ("お客様管理番号,送り状種類,伝票番号\n" + f"W-2,0,{YAMATO}\nW-404,0,{YAMATO}\n").encode("cp932")
-    )
+    path.write_bytes(("お客様管理番号,送り状種類,伝票番号\n" + f"W-2,0,{YAMATO}\nW-404,0,{YAMATO}\n").encode("cp932"))
     window = make_window(demo_orders=0)
     dialog = window.open_shipping("bulk", path=str(path))
     assert isinstance(dialog, BulkShipDialog)
@@ -109,3 +107,16 @@ def test_needs_action_shows_open_requests_and_awaited_returns(
     window.filter_bar.needs_action.setChecked(True)
     numbers = {window.model.index(r, 0).data() for r in range(window.model.rowCount())}
     assert "W-4" in numbers and "W-5" not in numbers
+
+
+def test_the_toolbar_s_shipping_menu_opens_each_view(app: Kanjo, make_window: MakeWindow) -> None:
+    place_order(app, "W-6", 1_000)
+    window = make_window(demo_orders=0)
+    assert [a.text() for a in window.shipping_menu.actions()] == ["発送…", "一括発送…", "キャンセル対応…"]
+    window.load_detail("W-6")
+    window.shipping_menu.actions()[0].trigger()
+    assert isinstance(window.shipping_dialog, ShipDialog) and window.shipping_dialog.number == "W-6"
+    window.shipping_dialog.reject()
+    window.shipping_menu.actions()[2].trigger()
+    assert isinstance(window.shipping_dialog, CancellationDesk)
+    assert window.shipping_dialog.request_label.text() == "キャンセル依頼はまだ記録されていません。"
