@@ -261,13 +261,6 @@ class MainWindow(QMainWindow):
         self.add_order_action.setToolTip("Charge Permission IDから受注を1件追加します(内容はAmazon Payから読みます)。")
         toolbar.addAction(self.import_action)
         toolbar.addAction(self.add_order_action)
-        self.shipping_menu = QMenu("発送", self)  # issue 15: 発送… / 一括発送… / キャンセル対応…
-        for label, view in (("発送…", "ship"), ("一括発送…", "bulk"), ("キャンセル対応…", "desk")):
-            self.shipping_menu.addAction(label).triggered.connect(lambda _c=False, v=view: self.open_shipping(v))
-        toolbar.addAction(self.shipping_menu.menuAction())
-        shipping_button = toolbar.widgetForAction(self.shipping_menu.menuAction())
-        if isinstance(shipping_button, QToolButton):
-            shipping_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
         toolbar.addAction(self.settings_action)
@@ -284,6 +277,14 @@ class MainWindow(QMainWindow):
         self.sandbox_badge.setObjectName("sandboxIndicator")
         # A widget in a tool bar is shown and hidden through its action (QToolBar.addWidget).
         self.sandbox_action = toolbar.addWidget(self.sandbox_badge)
+        # Issue 15: 発送… / 一括発送… / キャンセル対応…, last so that a narrow window folds it first.
+        self.shipping_menu = QMenu("発送", self)
+        for label, view in (("発送…", "ship"), ("一括発送…", "bulk"), ("キャンセル対応…", "desk")):
+            self.shipping_menu.addAction(label).triggered.connect(lambda _c=False, v=view: self.open_shipping(v))
+        toolbar.addAction(self.shipping_menu.menuAction())
+        shipping_button = toolbar.widgetForAction(self.shipping_menu.menuAction())
+        if isinstance(shipping_button, QToolButton):
+            shipping_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.toolbar = toolbar
         find = QAction(self)
         find.setShortcut(QKeySequence.StandardKey.Find)
