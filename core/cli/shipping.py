@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core.cli.groups import CommandGroup
 from core.cli.output import Parser, emit, line_text, print_json
 from core.clock import format_jst, parse_iso
+from core.domain import OrderStatus
 from core.errors import BadInput
 from core.money import format_yen, parse_yen
 from core.shipping.carriers import carrier_label
@@ -28,6 +29,11 @@ def _register_ship(sub: Any) -> None:
     ship.add_argument("--from-csv", metavar="FILE", help="発送ファイル(B2クラウド・e飛伝など、見出し行つきCSV)")
     ship.add_argument("--dry-run", action="store_true", help="--from-csv: 確認だけして何も変えません")
     ship.add_argument("--no-notify", action="store_true", help="--from-csv: 発送通知を送りません")
+    ship.add_argument(
+        "--mark",
+        choices=("new", "preparing", "done"),
+        help="受注ステータスだけを変えます(新規受付・発送準備中・処理済)",
+    )
 
 
 def _progress(done: int, total: int) -> None:
@@ -65,6 +71,17 @@ def _run_ship(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             lines.append(result.notice_note)
         emit(as_json, result.to_json(), "\n".join(lines))
         return 1 if result.refused else 0
+    if args.mark:
+        if not args.number or args.carrier or args.tracking:
+            raise BadInput("--mark には受注番号だけを指定します(例: kanjo ship 1001 --mark preparing)。")
+        status = OrderStatus(args.mark)
+        service.set_order_status(args.number, status)
+        emit(
+            as_json,
+            {"number": args.number, "order_status": status.value, "label": status.label},
+            f"受注 {line_text(args.number)} を{status.label}にしました。",
+        )
+        return 0
     if not args.number or not args.carrier or not args.tracking:
         raise BadInput("受注番号、--carrier と --tracking を指定してください(または --from-csv ファイル)。")
     if args.dry_run or args.no_notify:

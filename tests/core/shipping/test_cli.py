@@ -37,6 +37,7 @@ def test_ship_cancel_half_return_refund_resale_by_command(capsys: pytest.Capture
     run_json(capsys, "sandbox", "place-order", "--number", "K-1", "--total", "6000", "--ordered-at", "2026-11-18T10:00")
     run_json(capsys, "settings", "set", "shop_name", "勘定商店")
     run_json(capsys, "settings", "set", "seller_token", "A2KANJOTOKEN")
+    assert run_json(capsys, "ship", "K-1", "--mark", "preparing")["label"] == "発送準備中"
     assert run_json(capsys, "orders", "set-cost", "K-1", "--sku", "1", "--cost", "2500")["items"] == 1
     run_json(capsys, "orders", "set-cost", "K-1", "--shipping-cost", "800", "--payment-fee", "240")
     shipped = run_json(capsys, "ship", "K-1", "--carrier", "yamato", "--tracking", YAMATO)
