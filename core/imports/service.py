@@ -32,17 +32,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.amazonpay.errors import ResourceNotFoundError
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo
 from core.clock import Clock
 from core.db import search_index
+from core.db.bulk import bulk_insert, insert_returning_ids
 from core.db.engine import sqlite_path
 from core.db.locks import lock_order
 from core.db.schema import (
@@ -74,7 +74,7 @@ from core.order_numbers import validate_order_number
 from core.settings import SettingsStore
 from core.status import auth_expiry_of, charge_permission_expiry, order_label
 
-CHUNK_ORDERS = 500
+CHUNK_ORDERS = 2000  # orders per write transaction (about a second of the write lock)
 PROGRESS_EVERY = 200  # orders between two progress reports while checking (and one check batch)
 # The summary keeps every count exact but only a bounded sample of the planned orders, so an
 # import's memory does not grow with the file: the first ORDER_SAMPLE orders, plus updates up to
@@ -274,14 +274,14 @@ class _Scratch:
     def keep_orders(self, orders: Sequence[ImportedOrder]) -> None:
         """The check pass's accepted orders, in file order, for the write pass (``apply`` only):
         reading them back costs a tenth of parsing the file a second time."""
-        if self.keep_reads and orders:
-            self._db.executemany("INSERT INTO orders (data) VALUES (?)", [(pickle.dumps(o),) for o in orders])
+        if self.keep_reads and orders:  # one blob a batch: a third of pickling order by order
+            self._db.execute("INSERT INTO orders (data) VALUES (?)", (pickle.dumps(list(orders), protocol=5),))
 
     def orders(self) -> Iterator[ImportedOrder]:
         """The orders kept by ``keep_orders``, in file order, streamed."""
         cursor = self._db.cursor()  # its own cursor: ``reading`` runs between two of these rows
         for (data,) in cursor.execute("SELECT data FROM orders ORDER BY seq"):
-            yield cast(ImportedOrder, pickle.loads(data))
+            yield from cast(list[ImportedOrder], pickle.loads(data))
 
     def keep(self, number: str, reading: _Amazon) -> None:
         if self.keep_reads:
@@ -362,52 +362,6 @@ def reference_problem(number: str, amazon: _Amazon) -> str | None:
         f"Charge Permission {amazon.cp.id} はAmazon Payでは受注 {reference} のものです"
         f"(この行の受注番号は {number})。別の受注の決済とは連携しません。"
     )
-
-
-def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany of ``rows`` (dicts with the same keys) into ``table``, in the session's
-    transaction.
-
-    On SQLite the statement goes to the driver as it is, each value passed through its column
-    type's own bind processor (the same conversion SQLAlchemy applies, e.g. UTC times), without
-    compiling and processing parameters row by row: a third of an import's write time.
-    Elsewhere it is SQLAlchemy's executemany.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    if dialect.name != "sqlite":
-        session.execute(insert(table), rows)
-        return
-    names = list(rows[0])
-    defaults: dict[str, Any] = {}
-    for column in table.c:  # what SQLAlchemy's insert would fill in for a column left out
-        if column.name in rows[0] or column.default is None:
-            continue
-        default = column.default
-        if not getattr(default, "is_scalar", False):  # a callable default: let SQLAlchemy call it
-            session.execute(insert(table), rows)
-            return
-        defaults[column.name] = default.arg  # type: ignore[attr-defined]
-    names += list(defaults)
-    rows = [{**row, **defaults} for row in rows] if defaults else rows
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
-    quote = dialect.identifier_preparer.quote
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
-        f"VALUES ({', '.join('?' for _ in names)})"
-    )
-    converted = [(index, process) for index, process in enumerate(processors) if process is not None]
-    pick = itemgetter(*names)
-    values: list[tuple[Any, ...]] = []
-    for row in rows:
-        value = list(pick(row)) if len(names) > 1 else [pick(row)]
-        for index, process in converted:
-            if value[index] is not None:
-                value[index] = process(value[index])
-        values.append(tuple(value))
-    connection.exec_driver_sql(statement, values)
 
 
 def _customer_values(order: ImportedOrder) -> dict[str, Any]:
@@ -951,7 +905,7 @@ class ImportService:
             return
         no_charges = order_label([], [], now, sync_failed=False)
         expiry = auth_expiry_of([], now)
-        customer_ids = self._insert_many(session, Customer, [_customer_values(o) for o in orders])
+        customer_ids = insert_returning_ids(session, Customer, [_customer_values(o) for o in orders])
         rows: list[dict[str, Any]] = []
         for order, customer_id in zip(orders, customer_ids, strict=True):
             # No Charge Permission: in no Amazon Pay environment (issue 11 item 8).
@@ -968,7 +922,7 @@ class ImportService:
                     "refunded_amount": 0,
                 }
             )
-        order_ids = self._insert_many(session, Order, rows)
+        order_ids = insert_returning_ids(session, Order, rows)
         items = [
             {
                 "order_id": order_id,
@@ -982,8 +936,8 @@ class ImportService:
             for position, item in enumerate(order.items)
         ]
         if items:
-            _bulk_insert(session, cast(Table, OrderItem.__table__), items)
-        _bulk_insert(
+            bulk_insert(session, cast(Table, OrderItem.__table__), items)
+        bulk_insert(
             session,
             cast(Table, JournalEntry.__table__),
             [
@@ -1000,25 +954,6 @@ class ImportService:
                 for row in rows
             ],
         )
-
-    @staticmethod
-    def _insert_many(session: Session, table: type[Customer] | type[Order], rows: list[dict[str, Any]]) -> list[int]:
-        """Insert ``rows`` in one executemany and return their ids, in order.
-
-        On SQLite the chunk holds the database's write lock (``_lock_chunk``), so the next ids
-        are known: max(id) + 1 … (what SQLite itself would choose). ``RETURNING`` in parameter
-        order would make SQLAlchemy send one statement per row there. Elsewhere it is used.
-        """
-        if session.get_bind().dialect.name != "sqlite":
-            statement = insert(table).returning(table.id, sort_by_parameter_order=True)
-            return list(session.scalars(statement, rows).all())
-        start = (session.scalar(select(func.max(table.id))) or 0) + 1
-        ids = list(range(start, start + len(rows)))
-        # The table itself, not the mapped class: a plain executemany without the ORM's bulk layer.
-        _bulk_insert(
-            session, cast(Table, table.__table__), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
-        )
-        return ids
 
     def _insert(
         self,
