@@ -275,10 +275,10 @@ def _missing_message(spec: FormatSpec, missing: list[str]) -> str:
 
 
 def _cell(layout: Layout, row: list[str], key: str) -> str:
-    indices = layout.fields.get(key, ())
-    if len(indices) == 1:  # the common case, without building a list (hot: ~25 calls a line)
-        index = indices[0]
+    index = layout.single.get(key)
+    if index is not None:  # the common case, without building a list (hot: ~25 calls a line)
         return row[index].strip() if index < len(row) else ""
+    indices = layout.fields.get(key, ())
     parts = [row[i].strip() for i in indices if i < len(row) and row[i].strip()]
     return " ".join(parts)
 
@@ -288,8 +288,10 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
     problems: list[RefusedRow] = []
     first_line, first = group[0]
 
+    names = layout.header_names
+
     def header(key: str) -> str:
-        return layout.header_of(key) or key
+        return names.get(key) or key
 
     def amount(line: int, row: list[str], key: str, *, required: bool) -> int | None:
         text = _cell(layout, row, key)
