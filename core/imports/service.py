@@ -271,17 +271,17 @@ class _Scratch:
         self._db.executemany("INSERT OR IGNORE INTO claims VALUES (?, ?)", [(key, number) for key, _ in wanted])
         return None
 
-    def keep_orders(self, orders: Sequence[ImportedOrder]) -> None:
-        """The check pass's accepted orders, in file order, for the write pass (``apply`` only):
-        reading them back costs a tenth of parsing the file a second time."""
-        if self.keep_reads and orders:  # one blob a batch: a third of pickling order by order
-            self._db.execute("INSERT INTO orders (data) VALUES (?)", (pickle.dumps(list(orders), protocol=5),))
+    def keep_orders(self, accepted: Sequence[tuple[ImportedOrder, PlannedOrder]]) -> None:
+        """The check pass's accepted orders and their plans, in file order, for the write pass
+        (``apply`` only): reading them back costs a tenth of parsing the file a second time."""
+        if self.keep_reads and accepted:  # one blob a batch: a third of pickling order by order
+            self._db.execute("INSERT INTO orders (data) VALUES (?)", (pickle.dumps(list(accepted), protocol=5),))
 
-    def orders(self) -> Iterator[ImportedOrder]:
-        """The orders kept by ``keep_orders``, in file order, streamed."""
+    def orders(self) -> Iterator[tuple[ImportedOrder, PlannedOrder]]:
+        """The orders and plans kept by ``keep_orders``, in file order, streamed."""
         cursor = self._db.cursor()  # its own cursor: ``reading`` runs between two of these rows
         for (data,) in cursor.execute("SELECT data FROM orders ORDER BY seq"):
-            yield from cast(list[ImportedOrder], pickle.loads(data))
+            yield from cast(list[tuple[ImportedOrder, PlannedOrder]], pickle.loads(data))
 
     def keep(self, number: str, reading: _Amazon) -> None:
         if self.keep_reads:
@@ -702,7 +702,7 @@ class ImportService:
             if isinstance(plan, PlannedOrder) and self._needs_read(plan)
         ]
         reads = self._read_all(wanted)
-        accepted: list[ImportedOrder] = []
+        accepted: list[tuple[ImportedOrder, PlannedOrder]] = []
         for order, plan in zip(orders, plans, strict=True):
             if isinstance(plan, RefusedRow):
                 counts.refused.append(plan)
@@ -718,7 +718,7 @@ class ImportService:
                 if reading.charges and _amazon_sum(reading) != order.total:
                     counts.mismatch(plan.number)  # the preview names it too (the import flags it)
             counts.count(plan)
-            accepted.append(order)
+            accepted.append((order, plan))
         scratch.keep_orders(accepted)
 
     @staticmethod
@@ -795,7 +795,7 @@ class ImportService:
             environment = connection_environment(self._settings.load())  # issue 11 item 8
             done = 0
             cancelled = False
-            chunk: list[ImportedOrder] = []
+            chunk: list[tuple[ImportedOrder, PlannedOrder]] = []
             for row in scratch.orders():  # the accepted orders, not the file parsed again
                 chunk.append(row)
                 if len(chunk) >= CHUNK_ORDERS:
@@ -817,7 +817,12 @@ class ImportService:
         return self._summary(detected, counts, dry_run=False, cancelled=cancelled, file_name=file_name, sha256=sha256)
 
     def _write_chunk(
-        self, chunk: list[ImportedOrder], counts: _Counts, source: str, environment: str, scratch: _Scratch
+        self,
+        checked: list[tuple[ImportedOrder, PlannedOrder]],
+        counts: _Counts,
+        source: str,
+        environment: str,
+        scratch: _Scratch,
     ) -> int:
         """One transaction of whole orders under their locks.
 
@@ -825,6 +830,7 @@ class ImportService:
         sent while the transaction holds the lock. An order that now needs a reading the check
         pass did not make (another process changed it in between) is refused, not guessed.
         """
+        chunk = [order for order, _ in checked]
         reads: dict[str, _Amazon] = {}
         for order in chunk:
             if order.charge_permission_id:
@@ -836,7 +842,7 @@ class ImportService:
             self._lock_chunk(session, [order.number for order in chunk])
             # The search index is filled once for the chunk, not by a trigger per order (0007).
             paused = search_index.pause(session)
-            plans = self._plan_batch(session, chunk)  # again, under the locks
+            plans = self._still_planned(session, checked) or self._plan_batch(session, chunk)  # under the locks
             plain: list[ImportedOrder] = []  # new orders without a reading, written together
             for order, plan in zip(chunk, plans, strict=True):
                 if (
@@ -874,6 +880,26 @@ class ImportService:
             self._insert_plain(session, plain, source, now)
             search_index.index_new_orders(session, paused)
         return len(chunk)
+
+    @staticmethod
+    def _still_planned(
+        session: Session, checked: list[tuple[ImportedOrder, PlannedOrder]]
+    ) -> list[PlannedOrder | RefusedRow] | None:
+        """The check pass's plans, when they still hold under the locks without planning again.
+
+        For new orders without a Charge Permission or Charge the only thing that can have changed
+        since the check pass is that another process added the same order number; one query
+        tells. Any other chunk is planned again (None).
+        """
+        if not all(
+            plan.action == "add" and not plan.linked and not order.charge_permission_id and not order.charge_ids
+            for order, plan in checked
+        ):
+            return None
+        numbers = [plan.number for _, plan in checked]
+        if session.scalar(select(Order.id).where(Order.number.in_(numbers)).limit(1)) is not None:
+            return None
+        return [plan for _, plan in checked]
 
     @staticmethod
     def _lock_chunk(session: Session, numbers: list[str]) -> None:
