@@ -608,7 +608,13 @@ class ImportService:
     @staticmethod
     def _status_blocked(existing: Order, status: OrderStatus) -> bool:
         """A cancel in the file never cancels Amazon Pay money: that is ``kanjo cancel`` (R35)."""
-        return status is OrderStatus.CANCELED and (existing.authorized_amount > 0 or existing.captured_amount > 0)
+        if status is not OrderStatus.CANCELED:
+            return False
+        if existing.authorized_amount > 0 or existing.captured_amount > 0:
+            return True
+        # Linked without its Charge IDs: Amazon may hold money not seen here (review item 1).
+        permission = existing.charge_permission
+        return permission is not None and permission.state != "Closed" and not existing.charges
 
     def _plan_batch(
         self, session: Session, orders: Sequence[ImportedOrder], scratch: _Scratch | None = None
@@ -1291,14 +1297,6 @@ class ImportService:
         problem = reference_problem(chosen, amazon)
         if problem is not None:
             raise RuleViolation(problem, code="R57")
-        if not charges:
-            # Item 2: Get Charge Permission gives no order amount (its limits are a ceiling: 900 %
-            # with overcharge) and no call lists a permission's charges; 0 yen would be invented.
-            raise BadInput(
-                "Amazon PayのCharge Permissionからは受注の金額がわからないため(金額はChargeにあります)、"
-                f"Charge ID(例: {CHARGE_EXAMPLE})も指定してください。"
-                "Charge IDがわからない受注は、金額の入ったショップの受注ファイルから取り込んでください(kanjo import)。"
-            )
         environment = connection_environment(self._settings.load())  # issue 11 item 8
         now = self._clock.now()
         buyer = amazon.cp.buyer
@@ -1333,6 +1331,14 @@ class ImportService:
             conflict = self._conflict(session, imported, None)
             if conflict is not None:
                 raise RuleViolation(conflict, code="R57")
+            if not charges:
+                # Item 2: Get Charge Permission gives no order amount (its limits are a ceiling: 900 %
+                # with overcharge) and no call lists a permission's charges; 0 yen would be invented.
+                raise BadInput(
+                    "Amazon PayのCharge Permissionからは受注の金額がわからないため(金額はChargeにあります)、"
+                    f"Charge ID(例: {CHARGE_EXAMPLE})も指定してください。"
+                    "Charge IDがわからない受注は、金額の入ったショップの受注ファイルから取り込んでください(kanjo import)。"
+                )
             self._insert(session, imported, amazon, "manual", environment, now, counts)
             self._journal.event(
                 session,

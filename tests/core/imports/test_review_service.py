@@ -40,6 +40,13 @@ def test_a_cancel_in_the_file_for_an_order_with_money_at_amazon_is_a_notice_not_
     added = app.imports.apply(FILE, [new])
     assert added.added == 1 and [n.number for n in added.notices] == ["CN-2"]
     assert app.orders.detail("CN-2").order_status != "キャンセル"
+    # Linked without its Charge IDs: the money Amazon may hold is not seen here, so not cancelled either.
+    third = checkout(app, "CN-4", 2_000)
+    unknown = shop_order("CN-4", 5, total=2_000, cp=third["chargePermissionId"])
+    app.imports.apply(FILE, [unknown])
+    blind = app.imports.apply(FILE, [replace(unknown, order_status="キャンセル")])
+    assert [n.number for n in blind.notices] == ["CN-4"]
+    assert app.orders.detail("CN-4").order_status != "キャンセル"
     # Without money at Amazon the shop's cancel is simply taken (the shop owns the status).
     plain = shop_order("CN-3", 4)
     app.imports.apply(FILE, [plain])
