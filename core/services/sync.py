@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
-from core.clock import Clock
+from core.clock import Clock, to_utc
 from core.db.schema import Charge, JournalEntry, Order, Refund
 from core.domain import ChargePurpose, ChargeState, OrderStatus, PaymentStatus
 from core.environment import connection_environment
@@ -329,10 +329,10 @@ class SyncService:
                 return
             order = load_order(session, number)
             at = self._clock.now()
-            if not order.charges:
+            if _own_charge(order, info):
                 # Issue 11 (review item 3): an order linked without its Charge IDs (imported from a
-                # shop file, or added by its Charge Permission) learns its own charge here: the
-                # checkout's (or the shop system's first authorization), not a Seller Central increase.
+                # shop file) learns its own charge here: the checkout's (or the shop system's first
+                # authorization), not a Seller Central increase.
                 self._adopt_own_charge(session, order, info, at)
                 return
             charge = new_charge_row(order, info, purpose=ChargePurpose.INCREASE, origin=SELLER_CENTRAL, now=at)
@@ -403,6 +403,17 @@ class SyncService:
                 message=f"Seller Centralで{info.amount:,}円が返金されました。",
             )
             refresh_order(order, at)
+
+
+def _own_charge(order: Order, info: ChargeInfo) -> bool:
+    """A charge we did not create is the order's own when the order knows no charge yet, or when
+    it is older than every charge the order knows (Seller Central adds charges afterwards, R39)."""
+    if not order.charges:
+        return True
+    if info.created_at is None:
+        return False
+    created = to_utc(info.created_at)
+    return all(created < to_utc(charge.created_at) for charge in order.charges)
 
 
 def _ids_canceled_by_us(session: Session, number: str) -> set[str]:

@@ -145,3 +145,26 @@ def test_malformed_ids_are_refused_before_any_call_to_amazon(app: Kanjo, cp: str
     preview = app.imports.preview(FILE, [shop_order("ID-3", 3, cp=cp, charge_ids=charges)])
     assert [r.line for r in preview.refused] == [3] and "形" in preview.refused[0].reason
     assert calls == []
+
+
+def test_sync_records_an_older_checkout_charge_than_the_files_as_the_orders_own(app: Kanjo, clock: Any) -> None:
+    """Item 3, second case: the file names only the newer charge (Seller Central re-authorized a
+    higher total an hour later, R32); the checkout's older charge is the order's own, not an
+    increase made in Seller Central."""
+    from datetime import timedelta
+
+    placed = checkout(app, "SY-2", 5_000)
+    clock.advance(timedelta(hours=1))
+    control = app.gateway().control
+    assert control is not None
+    newer = control.seller_central("increase", "SY-2", 1_000)
+    newer_id = newer.get("chargeId") or newer["charge"]["chargeId"]
+    app.imports.apply(
+        FILE, [shop_order("SY-2", 2, total=6_000, cp=placed["chargePermissionId"], charge_ids=(newer_id,))]
+    )
+    app.sync.sync_order("SY-2")
+    detail = app.orders.detail("SY-2")
+    assert sorted(c.id for c in detail.charges) == sorted([placed["chargeId"], newer_id])
+    journal = " ".join(e.detail for e in detail.journal)
+    assert "Seller Centralで5,000円の与信が追加" not in journal
+    assert f"Charge {placed['chargeId']}" in journal
