@@ -30,7 +30,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -55,13 +55,14 @@ from core.db.schema import (
     Order,
     OrderItem,
 )
-from core.domain import ChargePurpose, OrderKind, OrderStatus
+from core.domain import ChargePurpose, ChargeState, OrderKind, OrderStatus
 from core.environment import NO_ENVIRONMENT, connection_environment
 from core.errors import BadInput, GatewayError, NotFound, RuleViolation
 from core.gateway import Gateway
 from core.imports import reader
 from core.imports.mapping import ColumnMapping
-from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, RefusedRow
+from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, ImportNotice, RefusedRow
+from core.imports.values import CHARGE_EXAMPLE, check_charge_id, check_charge_permission_id
 from core.journal import Journal
 from core.ledger import (
     apply_charge_info,
@@ -82,6 +83,7 @@ PROGRESS_EVERY = 200  # orders between two progress reports while checking (and 
 ORDER_SAMPLE = 1_000
 UPDATE_SAMPLE = 10_000
 MISMATCH_SAMPLE = 1_000
+NOTICE_SAMPLE = 1_000
 READ_THREADS = 4  # Amazon Pay reads of one check batch run on this many threads; writes stay here
 Rows = Iterable[ImportedOrder | RefusedRow] | Callable[[], Iterable[ImportedOrder | RefusedRow]]
 
@@ -124,6 +126,7 @@ class PlannedOrder:
     fields: tuple[str, ...] = ()
     linked: bool = False
     amazon_pay: bool = True  # paid with Amazon Pay (not otherwise, not a marketplace order)
+    notice: str | None = None  # what the operator must do by hand (a cancel the import did not take)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +157,11 @@ class ImportSummary:
     mismatches: tuple[str, ...] = ()  # order numbers whose file total differs from Amazon's (a sample)
     orders_total: int = 0  # planned orders in all; ``orders`` holds a bounded sample of them
     mismatches_total: int = 0
+    # What the file says that the import does not do by itself, for the operator (item 1: a
+    # キャンセル of an order whose money is at Amazon); a bounded sample, and the exact count.
+    notices: tuple[ImportNotice, ...] = ()
+    notices_total: int = 0
+    blocked: bool = False  # refused rows stopped the import: nothing was written
 
     @property
     def orders_truncated(self) -> bool:
@@ -178,6 +186,9 @@ class ImportSummary:
             "orders_total": self.orders_total,
             "orders_truncated": self.orders_truncated,
             "mismatches_total": self.mismatches_total,
+            "notices": [{"line": n.line, "number": n.number, "reason": n.reason} for n in self.notices],
+            "notices_total": self.notices_total,
+            "blocked": self.blocked,
         }
 
 
@@ -202,9 +213,10 @@ CancelCheck = Callable[[], bool]
 class ImportRefused(BadInput):
     """Rows were refused and ``skip_bad`` was not given: nothing was written."""
 
-    def __init__(self, message: str, refused: tuple[RefusedRow, ...]) -> None:
+    def __init__(self, message: str, refused: tuple[RefusedRow, ...], summary: ImportSummary | None = None) -> None:
         super().__init__(message)
         self.refused = refused
+        self.summary = summary  # what was checked (nothing written), for ``--json``
 
 
 @dataclass(frozen=True)
@@ -256,9 +268,14 @@ class _Scratch:
         """True the first time an order number is seen in this file."""
         return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (number,)).rowcount == 1
 
-    def claim(self, order: ImportedOrder, number: str) -> str | None:
+    def claim(self, order: ImportedOrder, number: str, *, check_only: bool = False) -> str | None:
         """The reason to refuse ``order`` when an earlier row of the file has its Charge
-        Permission (not for subscriptions, R14) or one of its Charges; else claims them."""
+        Permission (not for subscriptions, R14) or one of its Charges; else claims them.
+
+        Only an accepted order claims (issue 11 item 8): the plan checks with ``check_only``,
+        and the claim is made once Amazon Pay confirmed the row, so a row refused for its own
+        fault never knocks out the later row that rightly has that permission or charge.
+        """
         cp_id = order.charge_permission_id
         wanted: list[tuple[str, str]] = []
         if cp_id and order.kind != OrderKind.SUBSCRIPTION.value:
@@ -268,7 +285,8 @@ class _Scratch:
             row = self._db.execute("SELECT number FROM claims WHERE id = ?", (key,)).fetchone()
             if row is not None and row[0] != number:
                 return message.format(row[0])
-        self._db.executemany("INSERT OR IGNORE INTO claims VALUES (?, ?)", [(key, number) for key, _ in wanted])
+        if not check_only:
+            self._db.executemany("INSERT OR IGNORE INTO claims VALUES (?, ?)", [(key, number) for key, _ in wanted])
         return None
 
     def keep_orders(self, accepted: Sequence[tuple[ImportedOrder, PlannedOrder]]) -> None:
@@ -303,7 +321,14 @@ class _Counts:
     orders: list[PlannedOrder] = field(default_factory=list)  # a bounded sample (ORDER_SAMPLE, UPDATE_SAMPLE)
     mismatches: list[str] = field(default_factory=list)  # a bounded sample (MISMATCH_SAMPLE)
     mismatches_total: int = 0
+    notices: list[ImportNotice] = field(default_factory=list)  # a bounded sample (NOTICE_SAMPLE)
+    notices_total: int = 0
     _updates_kept: int = 0
+
+    def notice(self, line: int, number: str, reason: str) -> None:
+        self.notices_total += 1
+        if len(self.notices) < NOTICE_SAMPLE:
+            self.notices.append(ImportNotice(line, number, reason))
 
     @property
     def total(self) -> int:
@@ -349,6 +374,39 @@ def _file_items(items: Iterable[ImportedItem]) -> tuple[tuple[str, int, int], ..
 
 def _amazon_sum(amazon: _Amazon) -> int:
     return sum(c.amount for c in amazon.charges)
+
+
+_MONEY_STATES = frozenset(
+    {ChargeState.AUTHORIZATION_INITIATED, ChargeState.AUTHORIZED, ChargeState.CAPTURE_INITIATED, ChargeState.CAPTURED}
+)
+
+
+def _money_at_amazon(amazon: _Amazon) -> bool:
+    """Amazon holds or took the buyer's money for this order (or may: charges not named, the
+    permission not closed)."""
+    if not amazon.charges:
+        return amazon.cp.status.state != "Closed"
+    return any(c.status.state in _MONEY_STATES or c.captured_amount > 0 for c in amazon.charges)
+
+
+def cancel_notice(number: str) -> str:
+    """Issue 11 item 1 (R35): the file says キャンセル while Amazon Pay holds the order's money."""
+    return (
+        f"ファイルではキャンセルですが、Amazon Payに与信または売上が残っているため、取込ではキャンセルしていません。"
+        f"勘定でキャンセルしてください(kanjo cancel {number})。"
+    )
+
+
+def id_problem(order: ImportedOrder) -> str | None:
+    """Issue 11 item 11: the Charge Permission or Charge IDs without Amazon's shape (no call made)."""
+    try:
+        if order.charge_permission_id:
+            check_charge_permission_id(order.charge_permission_id)
+        for charge_id in order.charge_ids:
+            check_charge_id(charge_id)
+    except BadInput as exc:
+        return exc.message
+    return None
 
 
 def reference_problem(number: str, amazon: _Amazon) -> str | None:
@@ -550,7 +608,13 @@ class ImportService:
     @staticmethod
     def _status_blocked(existing: Order, status: OrderStatus) -> bool:
         """A cancel in the file never cancels Amazon Pay money: that is ``kanjo cancel`` (R35)."""
-        return status is OrderStatus.CANCELED and (existing.authorized_amount > 0 or existing.captured_amount > 0)
+        if status is not OrderStatus.CANCELED:
+            return False
+        if existing.authorized_amount > 0 or existing.captured_amount > 0:
+            return True
+        # Linked without its Charge IDs: Amazon may hold money not seen here (review item 1).
+        permission = existing.charge_permission
+        return permission is not None and permission.state != "Closed" and not existing.charges
 
     def _plan_batch(
         self, session: Session, orders: Sequence[ImportedOrder], scratch: _Scratch | None = None
@@ -596,7 +660,7 @@ class ImportService:
                 cp_other = next((o for o in cp_owners.get(order.charge_permission_id, ()) if o != order.number), None)
             conflict = self._conflict_known(order, row, cp_other, charge_owners)
             if conflict is None and scratch is not None:
-                conflict = scratch.claim(order, number)
+                conflict = scratch.claim(order, number, check_only=True)
             if conflict is not None:
                 column = None if "別の種類" in conflict else "charge_permission_id"
                 plans.append(RefusedRow(order.line, column, conflict))
@@ -610,8 +674,18 @@ class ImportService:
             changed = self._changes(row, order)
             is_linked = row.charge_permission_id is not None or linked
             amazon_pay = amazon_pay or (row.payment_method == "amazon_pay" and row.kind != OrderKind.MARKETPLACE.value)
+            status = order_status_of(order.order_status, OrderStatus(row.order_status))
+            blocked = status.value != row.order_status and self._status_blocked(row, status)
             plans.append(
-                PlannedOrder(number, order.line, "update" if changed else "unchanged", changed, is_linked, amazon_pay)
+                PlannedOrder(
+                    number,
+                    order.line,
+                    "update" if changed else "unchanged",
+                    changed,
+                    is_linked,
+                    amazon_pay,
+                    cancel_notice(number) if blocked else None,
+                )
             )
         return plans
 
@@ -691,6 +765,8 @@ class ImportService:
                 counts.refused.append(
                     RefusedRow(row.line, None, f"受注番号 {row.number} がファイル内で離れた行に2回以上あります。")
                 )
+            elif (problem := id_problem(row)) is not None:
+                counts.refused.append(RefusedRow(row.line, "charge_permission_id", problem))
             else:
                 orders.append(row)
         if not orders:
@@ -707,16 +783,33 @@ class ImportService:
             if isinstance(plan, RefusedRow):
                 counts.refused.append(plan)
                 continue
+            # An earlier accepted row of the file has its permission or charge: named first.
+            conflict = scratch.claim(order, plan.number, check_only=True)
+            if conflict is not None:
+                counts.refused.append(RefusedRow(order.line, "charge_permission_id", conflict))
+                continue
             reading = reads.get(plan.number)
             if reading is not None and not isinstance(reading, str):
                 reading = reference_problem(plan.number, reading) or reading
             if isinstance(reading, str):
                 counts.refused.append(RefusedRow(order.line, "charge_permission_id", reading))
                 continue
+            # Confirmed (or nothing to confirm): only now does it claim its permission and charges.
+            scratch.claim(order, plan.number)
             if reading is not None:
+                if (
+                    plan.action == "add"
+                    and order_status_of(order.order_status, OrderStatus.NEW) is OrderStatus.CANCELED
+                    and _money_at_amazon(reading)
+                ):
+                    # R35: the new order is not cancelled here while Amazon holds its money.
+                    order = replace(order, order_status=None)
+                    plan = replace(plan, notice=cancel_notice(plan.number))
                 scratch.keep(order.number, reading)
                 if reading.charges and _amazon_sum(reading) != order.total:
                     counts.mismatch(plan.number)  # the preview names it too (the import flags it)
+            if plan.notice is not None:
+                counts.notice(order.line, plan.number, plan.notice)
             counts.count(plan)
             accepted.append((order, plan))
         scratch.keep_orders(accepted)
@@ -748,6 +841,8 @@ class ImportService:
             mismatches=tuple(counts.mismatches),
             orders_total=counts.total,
             mismatches_total=counts.mismatches_total,
+            notices=tuple(counts.notices),
+            notices_total=counts.notices_total,
         )
 
     # --- applying ------------------------------------------------------------------------
@@ -784,14 +879,18 @@ class ImportService:
                     }
                 )
             if first.refused and not skip_bad:
+                checked = self._summary(detected, first, dry_run=False, file_name=file_name, sha256=sha256)
+                nothing = {"added": 0, "updated": 0, "unchanged": 0, "linked": 0, "unlinked": 0, "orders": ()}
                 raise ImportRefused(
                     f"取り込めない行が{len(first.refused)}件あるため、何も取り込みませんでした。"
                     "内容を直すか、--skip-bad でその行を除いて取り込んでください。",
                     tuple(sorted(first.refused, key=lambda r: r.line)),
+                    ImportSummary(**{**checked.__dict__, **nothing, "orders_total": 0, "blocked": True}),
                 )
             total = first.total
             counts = _Counts()
             counts.refused.extend(first.refused)
+            counts.notices, counts.notices_total = first.notices, first.notices_total  # the check pass's
             environment = connection_environment(self._settings.load())  # issue 11 item 8
             done = 0
             cancelled = False
@@ -1195,7 +1294,7 @@ class ImportService:
         detected = reader.detect(path, format=format, encoding=encoding, mappings=mappings)
 
         def rows() -> Iterable[ImportedOrder | RefusedRow]:
-            return reader.read_orders(path, detected, mappings=mappings)
+            return reader.read_orders(path, detected, mappings=mappings, now=self._clock.now())
 
         if dry_run:
             summary = self.preview(detected, rows, progress=progress, cancel=cancel)
@@ -1217,7 +1316,9 @@ class ImportService:
         cp_id = cp_id.strip()
         if not cp_id:
             raise BadInput("Charge Permission IDを指定してください。")
-        amazon = self._read_amazon(cp_id, [c.strip() for c in charge_ids if c.strip()])
+        cp_id = check_charge_permission_id(cp_id)  # item 11: nothing sent for a malformed ID
+        charges = [check_charge_id(c) for c in charge_ids if c.strip()]
+        amazon = self._read_amazon(cp_id, charges)  # a 404 is named first
         chosen = validate_order_number(number or amazon.cp.merchant_reference_id or cp_id)
         problem = reference_problem(chosen, amazon)
         if problem is not None:
@@ -1256,6 +1357,14 @@ class ImportService:
             conflict = self._conflict(session, imported, None)
             if conflict is not None:
                 raise RuleViolation(conflict, code="R57")
+            if not charges:
+                # Item 2: Get Charge Permission gives no order amount (its limits are a ceiling: 900 %
+                # with overcharge) and no call lists a permission's charges; 0 yen would be invented.
+                raise BadInput(
+                    "Amazon PayのCharge Permissionからは受注の金額がわからないため(金額はChargeにあります)、"
+                    f"Charge ID(例: {CHARGE_EXAMPLE})も指定してください。"
+                    "Charge IDがわからない受注は、金額の入ったショップの受注ファイルから取り込んでください(kanjo import)。"
+                )
             self._insert(session, imported, amazon, "manual", environment, now, counts)
             self._journal.event(
                 session,
@@ -1280,6 +1389,10 @@ class ImportService:
             if order is None:
                 raise NotFound(f"受注 {number} が見つかりません。")
             self._check_linkable(order, cp_id, charges)
+        # Item 11: nothing is sent to Amazon Pay for an ID without Amazon's shape.
+        check_charge_permission_id(cp_id)
+        for charge_id in charges:
+            check_charge_id(charge_id)
         amazon = self._read_amazon(cp_id, charges)
         problem = reference_problem(number, amazon)
         if problem is not None:
