@@ -471,14 +471,28 @@ def _remove_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     from pathlib import Path
 
+    from core.imports.mapping import BUILTIN_NAMES
+
     path = Path(args.file)
+    if args.format not in BUILTIN_NAMES and args.format not in (saved := app.imports.mappings()):
+        # A format name is an argument: a wrong one is a usage error (exit 2) listing the choices.
+        names = "、".join(_line(name) for name in sorted(saved)) or "なし"
+        _fail(
+            f"引数が正しくありません: 形式「{_line(args.format)}」はありません"
+            f"(選べるのは {', '.join(BUILTIN_NAMES)}、保存した対応表: {names})。"
+        )
+        return EXIT_USAGE
     try:
         summary = app.imports.import_file(
             path, format=args.format, encoding=args.encoding, dry_run=args.dry_run, skip_bad=args.skip_bad
         )
     except BadInput as exc:
-        # Refused rows block the import: each one on stderr before the one-line refusal.
-        _print_refused(getattr(exc, "refused", ()))
+        checked = getattr(exc, "summary", None)
+        if as_json and checked is not None:
+            _print_json(checked.to_json())  # the rows are in it; stderr keeps the one-line refusal
+        else:
+            # Refused rows block the import: each one on stderr before the one-line refusal.
+            _print_refused(getattr(exc, "refused", ()))
         raise
     data = summary.to_json()
     if as_json:
@@ -490,6 +504,7 @@ def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"追加 {summary.added}件  更新 {summary.updated}件  変更なし {summary.unchanged}件  "
             f"連携 {summary.linked}件  未連携 {summary.unlinked}件  除外 {len(summary.refused)}件"
             + ("\n途中で中止しました。" if summary.cancelled else "")
+            + "".join(f"\n要対応 受注 {_line(n.number)}({n.line}行目): {_line(n.reason)}" for n in summary.notices)
         )
         _print_refused(summary.refused)
     if summary.refused and not args.dry_run and not args.skip_bad:
