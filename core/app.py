@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from core.changes import ChangeFeed
     from core.imports.service import ImportService
     from core.services.messages import MessageService
+    from core.shipping.service import ShippingService
     from core.subscriptions.service import SubscriptionService
 
 DATA_DIR_ENV = "KANJO_HOME"
@@ -102,6 +103,7 @@ class Kanjo:
     _messages_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _imports: ImportService | None = field(default=None, repr=False)
     _subscriptions: SubscriptionService | None = field(default=None, repr=False)
+    _shipping: ShippingService | None = field(default=None, repr=False)
     _backup_thread: threading.Thread | None = field(default=None, repr=False)
     _feeds: list[ChangeFeed] = field(default_factory=list, repr=False)
     journal: Journal = field(default_factory=Journal, repr=False)
@@ -152,6 +154,18 @@ class Kanjo:
                     self.sessions, self.clock, self.gateway, self.settings, self.journal, self.payments
                 )
             return self._subscriptions
+
+    @property
+    def shipping(self) -> ShippingService:
+        """Shipping, the cancellation desk, returns and resale (issue 15)."""
+        with self._messages_lock:
+            if self._shipping is None:
+                from core.shipping.service import ShippingService
+
+                self._shipping = ShippingService(
+                    self.sessions, self.clock, self.payments, lambda: self.messages, self.journal
+                )
+            return self._shipping
 
     @property
     def messages(self) -> MessageService:
