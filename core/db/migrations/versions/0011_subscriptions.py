@@ -1,7 +1,7 @@
 """subscription contracts, their generated rounds, and reservations' planned shipping days
 
 Revision ID: 0011
-Revises: 0013
+Revises: 0010
 Create Date: 2026-12-01
 
 Issue 12: a subscription (定期・頒布会) is a contract on a Recurring Charge Permission; each
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0013"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
