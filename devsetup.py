@@ -56,8 +56,17 @@ POSTGRESQL_PACKAGE = "postgresql"
 
 FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
 # File names (lower case) of Japanese fonts: Noto/Source Han CJK, IPA, IPAex, VL Gothic, Takao.
-JAPANESE_FONT_NAMES = ("notosanscjk", "notoserifcjk", "sourcehansans", "ipag", "ipam", "ipaex", "vl-gothic",
-                       "vlgothic", "takao")
+JAPANESE_FONT_NAMES = (
+    "notosanscjk",
+    "notoserifcjk",
+    "sourcehansans",
+    "ipag",
+    "ipam",
+    "ipaex",
+    "vl-gothic",
+    "vlgothic",
+    "takao",
+)
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 LIBRARY_DIRS = ("/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib")
 

@@ -41,7 +41,12 @@ def _install_probe(qt_widgets: ModuleType) -> None:
             self.seen = False
 
         def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-            if not self.seen and event.type() == QEvent.Type.Paint and isinstance(watched, widget) and watched.isWindow():
+            if (
+                not self.seen
+                and event.type() == QEvent.Type.Paint
+                and isinstance(watched, widget)
+                and watched.isWindow()
+            ):
                 self.seen = True
                 QTimer.singleShot(0, self.report)  # after this paint has been handled
             return False

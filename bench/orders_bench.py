@@ -479,10 +479,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--store", type=Path, default=None, help="SQLite file to build or reuse")
-    parser.add_argument("--db", metavar="URL", default=None,
-                        help="a PostgreSQL database to build (when empty) or reuse, instead of the SQLite file")
-    parser.add_argument("--postgres", action="store_true",
-                        help="start a throwaway PostgreSQL cluster (tests/pg.py) and measure there")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="a PostgreSQL database to build (when empty) or reuse, instead of the SQLite file",
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="start a throwaway PostgreSQL cluster (tests/pg.py) and measure there"
+    )
     parser.add_argument("--baseline-budget", type=float, default=600.0, help="seconds before the baseline gives up")
     parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args(argv)

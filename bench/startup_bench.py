@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         def floor() -> tuple[float, float]:
             return time_start(["-c", FLOOR], _env(scratch / "floor", ROOT), ROOT)
 
-        cases: list[tuple[str, Callable[[], tuple[float, float]]]] = [("floor: bare QApplication + QMainWindow.show()", floor)]
+        cases: list[tuple[str, Callable[[], tuple[float, float]]]] = [
+            ("floor: bare QApplication + QMainWindow.show()", floor)
+        ]
         if args.before is not None:
             cases += kanjo_cases(args.before.resolve(), "before", scratch)
         cases += kanjo_cases(ROOT, "Kanjo", scratch)

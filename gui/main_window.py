@@ -29,10 +29,12 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QProgressDialog,
@@ -98,6 +100,7 @@ if TYPE_CHECKING:
     from gui.imports.add_order_dialog import AddOrderDialog
     from gui.imports.import_dialog import ImportDialog
     from gui.onboarding.first_day_dialog import FirstDayDialog
+    from gui.subscriptions.view import SubscriptionsView
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +126,7 @@ WIDEST_TEXT = {
 DETAIL_MIN_WIDTH = 460  # the detail panel's five operation buttons in one row
 DETAIL_NARROW_WIDTH = 380  # on a small screen: the buttons wrap, the panel scrolls (issue 16 item 2)
 FIRST_START_HEIGHT = 860
-FRAME_ALLOWANCE = QSize(16, 40)  # the window manager's title bar and borders around the window
+FRAME_ALLOWANCE = QSize(0, 40)  # the title bar above the window (side borders are a pixel or two)
 LIVE_INTERVAL_S = 1.0  # how often the store is asked whether another operator changed an order
 LIVE_SETTLE_MS = 300  # changes arriving close together re-read the list once
 OWN_CHANGE_S = 15.0  # a change of an order this window operated on that recently is its own echo
@@ -220,6 +223,8 @@ class MainWindow(QMainWindow):
         self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
         self.add_order_dialog: AddOrderDialog | None = None
         self.first_day_dialog: FirstDayDialog | None = None  # はじめての設定 (issue 16 item 4)
+        self.subscriptions_view: SubscriptionsView | None = None  # issue 12
+        self.shipping_dialog: QDialog | None = None  # 発送・一括発送・キャンセル対応 (issue 15, gui/shipping)
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
         # Live updates (issue 14 item 4): the store's change feed, and the orders this window
         # itself operated on lately (their echo is not "another operator").
@@ -349,6 +354,20 @@ class MainWindow(QMainWindow):
         self.sandbox_badge.setObjectName("sandboxIndicator")
         # A widget in a tool bar is shown and hidden through its action (QToolBar.addWidget).
         self.sandbox_action = toolbar.addWidget(self.sandbox_badge)
+        # Issue 15: 発送… / 一括発送… / キャンセル対応…, last so that a narrow window folds it first.
+        self.shipping_menu = QMenu("発送", self)
+        for label, view in (("発送…", "ship"), ("一括発送…", "bulk"), ("キャンセル対応…", "desk")):
+            self.shipping_menu.addAction(label).triggered.connect(lambda _c=False, v=view: self.open_shipping(v))
+        toolbar.addAction(self.shipping_menu.menuAction())
+        shipping_button = toolbar.widgetForAction(self.shipping_menu.menuAction())
+        if isinstance(shipping_button, QToolButton):
+            shipping_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Issue 12: the subscription desk (定期購入, 本日の受注生成, 保留). Last on the bar, so a narrow
+        # window folds it into the bar's » menu before it hides the サンドボックス indicator.
+        self.subscriptions_action = QAction("定期購入…", self)
+        self.subscriptions_action.setObjectName("subscriptionsAction")
+        self.subscriptions_action.triggered.connect(self.open_subscriptions)
+        toolbar.addAction(self.subscriptions_action)
         self.toolbar = toolbar
         self.find_action = QAction("検索", self)
         self.find_action.setObjectName("findAction")
@@ -465,6 +484,8 @@ class MainWindow(QMainWindow):
             (self.reload_action, False),
         ):
             add_to_menu(self, Menu.VIEW, item, separator_before=separated)
+        add_to_menu(self, Menu.ORDERS, self.shipping_menu.menuAction(), separator_before=True)  # issue 15
+        add_to_menu(self, Menu.ORDERS, self.subscriptions_action)  # issue 12
         add_to_menu(self, Menu.HELP, self.first_day_action)
         add_to_menu(self, Menu.HELP, self.about_action)
 
@@ -1268,6 +1289,19 @@ class MainWindow(QMainWindow):
 
         AboutDialog.ask(self)
 
+    def open_subscriptions(self) -> SubscriptionsView:
+        """The 定期購入 view (issue 12); the list reloads after a generation or a retry."""
+        from gui.subscriptions.view import SubscriptionsView
+
+        view = SubscriptionsView(
+            self.app.subscriptions, self.runner, compose=lambda n: self.open_composer(n, "payment_failure"), parent=self
+        )
+        view.orders_changed.connect(self.model.refresh)
+        self.subscriptions_view = view
+        view.show()
+        view.reload()
+        return view
+
     def open_composer(self, number: str, situation: str = "") -> ComposerDialog:
         """The message composer for one order (issue 5); the order's timeline follows what it stores."""
         from gui.composer.dialog import ComposerDialog
@@ -1346,6 +1380,12 @@ class MainWindow(QMainWindow):
 
         self.first_day_dialog = open_first_day(self.app.settings, self, saved, finished or (lambda: None))
         return self.first_day_dialog
+
+    def open_shipping(self, view: str, number: str | None = None, path: str | None = None) -> QDialog | None:
+        """発送 / 一括発送 / キャンセル対応 (issue 15) for the order shown, or ``number``."""
+        from gui.shipping import open_view
+
+        return open_view(self, view, number, path)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "確認", text)

@@ -47,8 +47,20 @@ def size_of(path: Path) -> int:
 def bundle() -> Path:
     subprocess.run([sys.executable, str(ROOT / "packaging" / "notices.py")], check=True)
     subprocess.run(
-        [sys.executable, "-m", "PyInstaller", str(ROOT / "packaging" / "kanjo.spec"), "--noconfirm", "--clean",
-         "--distpath", str(BUILD / "dist"), "--workpath", str(BUILD / "work"), "--log-level", "WARN"],
+        [
+            sys.executable,
+            "-m",
+            "PyInstaller",
+            str(ROOT / "packaging" / "kanjo.spec"),
+            "--noconfirm",
+            "--clean",
+            "--distpath",
+            str(BUILD / "dist"),
+            "--workpath",
+            str(BUILD / "work"),
+            "--log-level",
+            "WARN",
+        ],
         check=True,
         cwd=ROOT,
     )

@@ -12,10 +12,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "resources" / "licenses" / "THIRD_PARTY_NOTICES.txt"
 RUNTIME = (
-    "PySide6-Essentials", "shiboken6", "SQLAlchemy", "alembic", "Mako", "MarkupSafe", "Jinja2", "httpx", "httpcore",
-    "h11", "anyio", "idna", "certifi", "sniffio", "cryptography", "cffi", "pycparser", "platformdirs", "tzdata",
-    "typing_extensions", "greenlet", "keyring", "jaraco.classes", "jaraco.context", "jaraco.functools",
-    "more-itertools", "SecretStorage", "jeepney",
+    "PySide6-Essentials",
+    "shiboken6",
+    "SQLAlchemy",
+    "alembic",
+    "Mako",
+    "MarkupSafe",
+    "Jinja2",
+    "httpx",
+    "httpcore",
+    "h11",
+    "anyio",
+    "idna",
+    "certifi",
+    "sniffio",
+    "cryptography",
+    "cffi",
+    "pycparser",
+    "platformdirs",
+    "tzdata",
+    "typing_extensions",
+    "greenlet",
+    "keyring",
+    "jaraco.classes",
+    "jaraco.context",
+    "jaraco.functools",
+    "more-itertools",
+    "SecretStorage",
+    "jeepney",
 )
 
 QT_NOTICE = """\

@@ -29,6 +29,7 @@ from core.cli.output import fail as _fail
 from core.cli.output import line_text as _line
 from core.cli.output import out as _out
 from core.cli.output import print_json as _print_json
+from core.cli.shipping import register_set_cost, run_set_cost
 from core.clock import format_jst, parse_iso
 from core.db.errors import store_error
 from core.domain import OrderKind
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     linker.add_argument("number")
     linker.add_argument("--charge-permission", required=True, metavar="ID")
     linker.add_argument("--charge", action="append", default=[], metavar="ID")
+    register_set_cost(orders)  # issue 15: cost prices and costs for R47 and the net result
 
     importer = sub.add_parser("import", help="ショップの受注ファイルを取り込みます")
     importer.add_argument("file")
@@ -190,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="支払い許可の有効期限を13か月に延長します(既定)。--no-extended-expiry で180日(R54、通常・予約注文)",
     )
     place.add_argument("--member", action="store_true")
+    place.add_argument("--every", metavar="1m|2w|30d", help="定期購入の周期(--kind subscription、issue 12)")
+    place.add_argument("--rounds", metavar="N", help="頒布会の回数(初回を含む)")
     place.add_argument(
         "--no-store", action="store_true", help="Amazon Pay側の決済だけを作り、受注は保存しません(取込で登録)"
     )
@@ -205,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--hard", action="store_const", const="hard", dest="decline_kind")
     decline.add_argument("--on", choices=["auth", "capture", "refund"], default="auth")
     buyer.add_parser("fix-payment", help="購入者が支払い設定を修正します").add_argument("number")
+    buyer.add_parser("close-subscription", help="購入者がAmazon Payで定期購入の支払い許可を終了します").add_argument(
+        "number"
+    )
     seller = sandbox.add_parser("seller-central", help="Seller Centralでの操作")
     seller.add_argument("action", choices=["refund", "increase", "capture"])
     seller.add_argument("number")
@@ -365,10 +372,20 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             )
         _out("\n".join(lines))
         return 0
+    if args.orders_command == "set-cost":
+        return run_set_cost(app, args, as_json)
     if args.orders_command == "show":
         detail = app.orders.detail(args.number)
-        if as_json:
-            _print_json(detail.to_json())
+        if as_json:  # issue 15: shipment, cancellation, resale, net_result; issue 12: contract and round
+            round_of = app.subscriptions.round_of(detail.number)
+            _print_json(
+                {
+                    **detail.to_json(),
+                    **app.shipping.summary(detail.number),
+                    "subscription_id": round_of[0] if round_of else None,
+                    "round": round_of[1] if round_of else None,
+                }
+            )
             return 0
         d = detail
         out = [
@@ -467,14 +484,28 @@ def _remove_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     from pathlib import Path
 
+    from core.imports.mapping import BUILTIN_NAMES
+
     path = Path(args.file)
+    if args.format not in BUILTIN_NAMES and args.format not in (saved := app.imports.mappings()):
+        # A format name is an argument: a wrong one is a usage error (exit 2) listing the choices.
+        names = "、".join(_line(name) for name in sorted(saved)) or "なし"
+        _fail(
+            f"引数が正しくありません: 形式「{_line(args.format)}」はありません"
+            f"(選べるのは {', '.join(BUILTIN_NAMES)}、保存した対応表: {names})。"
+        )
+        return EXIT_USAGE
     try:
         summary = app.imports.import_file(
             path, format=args.format, encoding=args.encoding, dry_run=args.dry_run, skip_bad=args.skip_bad
         )
     except BadInput as exc:
-        # Refused rows block the import: each one on stderr before the one-line refusal.
-        _print_refused(getattr(exc, "refused", ()))
+        checked = getattr(exc, "summary", None)
+        if as_json and checked is not None:
+            _print_json(checked.to_json())  # the rows are in it; stderr keeps the one-line refusal
+        else:
+            # Refused rows block the import: each one on stderr before the one-line refusal.
+            _print_refused(getattr(exc, "refused", ()))
         raise
     data = summary.to_json()
     if as_json:
@@ -486,6 +517,7 @@ def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"追加 {summary.added}件  更新 {summary.updated}件  変更なし {summary.unchanged}件  "
             f"連携 {summary.linked}件  未連携 {summary.unlinked}件  除外 {len(summary.refused)}件"
             + ("\n途中で中止しました。" if summary.cancelled else "")
+            + "".join(f"\n要対応 受注 {_line(n.number)}({n.line}行目): {_line(n.reason)}" for n in summary.notices)
         )
         _print_refused(summary.refused)
     if summary.refused and not args.dry_run and not args.skip_bad:
@@ -569,6 +601,8 @@ def _cmd_sync(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             + (f" {len(failed)}件失敗" if failed else "")
             + (f" {len(skipped)}件は接続先と別の環境の受注のため送信していません(スキップ)" if skipped else "")
         )
+    for notice in app.subscriptions.notice_closed():  # issue 12: a buyer ended a subscription at Amazon
+        _out(f"お知らせ: {_line(notice)}")
     if not failed:
         return 0
     first = f"{_line(failed[0].order_number)}: {_line(failed[0].message)}"
@@ -761,6 +795,7 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         if total > MAX_ORDER_TOTAL:
             raise RuleViolation("Amazon Payで決済できる金額は1円から10,000,000円までです。", code="R5")
         ordered_at = _parse_ordered_at(args.ordered_at, app.clock.now()) if args.ordered_at else None
+        every = _subscription_terms(args)
         if args.no_store and args.member:
             raise BadInput("--member は --no-store と一緒には指定できません(会員情報は取込で登録します)。")
         placed = control.checkout(
@@ -795,20 +830,31 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             ordered_at=ordered_at,
             member=args.member,
         )
-        _emit(as_json, detail.to_json(), f"受注 {_line(detail.number)} を受け付けました({detail.payment_status})。")
+        data = detail.to_json()
+        text = f"受注 {_line(detail.number)} を受け付けました({detail.payment_status})。"
+        if every is not None:  # issue 12: the subscription contract starts with this checkout
+            contract = app.subscriptions.create(number, every[0], rounds_total=every[1])
+            data["subscription_id"] = contract.id
+            text += f" 定期購入 {contract.id}({contract.every_label}、次回{contract.next_date.isoformat()})"
+        _emit(as_json, data, text)
         return 0
     if command == "shop-export":
         return _shop_export(control.checkouts(), args, as_json)
     if command == "buyer":
-        app.orders.detail(args.number)  # unknown order → clear message
-        if args.buyer_command == "decline-next":
-            control.decline_next(args.number, args.decline_kind, args.on)
+        buyer_order = app.orders.detail(args.number)  # unknown order → clear message
+        if args.buyer_command == "close-subscription":
+            control.close_subscription(args.number, buyer_order.charge_permission_id)
+            _emit(as_json, {"ok": True}, f"{_line(args.number)}: 購入者がAmazon Payで定期購入を終了しました。")
+        elif args.buyer_command == "decline-next":
+            control.decline_next(
+                args.number, args.decline_kind, args.on, charge_permission_id=buyer_order.charge_permission_id
+            )
             _emit(as_json, {"ok": True}, f"{_line(args.number)}: 次の処理を{args.decline_kind}で失敗させます。")
         elif args.buyer_command == "fix-payment":
-            control.fix_payment(args.number)
+            control.fix_payment(args.number, charge_permission_id=buyer_order.charge_permission_id)
             _emit(as_json, {"ok": True}, f"{_line(args.number)}: 購入者が支払い設定を修正しました。")
         else:
-            raise BadInput("buyer の後に decline-next または fix-payment を指定してください。")
+            raise BadInput("buyer の後に decline-next、fix-payment、close-subscription のいずれかを指定してください。")
         return 0
     if command == "seller-central":
         app.orders.detail(args.number)
@@ -833,6 +879,31 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 
 
 _EXPORT_ENCODINGS = {"futureshop": "cp932", "eccube": "cp932", "shopify": "utf-8", "amazon-orders": "utf-8"}
+
+
+def _subscription_terms(args: argparse.Namespace) -> tuple[str, int | None] | None:
+    """``--every`` / ``--rounds`` of ``place-order`` (issue 12), checked before the checkout."""
+    if args.every is None:
+        if args.rounds is not None:
+            raise BadInput("--rounds は --every と一緒に指定してください。")
+        return None
+    if args.kind != OrderKind.SUBSCRIPTION.value:
+        raise BadInput("--every は --kind subscription の注文にだけ指定できます。")
+    if args.no_store:
+        raise BadInput(
+            "--every は --no-store と一緒には指定できません(定期購入は取込後に subscriptions add で登録します)。"
+        )
+    from core.cli.subscriptions import parse_rounds
+    from core.subscriptions.rules import Frequency
+
+    try:
+        Frequency.parse(args.every)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    rounds = parse_rounds(args.rounds)
+    if rounds is not None and not 2 <= rounds <= 120:
+        raise BadInput("頒布会の回数は2から120までで指定してください(初回の注文を含みます)。")
+    return args.every, rounds
 
 
 def _checkout_kind(placed: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core import __version__
 from core.db.errors import StoreError, check_writable, sqlite_file_problem
-from core.db.search_index import name_pairs
+from core.db.search_index import folded_name_pairs
 from core.files import create_private_file, private_dir, tighten
 from core.search_text import fold, phone_digits
 
@@ -89,7 +89,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # connection that writes orders or customers must be made here (core.search_text).
     dbapi_connection.create_function("kanjo_fold", 1, fold, deterministic=True)
     dbapi_connection.create_function("kanjo_digits", 1, phone_digits, deterministic=True)
-    dbapi_connection.create_function("kanjo_pairs", 2, name_pairs, deterministic=True)
+    dbapi_connection.create_function("kanjo_pairs", 2, folded_name_pairs, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     # REPLACE conflict resolution deletes the old row; only with recursive triggers does that

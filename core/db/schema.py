@@ -5,11 +5,12 @@ The journal is append-only: triggers refuse UPDATE and DELETE (see the first mig
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -166,6 +167,8 @@ class OrderItem(Base):
     unit_price: Mapped[int] = mapped_column(Integer)
     cost_price: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
+    # Issue 15: the shop's item code (from the import file), to set a cost price by (0013).
+    sku: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     order: Mapped[Order] = relationship(back_populates="items")
 
@@ -373,3 +376,131 @@ Index(
     MessageTemplateVersion.version,
     unique=True,
 )
+
+
+# --- Shipping and the cancellation desk (issue 15, migration 0013) ---------------------------
+
+
+class Shipment(Base):
+    """An order's shipment (R24): one per order, so an order is never shipped twice."""
+
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    carrier: Mapped[str] = mapped_column(String(16))  # core.shipping.carriers.Carrier
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    shipped_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class OrderCost(Base):
+    """What an order cost the shop beyond its items' cost prices (R47's calculator, net result)."""
+
+    __tablename__ = "order_costs"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    shipping_cost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    payment_fee: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resale_estimate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CancellationRequest(Base):
+    """A cancellation request of a customer (R44–R48), or a supplier failure (R50), and its return."""
+
+    __tablename__ = "cancellation_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # customer | supplier
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))  # mail | phone | form
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), index=True)  # core.shipping.cancellation.RequestState
+    option: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    refund_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # R50: the last guided step finished (apology, refund, cancel), to resume after an interruption.
+    step: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Resale(Base):
+    """A returned item sold again (R49), e.g. at an auction."""
+
+    __tablename__ = "resales"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+# --- Subscriptions and reservations (issue 12, migration 0011) ------------------------------
+
+
+class Subscription(Base):
+    """A subscription contract (定期・頒布会) on a Recurring Charge Permission (R17, R59).
+
+    ``order_number`` is the checkout's order (round 1); each generation is an order of its own,
+    ``{order_number}-{round}``, recorded in :class:`SubscriptionRound`. ``state`` is a
+    ``core.subscriptions.rules.ContractState``; ``next_date`` a Tokyo calendar day.
+    """
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(64), unique=True)
+    charge_permission_id: Mapped[str] = mapped_column(ForeignKey("charge_permissions.id"), index=True)
+    every: Mapped[str] = mapped_column(String(8))  # 1m, 2w, 30d
+    anchor: Mapped[date] = mapped_column(Date)
+    # The round that falls on ``anchor``: moving the next date (edit, resume) re-anchors the schedule.
+    anchor_round: Mapped[int] = mapped_column(Integer, default=1)
+    rounds_done: Mapped[int] = mapped_column(Integer, default=1)
+    rounds_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    item_amount: Mapped[int] = mapped_column(Integer)
+    shipping_fee: Mapped[int] = mapped_column(Integer, default=0)
+    next_date: Mapped[date] = mapped_column(Date, index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SubscriptionRound(Base):
+    """One generation of a contract: exactly one per (contract, round) (unique index)."""
+
+    __tablename__ = "subscription_rounds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    order_number: Mapped[str] = mapped_column(String(64), unique=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # rules.RoundState
+    hold_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    retry_from: Mapped[date | None] = mapped_column(Date, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    intent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    generated_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+Index("ux_subscription_rounds_round", SubscriptionRound.subscription_id, SubscriptionRound.round, unique=True)
+
+
+class ReservationPlan(Base):
+    """A reservation order's planned shipping day (R12), a Tokyo calendar day."""
+
+    __tablename__ = "reservation_plans"
+
+    order_number: Mapped[str] = mapped_column(String(64), primary_key=True)
+    planned_ship: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

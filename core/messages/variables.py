@@ -22,6 +22,7 @@ from core.domain import OrderKind
 from core.money import format_yen
 from core.queries import ItemView, OrderDetail
 from core.settings import AppSettings
+from core.shipping.carriers import carrier_label, tracking_url
 
 STORE_PROFILE_URL: Final = "https://www.amazon.co.jp/sp?_encoding=UTF8&seller={seller_token}"  # R44
 ORDER_HISTORY_URL: Final = "https://{domain}/my/orders/{order_number}"  # R43 (1)
@@ -71,6 +72,11 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     Variable("order_history_url", "ショップの注文履歴ページのURL(ドメインから, 会員のみ, R43)"),
     Variable("amazon_pay_url", "Amazon Payのお支払い設定ページ(注文の種類で選ばれます, R43)"),
     Variable("tracking_number", "送り状番号"),
+    Variable("carrier_name", "配送会社(ヤマト運輸・佐川急便・日本郵便・その他, 発送時に登録, R24)"),
+    Variable(
+        "tracking_url",
+        "配送会社の追跡ページのURL(送り状番号から。その他の配送会社にはありません: {% if tracking_url is defined %}…{% endif %})",
+    ),
     Variable("shop_name", "ショップ名"),
     Variable("shop_url", "ショップのURL(ドメインから)"),
     Variable("operator_name", "担当者名(署名, ペンネーム可, R50)"),
@@ -135,9 +141,16 @@ def half_refund(items_subtotal: int) -> int:
     return items_subtotal // 2
 
 
-def amazon_pay_url(kind: str) -> str:
-    """R43 (2): subscriptions have their own page."""
-    return AMAZON_PAY_SUBSCRIPTIONS_URL if kind == OrderKind.SUBSCRIPTION else AMAZON_PAY_ORDERS_URL
+def amazon_pay_url(kind: str, charge_permission_id: str | None = None) -> str:
+    """R43 (2): subscriptions have their own page; R59 (issue 12): the subscription's own, when its
+    Charge Permission is known."""
+    if kind != OrderKind.SUBSCRIPTION:
+        return AMAZON_PAY_ORDERS_URL
+    return (
+        f"{AMAZON_PAY_SUBSCRIPTIONS_URL}/{charge_permission_id}"
+        if charge_permission_id
+        else AMAZON_PAY_SUBSCRIPTIONS_URL
+    )
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,8 @@ class OrderFacts:
     captured: int
     refunded: int  # settled and in progress (返金中) alike: neither can be refunded again
     tracking_number: str | None
+    charge_permission_id: str | None = None  # a subscription's guidance page names it (R59)
+    carrier: str | None = None  # issue 15: core.shipping.carriers.Carrier of the shipment
 
     @classmethod
     def of(cls, detail: OrderDetail) -> OrderFacts:
@@ -176,6 +191,8 @@ class OrderFacts:
             captured=detail.captured,
             refunded=detail.refunded + detail.pending_refund,
             tracking_number=detail.tracking_number,
+            charge_permission_id=detail.charge_permission_id,
+            carrier=detail.carrier,
         )
 
 
@@ -211,7 +228,7 @@ def order_variables(order: OrderFacts, settings: AppSettings) -> dict[str, Any]:
         "half_refund": format_yen(half_refund(items_subtotal)),
         "full_refund": format_yen(order.captured - order.refunded if charged else order.total),
         "charged": charged,
-        "amazon_pay_url": amazon_pay_url(order.kind),
+        "amazon_pay_url": amazon_pay_url(order.kind, order.charge_permission_id),
     }
     values["store_profile_url"] = _store_profile_url(settings.seller_token)
     if not domain:
@@ -235,6 +252,16 @@ def order_variables(order: OrderFacts, settings: AppSettings) -> dict[str, Any]:
             "tracking_number",
             f"受注 {order.number} には送り状番号が登録されていないため、tracking_number を使うメッセージは作れません。",
         )
+    )
+    values["carrier_name"] = (
+        carrier_label(order.carrier)
+        if order.carrier
+        else missing("carrier_name", f"受注 {order.number} には配送会社が登録されていません(発送の登録で指定します)。")
+    )
+    link = tracking_url(order.carrier, order.tracking_number.strip() if order.tracking_number else None)
+    values["tracking_url"] = link or missing(
+        "tracking_url",
+        f"受注 {order.number} の配送会社には追跡ページのリンクがありません(送り状番号で案内してください)。",
     )
     for key in ("shop_name", "operator_name"):
         text = getattr(settings, key).strip()
@@ -267,7 +294,8 @@ def sample_order(kind: OrderKind = OrderKind.NORMAL) -> OrderFacts:
         total=5_800,
         captured=5_800,
         refunded=0,
-        tracking_number="1234-5678-9012",
+        tracking_number="444413758703",
+        carrier="yamato",
     )
 
 

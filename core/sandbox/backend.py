@@ -959,6 +959,26 @@ class SandboxBackend:
                 self._notify(db, "CHARGE_PERMISSION", cp_id, cp_id)
             return self._cp_json(db, self._cp_row(db, cp_id))
 
+    def buyer_close(self, cp_id: str) -> dict[str, Any]:
+        """The buyer ends a subscription from their Amazon Pay account (R59): Closed/BuyerCanceled.
+
+        Only a recurring permission can be ended this way; nothing is sent to the shop but the
+        notification, so the shop learns it at its next read (sync or generation run).
+        """
+        with self._tx() as db:
+            row = self._cp_row(db, cp_id)
+            if row["type"] != "Recurring":
+                raise ApiFailure(
+                    400, "InvalidParameterValue", "Only a recurring Charge Permission can be closed by the buyer."
+                )
+            if row["state"] != "Closed":
+                db.execute(
+                    "UPDATE charge_permissions SET state='Closed', reason='BuyerCanceled', updated_at=? WHERE id=?",
+                    (_iso(self.now()), cp_id),
+                )
+                self._notify(db, "CHARGE_PERMISSION", cp_id, cp_id)
+            return self._cp_json(db, self._cp_row(db, cp_id))
+
     def cp_for_order(self, number: str) -> str:
         with self._tx() as db:
             row = db.execute("SELECT id FROM charge_permissions WHERE reference_id = ?", (number,)).fetchone()

@@ -138,11 +138,23 @@ class SandboxControl:
         result: dict[str, Any] = self._call("POST", "checkout", payload)
         return result
 
-    def decline_next(self, number: str, kind: str, operation: str = "auth") -> None:
-        self._call("POST", "buyer/decline-next", {"number": number, "kind": kind, "operation": operation})
+    def decline_next(
+        self, number: str, kind: str, operation: str = "auth", *, charge_permission_id: str | None = None
+    ) -> None:
+        """``charge_permission_id`` names the permission directly (a generated subscription order's
+        number is not the checkout's, issue 12)."""
+        payload = {"kind": kind, "operation": operation}
+        payload.update({"chargePermissionId": charge_permission_id} if charge_permission_id else {"number": number})
+        self._call("POST", "buyer/decline-next", payload)
 
-    def fix_payment(self, number: str) -> None:
-        self._call("POST", "buyer/fix-payment", {"number": number})
+    def close_subscription(self, number: str, charge_permission_id: str | None = None) -> None:
+        """The buyer ends the subscription at Amazon (Closed/BuyerCanceled, R59)."""
+        payload = {"chargePermissionId": charge_permission_id} if charge_permission_id else {"number": number}
+        self._call("POST", "buyer/close-subscription", payload)
+
+    def fix_payment(self, number: str, *, charge_permission_id: str | None = None) -> None:
+        payload = {"chargePermissionId": charge_permission_id} if charge_permission_id else {"number": number}
+        self._call("POST", "buyer/fix-payment", payload)
 
     def seller_central(
         self, action: str, number: str, amount: int | None, charge_id: str | None = None

@@ -542,6 +542,8 @@ class _Handler(BaseHTTPRequestHandler):
             kind, operation = fields.text("kind", default="soft"), fields.text("operation", default="auth")
             backend.decline_next(cp_id(), kind, operation)
             return 200, {"ok": True}
+        if parts == ["buyer", "close-subscription"] and method == "POST":
+            return 200, backend.buyer_close(cp_id())
         if parts == ["buyer", "fix-payment"] and method == "POST":
             return 200, backend.fix_payment(cp_id())
         if len(parts) == 2 and parts[0] == "seller-central" and method == "POST":

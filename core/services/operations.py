@@ -198,7 +198,11 @@ class OperationEngine:
         than just journaled by :meth:`run_all` in this call.
         """
         with self._sessions() as session:
-            op = next((p for p in Journal.pending(session) if p.intent_id == intent_id), None)
+            # Only this order's intents are read (the whole journal grows with every run; issue 12's
+            # generation run sends thousands of steps one after the other).
+            entry = session.get(JournalEntry, intent_id)
+            number = entry.order_number if entry is not None else None
+            op = next((p for p in Journal.pending(session, number) if p.intent_id == intent_id), None)
             if op is None:  # settled meanwhile (another window or process)
                 entry = session.get(JournalEntry, intent_id)
                 assert entry is not None

@@ -6,14 +6,33 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import Clock
 from core.db.locks import lock_order
-from core.db.schema import Charge, ChargePermission, Customer, Message, Order, OrderItem, Refund
-from core.domain import R4_ADDRESS_MESSAGE, ChargePurpose, Instrument, OrderKind, OrderStatus, PaymentStatus
+from core.db.schema import (
+    Charge,
+    ChargePermission,
+    Customer,
+    Message,
+    Order,
+    OrderItem,
+    Refund,
+    ReservationPlan,
+    Subscription,
+    SubscriptionRound,
+)
+from core.domain import (
+    ORDER_STATUS_LABELS,
+    R4_ADDRESS_MESSAGE,
+    ChargePurpose,
+    Instrument,
+    OrderKind,
+    OrderStatus,
+    PaymentStatus,
+)
 from core.environment import LIVE, NO_ENVIRONMENT
 from core.environment import label as environment_label
 from core.errors import BadInput, RuleViolation
@@ -99,13 +118,23 @@ class OrderService:
         return self._connection()
 
     def list(self, *, status: str | None = None, limit: int | None = None) -> list[OrderSummary]:
-        if status is not None and status not in PAYMENT_STATUS_LABELS:
+        # Issue 12: an order-status label (保留 …) filters the order status, e.g. held generations.
+        order_status = next((s.value for s, label in ORDER_STATUS_LABELS.items() if label == status), None)
+        if status is not None and order_status is None and status not in PAYMENT_STATUS_LABELS:
             raise BadInput(
                 f"与信ステータス「{status}」はありません。指定できるのは: {'、'.join(PAYMENT_STATUS_LABELS)}"
+                f"(受注ステータス: {'、'.join(ORDER_STATUS_LABELS.values())})"
             )
         self.refresh_lapsed()
         with self._sessions() as session:
-            return list_orders(session, self._clock.now(), status=status, limit=limit, connection=self._connection())
+            return list_orders(
+                session,
+                self._clock.now(),
+                status=None if order_status else status,
+                order_status=order_status,
+                limit=limit,
+                connection=self._connection(),
+            )
 
     def refresh_lapsed(self) -> int:
         """Recompute the summary of orders whose stored authorization expiry has passed (R9).
@@ -230,6 +259,16 @@ class OrderService:
 
     @staticmethod
     def _delete_orders(session: Session, ids: Sequence[int]) -> None:
+        # Issue 12: their subscription contracts, generated rounds and planned shipping days go too.
+        numbers = select(Order.number).where(Order.id.in_(ids))
+        contracts = select(Subscription.id).where(Subscription.order_number.in_(numbers))
+        session.execute(
+            delete(SubscriptionRound).where(
+                or_(SubscriptionRound.subscription_id.in_(contracts), SubscriptionRound.order_number.in_(numbers))
+            )
+        )
+        session.execute(delete(Subscription).where(Subscription.order_number.in_(numbers)))
+        session.execute(delete(ReservationPlan).where(ReservationPlan.order_number.in_(numbers)))
         session.execute(delete(Refund).where(Refund.order_id.in_(ids)))
         session.execute(delete(Charge).where(Charge.order_id.in_(ids)))
         session.execute(delete(OrderItem).where(OrderItem.order_id.in_(ids)))

@@ -71,6 +71,11 @@ ACTION_LABELS = {
     "order_added": "Amazon Payから受注を追加",
     "order_linked": "Charge Permissionを連携",
     "order_removed": "一覧から削除",
+    "charge_linked": "Chargeを連携",
+    "generated": "定期購入の受注生成",
+    "subscription_created": "定期購入の登録",
+    "subscription_edited": "定期購入の変更",
+    "subscription_closed": "定期購入の終了",
 }
 PHASE_LABELS = {"intent": "送信", "outcome": "結果", "event": "記録"}
 CP_STATE_LABELS = {"Chargeable": "利用可能", "NonChargeable": "利用不可", "Closed": "終了"}

@@ -105,7 +105,7 @@ def test_eccube_reading_is_imported_and_searched(app: Kanjo, tmp_path: Path) -> 
 
 
 def test_python_pairs_are_the_sql_pairs_of_the_folded_name(app: Kanjo) -> None:
-    from core.db.search_index import _pairs, name_pairs
+    from core.db.search_index import _pairs, folded_name_pairs
 
     if app.engine.dialect.name != "sqlite":
         pytest.skip("the bigram table is SQLite's")
@@ -115,4 +115,4 @@ def test_python_pairs_are_the_sql_pairs_of_the_folded_name(app: Kanjo) -> None:
                 text(f"SELECT {_pairs('kanjo_fold(:n)')} || ' ' || {_pairs('kanjo_fold(:r)')}"),
                 {"n": name, "r": reading},
             )
-            assert name_pairs(name, reading) == sql, name
+            assert folded_name_pairs(name, reading) == sql, name

@@ -1,7 +1,7 @@
 """order list search: one fold for index and query, the customer's reading, phone digits
 
 Revision ID: 0014
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-01
 
 Issue 16 item 6. The search folded the query (NFKC) but the index held the raw text, so ①, ㈱
@@ -30,7 +30,7 @@ from core.db.search_index import MAX_NAME_CHARS, index_rows_sql, insert_trigger_
 from core.search_text import PG_FUNCTIONS as FOLD_FUNCTIONS
 
 revision = "0014"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
