@@ -26,7 +26,7 @@ class CommandGroup:
     run: Callable[[Kanjo, argparse.Namespace, bool], int]
 
 
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("settlements", "export")
 
 GROUPS: tuple[CommandGroup, ...] = tuple(importlib.import_module(f"core.cli.{name}").GROUP for name in _MODULES)
 GROUPS_BY_COMMAND: dict[str, CommandGroup] = {group.command: group for group in GROUPS}

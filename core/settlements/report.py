@@ -166,7 +166,9 @@ class SettlementReport:
             if match:
                 fields[match.group(1)] = match.group(2)
                 continue
-            raise BadInput(f"精算レポートの{self._line_number}行目を読めません(ヘッダー部の「項目,値」の形ではありません)。")
+            raise BadInput(
+                f"精算レポートの{self._line_number}行目を読めません(ヘッダー部の「項目,値」の形ではありません)。"
+            )
         raise BadInput("精算レポートではありません: TransactionType と SettlementId の列の見出しが見つかりません。")
 
     def rows(self) -> Iterator[SettlementRow]:
@@ -200,9 +202,7 @@ class SettlementReport:
                 settlement_id=settlement_id,
                 transaction_type=kind,
                 transaction_id=cell(cells, "AmazonTransactionId"),
-                posted_at=parse_date(
-                    cell(cells, "TransactionPostedDate"), line=line, column="TransactionPostedDate"
-                ),
+                posted_at=parse_date(cell(cells, "TransactionPostedDate"), line=line, column="TransactionPostedDate"),
                 charge_permission_id=cell(cells, "AmazonOrderReferenceId"),
                 seller_reference_id=cell(cells, "SellerReferenceId"),
                 order_number=cell(cells, "SellerOrderId"),
@@ -237,7 +237,9 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("cp932")
     except UnicodeDecodeError as exc:
-        raise BadInput("精算レポートの文字コードを読めません(UTF-8 か Shift_JIS(CP932) のファイルを指定してください)。") from exc
+        raise BadInput(
+            "精算レポートの文字コードを読めません(UTF-8 か Shift_JIS(CP932) のファイルを指定してください)。"
+        ) from exc
 
 
 def open_text(data: bytes) -> io.StringIO:

@@ -1,0 +1,688 @@
+"""Settlements (issue 13): reading reports (from Amazon Pay or a file), keeping a copy, matching
+rows to orders, and the sums the operator and the accountant read.
+
+One report is one unit of work: its rows are parsed as a stream, matched and written in batches
+inside one transaction, so a report that fails on its last line changes nothing, and memory stays
+flat however long it is. Rows are unique by settlement and key (``reconcile.row_keys``): reading
+a report twice — or a Seller Central download of a report already fetched — adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clock import Clock, to_utc
+from core.db.schema import (
+    Charge,
+    Order,
+    Refund,
+    Settlement,
+    SettlementLine,
+    SettlementProblem,
+    SettlementReport,
+    SettlementReportPart,
+)
+from core.errors import BadInput, NotFound
+from core.settlements import reconcile as rc
+from core.settlements.report import SettlementReport as ReportReader
+from core.settlements.report import SettlementRow
+
+if TYPE_CHECKING:
+    from core.gateway import Gateway
+
+LIVE_REPORT_TYPE = "_GET_FLAT_FILE_OFFAMAZONPAYMENTS_SETTLEMENT_DATA_"
+SANDBOX_REPORT_TYPE = "_SANDBOX_SETTLEMENT_DATA_"
+BATCH = 5_000
+PART_BYTES = 1024 * 1024
+MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
+REPORT_DAYS = 90  # R60: Amazon keeps reports this long
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    name: str
+    settlements: tuple[str, ...]
+    rows_read: int
+    rows_added: int
+    problems: int
+    already_read: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "settlements": list(self.settlements),
+            "rows_read": self.rows_read,
+            "rows_added": self.rows_added,
+            "rows_already_known": self.rows_read - self.rows_added,
+            "problems": self.problems,
+            "already_read": self.already_read,
+        }
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    reports_seen: int
+    imported: tuple[ImportResult, ...]
+    disbursements: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reports_seen": self.reports_seen,
+            "reports_read": len(self.imported),
+            "imported": [result.to_json() for result in self.imported],
+            "disbursements": self.disbursements,
+        }
+
+
+@dataclass(frozen=True)
+class SettlementSummary:
+    id: str
+    start: datetime | None
+    end: datetime | None
+    deposit: int | None
+    captured: int
+    refunded: int
+    fees: int
+    chargebacks: int
+    other: int
+    rows: int
+    problems: int
+    disbursement_reference: str | None = None
+    disbursed_at: datetime | None = None
+    disbursement_status: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "start": self.start.isoformat() if self.start else None,
+            "end": self.end.isoformat() if self.end else None,
+            "deposit": self.deposit,
+            "captured": self.captured,
+            "refunded": self.refunded,
+            "fees": self.fees,
+            "chargebacks": self.chargebacks,
+            "other": self.other,
+            "rows": self.rows,
+            "problems": self.problems,
+            "disbursement_reference": self.disbursement_reference,
+            "disbursed_at": self.disbursed_at.isoformat() if self.disbursed_at else None,
+            "disbursement_status": self.disbursement_status,
+        }
+
+
+@dataclass(frozen=True)
+class RowView:
+    key: str
+    transaction_type: str
+    transaction_id: str
+    posted_at: datetime | None
+    order_number: str
+    amount: int
+    fee: int
+    net: int
+    matched: bool
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "transaction_type": self.transaction_type,
+            "transaction_id": self.transaction_id,
+            "posted_at": self.posted_at.isoformat() if self.posted_at else None,
+            "order_number": self.order_number,
+            "amount": self.amount,
+            "fee": self.fee,
+            "net": self.net,
+            "matched": self.matched,
+            "extra": self.extra,
+        }
+
+
+@dataclass(frozen=True)
+class SettlementDetail:
+    summary: SettlementSummary
+    rows: tuple[RowView, ...]
+    problems: tuple[rc.Problem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.summary.to_json()
+        data["problems"] = [problem.to_json() for problem in self.problems]
+        data["rows"] = [row.to_json() for row in self.rows]
+        return data
+
+
+@dataclass(frozen=True)
+class OrderMoney:
+    amazon_fee: int | None  # what the settlements charged for this order (None: not settled yet)
+    net: int | None  # what Amazon paid for it after fees, refunds and chargebacks
+    problems: tuple[rc.Problem, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "amazon_fee": self.amazon_fee,
+            "net": self.net,
+            "settlement_problems": [problem.to_json() for problem in self.problems],
+        }
+
+
+def _insert(session: Session, table: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
+def _batches(items: Iterable[tuple[str, SettlementRow]], size: int) -> Iterator[list[tuple[str, SettlementRow]]]:
+    batch: list[tuple[str, SettlementRow]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def detect_encoding(handle: IO[bytes]) -> tuple[str, str]:
+    """(encoding, sha256) of a whole file read in chunks: UTF-8 (BOM dropped) unless a byte says CP932."""
+    digest = hashlib.sha256()
+    decoder = codec = None
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    codec = "utf-8"
+    first = True
+    while chunk := handle.read(PART_BYTES):
+        digest.update(chunk)
+        if first and chunk.startswith(b"\xef\xbb\xbf"):
+            codec = "utf-8-sig"
+        first = False
+        if codec != "cp932":
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                codec = "cp932"
+    if codec != "cp932":
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            codec = "cp932"
+    handle.seek(0)
+    return codec, digest.hexdigest()
+
+
+class SettlementService:
+    def __init__(
+        self, sessions: sessionmaker[Session], clock: Clock, gateway: Callable[[], Gateway] | None = None
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._gateway = gateway
+
+    # --- reading reports -------------------------------------------------------------------
+
+    def import_file(self, path: str | Path, *, progress: Callable[[int], None] | None = None) -> ImportResult:
+        """``kanjo settlements import FILE``: a report downloaded from Seller Central (or kept)."""
+        full = Path(path).expanduser()
+        try:
+            if full.is_dir():
+                raise BadInput(f"フォルダーではなく精算レポートのファイルを指定してください: {path}")
+            if not full.is_file():
+                raise BadInput(f"精算レポートのファイルがありません: {path}")
+            if os.stat(full).st_size > MAX_FILE_BYTES:
+                raise BadInput(f"精算レポートのファイルが大きすぎます(2GiBまで): {path}")
+            with open(full, "rb") as handle:
+                return self.import_stream(handle, name=full.name, source="file", progress=progress)
+        except OSError as exc:
+            raise BadInput(f"精算レポートのファイルを読めません: {path}") from exc
+
+    def import_bytes(
+        self, data: bytes, *, name: str, source: str = "file", report_id: str | None = None
+    ) -> ImportResult:
+        return self.import_stream(io.BytesIO(data), name=name, source=source, report_id=report_id)
+
+    def import_stream(
+        self,
+        handle: IO[bytes],
+        *,
+        name: str,
+        source: str,
+        report_id: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportResult:
+        codec, digest = detect_encoding(handle)
+        now = self._clock.now()
+        with self._sessions.begin() as session:
+            kept = session.scalar(select(SettlementReport).where(SettlementReport.sha256 == digest))
+            if kept is not None:
+                if report_id and kept.report_id is None:
+                    kept.report_id = report_id  # a file read before, now also fetched: one copy
+                settlements = tuple(
+                    session.scalars(select(Settlement.id).where(Settlement.id.in_(self._ids_of(kept)))).all()
+                )
+                return ImportResult(name, settlements, kept.rows, 0, 0, already_read=True)
+            text = io.TextIOWrapper(handle, encoding=codec, newline="")
+            try:
+                reader = ReportReader(text)
+                header = reader.header
+                counts = self._counts(session)
+                seen: dict[str, None] = {}
+                read = problems = 0
+                known_cache = _Lookups(session)
+                for batch in _batches(rc.row_keys(reader.rows()), BATCH):
+                    problems += self._write_batch(session, batch, known_cache)
+                    for _key, row in batch:
+                        seen.setdefault(row.settlement_id, None)
+                    read += len(batch)
+                    if progress is not None:
+                        progress(read)
+            finally:
+                text.detach()
+            if not seen and header.fields.get("SettlementId"):
+                seen[header.fields["SettlementId"]] = None
+            for settlement_id in seen:
+                self._refresh(
+                    session,
+                    settlement_id,
+                    header.start if len(seen) == 1 else None,
+                    header.end if len(seen) == 1 else None,
+                    now,
+                )
+            added = self._counts(session) - counts
+            report = SettlementReport(
+                report_id=report_id,
+                sha256=digest,
+                source=source,
+                name=name[:255],
+                seller_id=header.seller_id[:64],
+                start_at=header.start,
+                end_at=header.end,
+                rows=read,
+                read_at=now,
+                header=json.dumps({**header.fields, "_settlements": list(seen)}, ensure_ascii=False),
+            )
+            session.add(report)
+            session.flush()
+            handle.seek(0)
+            self._keep_copy(session, report.id, handle)
+            return ImportResult(name, tuple(seen), read, added, problems)
+
+    @staticmethod
+    def _ids_of(report: SettlementReport) -> list[str]:
+        try:
+            return [str(x) for x in json.loads(report.header or "{}").get("_settlements", [])]
+        except ValueError:
+            return []
+
+    @staticmethod
+    def _counts(session: Session) -> int:
+        return int(session.scalar(select(func.count()).select_from(SettlementLine)) or 0)
+
+    def _write_batch(self, session: Session, batch: list[tuple[str, SettlementRow]], lookups: _Lookups) -> int:
+        known = lookups.load(session, [row for _key, row in batch])
+        rows: list[dict[str, Any]] = []
+        problems: list[dict[str, Any]] = []
+        for key, row in batch:
+            match = rc.match_row(row, known)
+            rows.append(
+                {
+                    "settlement_id": row.settlement_id[:64],
+                    "key": key[:200],
+                    "transaction_type": row.transaction_type,
+                    "transaction_id": row.transaction_id[:128],
+                    "posted_at": row.posted_at,
+                    "charge_permission_id": row.charge_permission_id[:128],
+                    "seller_reference_id": row.seller_reference_id[:128],
+                    "order_number": (match.order.number if match.order else row.order_number)[:64],
+                    "amount": row.amount,
+                    "fee": row.fee,
+                    "net": row.net,
+                    "order_id": match.order.id if match.order else None,
+                    "charge_id": match.charge_id,
+                    "refund_id": match.refund_id,
+                    "extra": json.dumps(row.extra, ensure_ascii=False) if row.extra else "",
+                }
+            )
+            for problem in match.problems:
+                problems.append(
+                    {
+                        "settlement_id": row.settlement_id[:64],
+                        "row_key": key[:200],
+                        "kind": problem.kind,
+                        "order_id": match.order.id if match.order else None,
+                        "order_number": problem.order_number[:64],
+                        "amount": problem.amount,
+                        "message": problem.message,
+                    }
+                )
+        session.execute(_insert(session, SettlementLine), rows)
+        if problems:
+            session.execute(_insert(session, SettlementProblem), problems)
+        return len(problems)
+
+    def _refresh(
+        self, session: Session, settlement_id: str, start: datetime | None, end: datetime | None, now: datetime
+    ) -> None:
+        """The settlement's sums, from all its rows (so a re-read never counts twice)."""
+        totals = rc.Totals()
+        sums = session.execute(
+            select(
+                SettlementLine.transaction_type,
+                func.count(),
+                func.coalesce(func.sum(SettlementLine.amount), 0),
+                func.coalesce(func.sum(SettlementLine.fee), 0),
+                func.min(SettlementLine.posted_at),
+                func.max(SettlementLine.posted_at),
+            )
+            .where(SettlementLine.settlement_id == settlement_id)
+            .group_by(SettlementLine.transaction_type)
+        ).all()
+        first = last = None
+        for kind, count, amount, fee, low, high in sums:
+            totals.add(SettlementRow(0, settlement_id, kind, "", None, "", "", "", int(amount), int(fee), 0))
+            totals.rows += int(count) - 1
+            first = low if first is None or (low is not None and low < first) else first
+            last = high if last is None or (high is not None and high > last) else last
+        settlement = session.get(Settlement, settlement_id)
+        if settlement is None:
+            settlement = Settlement(id=settlement_id, updated_at=now)
+            session.add(settlement)
+        settlement.start_at = start or settlement.start_at or (to_utc(first) if first else None)
+        settlement.end_at = end or settlement.end_at or (to_utc(last) if last else None)
+        settlement.captured = totals.captured
+        settlement.refunded = totals.refunded
+        settlement.fees = totals.fees
+        settlement.chargebacks = totals.chargebacks
+        settlement.other = totals.adjustments + totals.debts + totals.carryover
+        settlement.deposit = totals.deposit
+        settlement.rows = totals.rows
+        settlement.updated_at = now
+
+    @staticmethod
+    def _keep_copy(session: Session, report_id: int, handle: IO[bytes]) -> None:
+        compressor = zlib.compressobj(6)
+        seq = 0
+        pending = b""
+        while chunk := handle.read(PART_BYTES):
+            pending += compressor.compress(chunk)
+            if len(pending) >= PART_BYTES:
+                session.add(SettlementReportPart(report_id=report_id, seq=seq, data=pending))
+                seq += 1
+                pending = b""
+                session.flush()
+        pending += compressor.flush()
+        session.add(SettlementReportPart(report_id=report_id, seq=seq, data=pending))
+
+    def report_copy(self, report_id: int) -> bytes:
+        """The bytes of a report as Kanjo read it (its own copy; Amazon's is gone after 90 days)."""
+        with self._sessions() as session:
+            parts = session.scalars(
+                select(SettlementReportPart.data)
+                .where(SettlementReportPart.report_id == report_id)
+                .order_by(SettlementReportPart.seq)
+            ).all()
+        if not parts:
+            raise NotFound(f"精算レポート {report_id} の控えがありません。")
+        decompressor = zlib.decompressobj()
+        return b"".join(decompressor.decompress(part) for part in parts) + decompressor.flush()
+
+    def reports(self) -> list[dict[str, Any]]:
+        with self._sessions() as session:
+            return [
+                {
+                    "id": r.id,
+                    "report_id": r.report_id,
+                    "source": r.source,
+                    "name": r.name,
+                    "rows": r.rows,
+                    "read_at": r.read_at.isoformat(),
+                    "sha256": r.sha256,
+                }
+                for r in session.scalars(select(SettlementReport).order_by(SettlementReport.id)).all()
+            ]
+
+    # --- from Amazon Pay -------------------------------------------------------------------
+
+    def fetch(self) -> FetchResult:
+        """``kanjo settlements fetch``: every settlement report not read yet, and the disbursements."""
+        if self._gateway is None:
+            raise BadInput("Amazon Payに接続できないため、精算レポートを取得できません。")
+        gateway = self._gateway()
+        client = gateway.client
+        report_type = LIVE_REPORT_TYPE if gateway.environment == "live" else SANDBOX_REPORT_TYPE
+        now = self._clock.now()
+        with self._sessions() as session:
+            known = set(
+                session.scalars(select(SettlementReport.report_id).where(SettlementReport.report_id.is_not(None)))
+            )
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = client.get_reports(report_type, created_since=now - timedelta(days=REPORT_DAYS), next_token=token)
+            found.extend(r for r in page.get("reports") or [] if isinstance(r, dict))
+            token = page.get("nextToken")
+            if not token:
+                break
+        imported = []
+        for report in found:
+            report_id = str(report.get("reportId") or "")
+            document_id = report.get("reportDocumentId")
+            if not report_id or report_id in known or report.get("processingStatus") != "DONE" or not document_id:
+                continue
+            document = client.get_report_document(str(document_id))
+            data = client.download(str(document["url"]))  # at once: the address lives seconds (R60)
+            imported.append(
+                self.import_bytes(data, name=f"{report_type}{report_id}", source="api", report_id=report_id)
+            )
+        disbursements = self._read_disbursements(client, now)
+        return FetchResult(len(found), tuple(imported), disbursements)
+
+    def _read_disbursements(self, client: Any, now: datetime) -> int:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = client.get_disbursements(start=now - timedelta(days=REPORT_DAYS), end=now, next_token=token)
+            items.extend(d for d in page.get("disbursements") or [] if isinstance(d, dict))
+            token = page.get("nextToken")
+            if not token:
+                break
+        from core.clock import parse_iso
+
+        with self._sessions.begin() as session:
+            for item in items:
+                settlement = session.get(Settlement, str(item.get("settlementId") or ""))
+                if settlement is None:
+                    continue
+                settlement.disbursement_reference = str(item.get("disbursementReference") or "")[:128] or None
+                settlement.disbursement_status = str(item.get("disbursementStatus") or "")[:32] or None
+                if item.get("disbursementDate"):
+                    settlement.disbursed_at = parse_iso(str(item["disbursementDate"]))
+        return len(items)
+
+    # --- reading what is stored ------------------------------------------------------------
+
+    def summaries(self) -> list[SettlementSummary]:
+        with self._sessions() as session:
+            settlements = session.scalars(select(Settlement).order_by(Settlement.start_at, Settlement.id)).all()
+            counts = dict(
+                session.execute(
+                    select(SettlementProblem.settlement_id, func.count()).group_by(SettlementProblem.settlement_id)
+                ).all()
+            )
+            missing = self._missing(session, settlements)
+            return [self._summary(s, int(counts.get(s.id, 0)) + len(missing.get(s.id, []))) for s in settlements]
+
+    def show(self, settlement_id: str) -> SettlementDetail:
+        with self._sessions() as session:
+            settlement = session.get(Settlement, settlement_id.strip())
+            if settlement is None:
+                raise NotFound(
+                    f"精算 {settlement_id.strip()[:64]} はまだ読み込まれていません(kanjo settlements list で確認)。"
+                )
+            rows = session.scalars(
+                select(SettlementLine)
+                .where(SettlementLine.settlement_id == settlement.id)
+                .order_by(SettlementLine.posted_at, SettlementLine.id)
+            ).all()
+            stored = session.scalars(
+                select(SettlementProblem)
+                .where(SettlementProblem.settlement_id == settlement.id)
+                .order_by(SettlementProblem.id)
+            ).all()
+            problems = [
+                rc.Problem(p.kind, p.order_number, p.amount, p.message, p.row_key.partition("|")[2]) for p in stored
+            ]
+            problems.extend(self._missing(session, [settlement]).get(settlement.id, []))
+            return SettlementDetail(
+                self._summary(settlement, len(problems)),
+                tuple(
+                    RowView(
+                        r.key,
+                        r.transaction_type,
+                        r.transaction_id,
+                        r.posted_at,
+                        r.order_number,
+                        r.amount,
+                        r.fee,
+                        r.net,
+                        r.order_id is not None,
+                        json.loads(r.extra) if r.extra else {},
+                    )
+                    for r in rows
+                ),
+                tuple(problems),
+            )
+
+    @staticmethod
+    def _summary(s: Settlement, problems: int) -> SettlementSummary:
+        return SettlementSummary(
+            id=s.id,
+            start=s.start_at,
+            end=s.end_at,
+            deposit=s.deposit,
+            captured=s.captured,
+            refunded=s.refunded,
+            fees=s.fees,
+            chargebacks=s.chargebacks,
+            other=s.other,
+            rows=s.rows,
+            problems=problems,
+            disbursement_reference=s.disbursement_reference,
+            disbursed_at=s.disbursed_at,
+            disbursement_status=s.disbursement_status,
+        )
+
+    def _missing(self, session: Session, settlements: Iterable[Settlement]) -> dict[str, list[rc.Problem]]:
+        """Captures recorded here that a closed period read here should hold and does not."""
+        periods = {s.id: (s.start_at, s.end_at) for s in settlements if s.start_at is not None and s.end_at is not None}
+        if not periods:
+            return {}
+        low = min(start for start, _end in periods.values())
+        high = max(end for _start, end in periods.values())
+        captured_at = func.coalesce(Charge.capture_requested_at, Charge.created_at)
+        candidates = session.execute(
+            select(Charge.id, Charge.captured_amount, captured_at, Order.id, Order.number)
+            .join(Order, Order.id == Charge.order_id)
+            .where(Charge.captured_amount > 0, Charge.state == "Captured", and_(captured_at >= low, captured_at < high))
+        ).all()
+        if not candidates:
+            return {}
+        settled = set(
+            session.scalars(
+                select(SettlementLine.transaction_id).where(
+                    SettlementLine.transaction_type == "Capture",
+                    SettlementLine.transaction_id.in_([c[0] for c in candidates]),
+                )
+            )
+        )
+        facts = [rc.ChargeFact(c[0], rc.OrderRef(c[3], c[4]), int(c[1]), to_utc(c[2])) for c in candidates]
+        now = self._clock.now()
+        result: dict[str, list[rc.Problem]] = {}
+        for settlement_id, (start, end) in periods.items():
+            inside = [f for f in facts if f.captured_at is not None and start <= f.captured_at < end]
+            found = rc.missing_captures(inside, settled, [(start, end)], now)
+            if found:
+                result[settlement_id] = found
+        return result
+
+    def order_money(self, number: str) -> OrderMoney:
+        """``orders show --json``'s ``amazon_fee`` and ``net``, and the order's settlement problems."""
+        with self._sessions() as session:
+            order_id = session.scalar(select(Order.id).where(Order.number == number.strip()))
+            if order_id is None:
+                raise NotFound(f"受注 {number.strip()[:64]} が見つかりません。")
+            count, fee, net = session.execute(
+                select(
+                    func.count(),
+                    func.coalesce(func.sum(SettlementLine.fee), 0),
+                    func.coalesce(func.sum(SettlementLine.net), 0),
+                ).where(SettlementLine.order_id == order_id)
+            ).one()
+            stored = session.scalars(
+                select(SettlementProblem).where(SettlementProblem.order_id == order_id).order_by(SettlementProblem.id)
+            ).all()
+            problems = tuple(
+                rc.Problem(p.kind, p.order_number, p.amount, p.message, p.row_key.partition("|")[2]) for p in stored
+            )
+            if not count:
+                return OrderMoney(None, None, problems)
+            return OrderMoney(-int(fee), int(net), problems)
+
+
+class _Lookups:
+    """The batch's charges, refunds and orders, read with one query each (IN lists)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def load(self, session: Session, rows: list[SettlementRow]) -> rc.Known:
+        ids = {r.transaction_id for r in rows if r.transaction_id}
+        permissions = {r.charge_permission_id for r in rows if r.charge_permission_id}
+        numbers = {r.order_number for r in rows if r.order_number}
+        charges: dict[str, rc.ChargeFact] = {}
+        refunds: dict[str, rc.RefundFact] = {}
+        by_permission: dict[str, rc.OrderRef] = {}
+        by_number: dict[str, rc.OrderRef] = {}
+        if ids:
+            for charge_id, captured, order_id, number in session.execute(
+                select(Charge.id, Charge.captured_amount, Order.id, Order.number)
+                .join(Order, Order.id == Charge.order_id)
+                .where(Charge.id.in_(ids))
+            ):
+                charges[charge_id] = rc.ChargeFact(charge_id, rc.OrderRef(order_id, number), int(captured))
+            for refund_id, amount, order_id, number in session.execute(
+                select(Refund.id, Refund.amount, Order.id, Order.number)
+                .join(Order, Order.id == Refund.order_id)
+                .where(Refund.id.in_(ids))
+            ):
+                refunds[refund_id] = rc.RefundFact(refund_id, rc.OrderRef(order_id, number), int(amount))
+        if permissions:
+            for order_id, number, permission in session.execute(
+                select(Order.id, Order.number, Order.charge_permission_id).where(
+                    Order.charge_permission_id.in_(permissions)
+                )
+            ):
+                by_permission[str(permission)] = rc.OrderRef(order_id, number)
+        if numbers:
+            for order_id, number in session.execute(select(Order.id, Order.number).where(Order.number.in_(numbers))):
+                by_number[number] = rc.OrderRef(order_id, number)
+        return rc.Known(charges.get, refunds.get, by_permission.get, by_number.get)
+
+
+def service_for(app: Any) -> SettlementService:
+    """The service over an open ``core.app.Kanjo`` (the CLI and the window share it)."""
+    return SettlementService(app.sessions, app.clock, app.gateway)
