@@ -180,7 +180,7 @@ class ExportService:
                     .where(Refund.state != "Declined", Refund.created_at >= low, Refund.created_at < high)
                 ):
                     moved.append((to_utc(when), 1, number, "refund", refund_id, -int(amount), ""))
-                for when, number, kind, transaction, amount, fee, settlement in session.execute(
+                for posted, number, kind, transaction, amount, fee, settlement in session.execute(
                     select(
                         SettlementLine.posted_at,
                         SettlementLine.order_number,
@@ -193,10 +193,12 @@ class ExportService:
                     .where(SettlementLine.posted_at >= low, SettlementLine.posted_at < high)
                     .where(SettlementLine.transaction_type.in_(("Capture", "Refund", *MOVEMENT_LABELS)))
                 ):
+                    if posted is None:
+                        continue
                     if fee:
-                        moved.append((to_utc(when), 2, number, "fee", transaction, int(fee), settlement))
+                        moved.append((to_utc(posted), 2, number, "fee", transaction, int(fee), settlement))
                     if kind in ("Chargeback", "A-to-z Guarantee Claim", "Adjustment"):
-                        moved.append((to_utc(when), 3, number, kind, transaction, int(amount), settlement))
+                        moved.append((to_utc(posted), 3, number, kind, transaction, int(amount), settlement))
             moved.sort()
             for when, _order, number, kind, transaction, amount, settlement in moved:
                 yield (when, number, MOVEMENT_LABELS[kind], transaction, amount, settlement)
