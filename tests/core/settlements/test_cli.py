@@ -4,6 +4,7 @@ Japanese line, exit 1 for bad input, 2 for wrong arguments, nothing changed)."""
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,7 @@ def test_import_a_file_twice_adds_nothing_the_second_time(
 def test_refusals_are_one_line(
     home: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], code: int, message: str
 ) -> None:
-    with pytest.raises(SystemExit) if code == 2 else _nothing() as raised:
+    with pytest.raises(SystemExit) if code == 2 else nullcontext() as raised:
         result = main(list(args))
     if code == 2:
         assert raised.value.code == 2  # type: ignore[union-attr]
@@ -113,14 +114,6 @@ def test_refusals_are_one_line(
         assert result == code
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
 
 
 def test_bad_report_file_changes_nothing(home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
