@@ -18,7 +18,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.clock import parse_iso
 from core.errors import BadInput
@@ -58,7 +58,7 @@ class ReportHeader:
     fields: dict[str, str] = field(default_factory=dict)  # every header line, as written
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SettlementRow:
     """One transaction of a settlement. Amounts are int yen, signed as in the report: a capture
     is positive, its fee negative; a refund negative, its returned fee positive."""
@@ -84,6 +84,10 @@ class SettlementRow:
 
 def parse_amount(text: str, *, line: int, column: str) -> int:
     """Whole yen from '1000', '-40', '1,000', '¥1,000', '-40.00'; BadInput for anything else."""
+    try:
+        return int(text)  # the usual cell: a plain whole number
+    except ValueError:
+        pass
     value = text.strip().replace(",", "").replace("¥", "").replace("￥", "").replace("JPY", "").strip()
     if not value:
         return 0
@@ -100,6 +104,13 @@ def parse_date(text: str, *, line: int, column: str) -> datetime | None:
     value = text.strip()
     if not value:
         return None
+    if len(value) >= 19 and value[4] == "-" and value[10] == "T":  # ISO 8601, as Amazon writes it
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     zone = "+00:00"
     upper = value.upper()
     if upper.endswith(" JST"):
@@ -173,43 +184,55 @@ class SettlementReport:
 
     def rows(self) -> Iterator[SettlementRow]:
         columns = self.columns
-        index = {name: position for position, name in enumerate(columns)}
         known = set(KNOWN_COLUMNS)
         unknown = [(name, position) for position, name in enumerate(columns) if name not in known]
+        width = len(columns) + 1  # one empty cell at the end stands for a column the file lacks
+        missing = len(columns)
 
-        def cell(cells: list[str], name: str) -> str:
-            position = index.get(name)
-            return cells[position].strip() if position is not None and position < len(cells) else ""
+        def at(name: str) -> int:
+            return columns.index(name) if name in columns else missing
 
+        (posted_i, settlement_i, txid_i, permission_i, reference_i, number_i, type_i, amount_i, fee_i, net_i) = (
+            at(name) for name in KNOWN_COLUMNS
+        )
+        types: dict[str, str] = {}  # the few type spellings of the file, checked once each
         first_line = self._line_number + 1
         reader = csv.reader(self._lines, delimiter=self.delimiter)
         for offset, cells in enumerate(reader):
             line = first_line + offset
-            if not cells or not any(c.strip() for c in cells):
-                continue
-            if len(cells) > len(columns):
-                raise BadInput(f"精算レポートの{line}行目の列が見出しより多くなっています({len(cells)}列)。")
-            kind = transaction_type(cell(cells, "TransactionType"), line=line)
-            amount = parse_amount(cell(cells, "TransactionAmount"), line=line, column="TransactionAmount")
-            fee = parse_amount(cell(cells, "TotalTransactionFee"), line=line, column="TotalTransactionFee")
-            net_text = cell(cells, "NetTransactionAmount")
-            net = parse_amount(net_text, line=line, column="NetTransactionAmount") if net_text else amount + fee
-            settlement_id = cell(cells, "SettlementId")
+            if len(cells) != width - 1:
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) >= width:
+                    raise BadInput(f"精算レポートの{line}行目の列が見出しより多くなっています({len(cells)}列)。")
+                cells = cells + [""] * (width - 1 - len(cells))
+            cells.append("")
+            type_text = cells[type_i]
+            kind = types.get(type_text)
+            if kind is None:
+                kind = types[type_text] = transaction_type(type_text, line=line)
+            amount = parse_amount(cells[amount_i], line=line, column="TransactionAmount")
+            fee = parse_amount(cells[fee_i], line=line, column="TotalTransactionFee")
+            net_text = cells[net_i]
+            net = parse_amount(net_text, line=line, column="NetTransactionAmount") if net_text.strip() else amount + fee
+            settlement_id = cells[settlement_i].strip()
             if not settlement_id:
+                if not any(c.strip() for c in cells):
+                    continue
                 raise BadInput(f"精算レポートの{line}行目に SettlementId がありません。")
             yield SettlementRow(
-                line=line,
-                settlement_id=settlement_id,
-                transaction_type=kind,
-                transaction_id=cell(cells, "AmazonTransactionId"),
-                posted_at=parse_date(cell(cells, "TransactionPostedDate"), line=line, column="TransactionPostedDate"),
-                charge_permission_id=cell(cells, "AmazonOrderReferenceId"),
-                seller_reference_id=cell(cells, "SellerReferenceId"),
-                order_number=cell(cells, "SellerOrderId"),
-                amount=amount,
-                fee=fee,
-                net=net,
-                extra={name: cells[position] for name, position in unknown if position < len(cells)},
+                line,
+                settlement_id,
+                kind,
+                cells[txid_i].strip(),
+                parse_date(cells[posted_i], line=line, column="TransactionPostedDate"),
+                cells[permission_i].strip(),
+                cells[reference_i].strip(),
+                cells[number_i].strip(),
+                amount,
+                fee,
+                net,
+                {name: cells[position] for name, position in unknown} if unknown else {},
             )
 
 
