@@ -28,6 +28,7 @@ DOCUMENT_LIFETIME = timedelta(seconds=30)  # R60: a report document's URL lives 
 DISBURSEMENT_DELAY = timedelta(days=3)
 REPORT_TYPE = "_SANDBOX_SETTLEMENT_DATA_"
 SELLER_ID = "A1KANJOSANDBOX"
+JPY = {"CurrencyCode": "JPY"}  # a column Kanjo does not read: kept as it is (issue 13 item 2)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sb_ledger (
@@ -146,7 +147,9 @@ def _close(backend: SandboxBackend, db: sqlite3.Connection, period: sqlite3.Row,
     _settle_pending(backend, db)
     settlement_id = period["id"]
     db.execute(
-        "UPDATE sb_ledger SET settlement_id = ? WHERE settlement_id IS NULL AND posted_at < ?",
+        # A period holds what was posted up to and including its end (start, end]: what happens at
+        # the very moment of ``settlement close`` belongs to the period it closes.
+        "UPDATE sb_ledger SET settlement_id = ? WHERE settlement_id IS NULL AND posted_at <= ?",
         (settlement_id, _iso(end)),
     )
     rows: list[SettlementRow] = []
@@ -158,7 +161,7 @@ def _close(backend: SandboxBackend, db: sqlite3.Connection, period: sqlite3.Row,
     balance = 0
     if previous is not None and previous["balance"] < 0:
         carry = int(previous["balance"])
-        rows.append(SettlementRow(0, settlement_id, "Carryover", "", start, "", "", "", carry, 0, carry))
+        rows.append(SettlementRow(0, settlement_id, "Carryover", "", start, "", "", "", carry, 0, carry, dict(JPY)))
         balance += carry
     for entry in db.execute(
         "SELECT * FROM sb_ledger WHERE settlement_id = ? ORDER BY posted_at, id", (settlement_id,)
@@ -177,13 +180,14 @@ def _close(backend: SandboxBackend, db: sqlite3.Connection, period: sqlite3.Row,
                 entry["amount"],
                 entry["fee"],
                 net,
+                dict(JPY),
             )
         )
         balance += net
     deposit = None
     if balance > 0:
         deposit = balance
-        rows.append(SettlementRow(0, settlement_id, "Transfer", "", end, "", "", "", -balance, 0, -balance))
+        rows.append(SettlementRow(0, settlement_id, "Transfer", "", end, "", "", "", -balance, 0, -balance, dict(JPY)))
     header = {
         "SellerId": SELLER_ID,
         "SettlementId": settlement_id,

@@ -286,7 +286,8 @@ def missing_captures(
 ) -> list[Problem]:
     """Captures recorded here whose settlement period has closed without them (R60).
 
-    ``periods`` are the settlement periods read so far ([start, end)); a capture counts as
+    ``periods`` are the settlement periods read so far (both ends included: a capture at the very
+    moment a period closed may be in either report); a capture counts as
     missing when one of them holds its time, has ended by ``now``, and no settlement read
     holds the Charge ID.
     """
@@ -295,7 +296,7 @@ def missing_captures(
     for charge in captures:
         if charge.id in settled or charge.captured_at is None or charge.captured <= 0:
             continue
-        if any(start <= charge.captured_at < end for start, end in closed):
+        if any(start <= charge.captured_at <= end for start, end in closed):
             problems.append(
                 Problem(
                     MISSING_CAPTURE,

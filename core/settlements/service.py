@@ -23,10 +23,11 @@ from typing import IO, TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clock import Clock, to_utc
+from core.clock import JST, Clock, to_utc
 from core.db.schema import (
     Charge,
     Order,
+    Refund,
     Settlement,
     SettlementLine,
     SettlementProblem,
@@ -35,6 +36,7 @@ from core.db.schema import (
 )
 from core.errors import BadInput, NotFound
 from core.settlements import reconcile as rc
+from core.settlements.month import DayMoney, Movement, month_days
 from core.settlements.report import SettlementReport as ReportReader
 from core.settlements.report import SettlementRow
 
@@ -636,7 +638,9 @@ class SettlementService:
         candidates = session.execute(
             select(Charge.id, Charge.captured_amount, captured_at, Order.id, Order.number)
             .join(Order, Order.id == Charge.order_id)
-            .where(Charge.captured_amount > 0, Charge.state == "Captured", and_(captured_at >= low, captured_at < high))
+            .where(
+                Charge.captured_amount > 0, Charge.state == "Captured", and_(captured_at >= low, captured_at <= high)
+            )
         ).all()
         if not candidates:
             return {}
@@ -652,11 +656,71 @@ class SettlementService:
         now = self._clock.now()
         result: dict[str, list[rc.Problem]] = {}
         for settlement_id, (start, end) in periods.items():
-            inside = [f for f in facts if f.captured_at is not None and start <= f.captured_at < end]
+            inside = [f for f in facts if f.captured_at is not None and start <= f.captured_at <= end]
             found = rc.missing_captures(inside, settled, [(start, end)], now)
             if found:
                 result[settlement_id] = found
         return result
+
+    # --- the window's picture of the month (issue 13 item 6) ------------------------------------
+
+    def month(self, year: int, month: int) -> list[DayMoney]:
+        """Captured, refunded, Amazon's fees and net per Japan day of the month."""
+        low = to_utc(datetime(year, month, 1, tzinfo=JST))
+        high = to_utc(datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=JST))
+        captured_at = func.coalesce(Charge.capture_requested_at, Charge.created_at)
+        moves: list[Movement] = []
+        with self._sessions() as session:
+            for at, number, amount in session.execute(
+                select(captured_at, Order.number, Charge.captured_amount)
+                .join(Order, Order.id == Charge.order_id)
+                .where(Charge.captured_amount > 0, captured_at >= low, captured_at < high)
+            ):
+                moves.append(Movement(to_utc(at), "captured", number, int(amount)))
+            for at, number, amount in session.execute(
+                select(Refund.created_at, Order.number, Refund.amount)
+                .join(Order, Order.id == Refund.order_id)
+                .where(Refund.state != "Declined", Refund.created_at >= low, Refund.created_at < high)
+            ):
+                moves.append(Movement(to_utc(at), "refunded", number, int(amount)))
+            for posted, number, fee in session.execute(
+                select(SettlementLine.posted_at, SettlementLine.order_number, SettlementLine.fee).where(
+                    SettlementLine.fee != 0, SettlementLine.posted_at >= low, SettlementLine.posted_at < high
+                )
+            ):
+                if posted is not None:
+                    moves.append(Movement(to_utc(posted), "fees", number, -int(fee)))
+        return month_days(year, month, moves)
+
+    def expiring(self, days: int = 14) -> list[tuple[str, int, datetime]]:
+        """Authorizations that expire in the next ``days`` days (R9): capture or re-authorize by then."""
+        now = self._clock.now()
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Order.number, Charge.amount, Charge.expires_at)
+                .join(Order, Order.id == Charge.order_id)
+                .where(
+                    Charge.state == "Authorized",
+                    Charge.expires_at >= now,
+                    Charge.expires_at < now + timedelta(days=days),
+                )
+                .order_by(Charge.expires_at)
+            ).all()
+        return [(number, int(amount), to_utc(expires)) for number, amount, expires in rows if expires is not None]
+
+    def open_balance(self) -> tuple[datetime | None, int]:
+        """Since the end of the last settlement read: what Kanjo captured less what it refunded
+        (the next deposit before Amazon's fees), and from when."""
+        with self._sessions() as session:
+            since = session.scalar(select(func.max(Settlement.end_at)))
+            captured_at = func.coalesce(Charge.capture_requested_at, Charge.created_at)
+            captured = select(func.coalesce(func.sum(Charge.captured_amount), 0)).where(Charge.captured_amount > 0)
+            refunded = select(func.coalesce(func.sum(Refund.amount), 0)).where(Refund.state != "Declined")
+            if since is not None:
+                captured = captured.where(captured_at >= since)
+                refunded = refunded.where(Refund.created_at >= since)
+            total = int(session.scalar(captured) or 0) - int(session.scalar(refunded) or 0)
+        return (to_utc(since) if since else None), total
 
     def order_money(self, number: str) -> OrderMoney:
         """``orders show --json``'s ``amazon_fee`` and ``net``, and the order's settlement problems."""
