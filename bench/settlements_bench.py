@@ -205,12 +205,18 @@ def run(rows: int, orders: int, folder: Path) -> dict[str, Any]:
     base_seconds, _ = baseline(report)
     service = SettlementService(sessionmaker(engine), FixedClock(NOW))
     print("kanjo: import_file …", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    cpu = time.process_time()
     with RssSampler() as sampler:
 
         def progress(done: int) -> None:
             sampler.rows = done
             if done % 100_000 == 0:
-                print(f"  {done:,} rows", file=sys.stderr, flush=True)
+                print(
+                    f"  {done:,} rows, {time.perf_counter() - started:.1f} s, cpu {time.process_time() - cpu:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         started = time.perf_counter()
         cpu = time.process_time()

@@ -783,8 +783,6 @@ class _Lookups:
 
     def load(self, session: Session, rows: list[SettlementRow]) -> rc.Known:
         ids = list({r.transaction_id for r in rows if r.transaction_id})
-        permissions = list({r.charge_permission_id for r in rows if r.charge_permission_id})
-        numbers = list({r.order_number for r in rows if r.order_number})
         charges: dict[str, rc.ChargeFact] = {}
         refunds: dict[str, rc.RefundFact] = {}
         by_permission: dict[str, rc.OrderRef] = {}
@@ -802,6 +800,10 @@ class _Lookups:
                 ids,
             ):
                 refunds[refund_id] = rc.RefundFact(refund_id, rc.OrderRef(order_id, number), int(amount))
+        # Orders by permission or number only for the rows their transaction ID did not place.
+        rest = [r for r in rows if r.transaction_id not in charges and r.transaction_id not in refunds]
+        permissions = list({r.charge_permission_id for r in rest if r.charge_permission_id})
+        numbers = list({r.order_number for r in rest if r.order_number})
         if permissions:
             for order_id, number, permission in self._query(
                 "SELECT id, number, charge_permission_id FROM orders WHERE charge_permission_id IN ({marks})",
