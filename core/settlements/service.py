@@ -9,6 +9,7 @@ a report twice — or a Seller Central download of a report already fetched — 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import json
@@ -240,9 +241,6 @@ def _batches(items: Iterable[tuple[str, SettlementRow]], size: int) -> Iterator[
 def detect_encoding(handle: IO[bytes]) -> tuple[str, str]:
     """(encoding, sha256) of a whole file read in chunks: UTF-8 (BOM dropped) unless a byte says CP932."""
     digest = hashlib.sha256()
-    decoder = codec = None
-    import codecs
-
     decoder = codecs.getincrementaldecoder("utf-8")()
     codec = "utf-8"
     first = True
