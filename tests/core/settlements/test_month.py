@@ -14,7 +14,7 @@ def test_days_are_japan_days_and_bars_know_their_orders() -> None:
         Movement(datetime(2026, 11, 1, 2, 0, tzinfo=UTC), "captured", "A-2", 3_000),
         Movement(datetime(2026, 11, 1, 3, 0, tzinfo=UTC), "refunded", "A-1", 1_000),
         Movement(datetime(2026, 11, 1, 4, 0, tzinfo=UTC), "fees", "A-1", 400),
-        Movement(datetime(2026, 10, 31, 14, 0, tzinfo=UTC), "fees", "A-2", 120),  # 11/1 in Tokyo
+        Movement(datetime(2026, 10, 31, 15, 0, tzinfo=UTC), "fees", "A-2", 120),  # 11/1 00:00 in Tokyo
     ]
     days = month_days(2026, 11, moves)
     assert len(days) == 30
