@@ -18,6 +18,7 @@ from core.app import Kanjo
 from core.cli import main
 from core.clock import FixedClock
 from core.db.schema import Customer, Order
+from core.errors import UserError
 from core.exports.service import ExportService
 from core.exports.writers import read_xlsx
 from core.sandbox.settlement import fee_for
@@ -50,7 +51,7 @@ def two_periods(app: Kanjo, clock: FixedClock) -> Kanjo:
     return app
 
 
-def test_two_periods_fetched_deposits_to_the_yen(two_periods: Kanjo) -> None:
+def test_two_periods_fetched_deposits_to_the_yen(two_periods: Kanjo, clock: FixedClock) -> None:
     app = two_periods
     service = service_for(app)
     fetched = service.fetch()
@@ -93,6 +94,16 @@ def test_two_periods_fetched_deposits_to_the_yen(two_periods: Kanjo) -> None:
     result = service.import_bytes(relaid, name="seller-central.csv")
     assert result.rows_read > 0 and result.rows_added == 0
     assert [s.to_json() for s in service.summaries()] == [s.to_json() for s in summaries]
+
+    # Get Report By Id; a document's address lives 30 seconds on the shared clock (R60).
+    client = app.gateway().client
+    report = client.get_report(str(copies[0]["report_id"]))
+    assert report["processingStatus"] == "DONE" and report["reportDocumentId"]
+    document = client.get_report_document(str(report["reportDocumentId"]))
+    assert client.download(str(document["url"])) == kept
+    clock.advance(timedelta(seconds=31))
+    with pytest.raises(UserError):
+        client.download(str(document["url"]))
 
 
 def test_cli_lists_shows_and_orders_show_gains_amazon_fee_and_net(
