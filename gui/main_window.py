@@ -260,10 +260,6 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.add_order_action)
         toolbar.addSeparator()
         toolbar.addAction(self.reload_action)
-        self.money_action = QAction("お金の流れ", self)  # issue 13: gui/settlements
-        self.money_action.setObjectName("moneyAction")
-        self.money_action.triggered.connect(self.open_money_view)
-        toolbar.addAction(self.money_action)
         toolbar.addAction(self.settings_action)
         self.about_action = QAction("バージョン情報", self)
         self.about_action.triggered.connect(self._show_about)
@@ -278,6 +274,11 @@ class MainWindow(QMainWindow):
         self.sandbox_badge.setObjectName("sandboxIndicator")
         # A widget in a tool bar is shown and hidden through its action (QToolBar.addWidget).
         self.sandbox_action = toolbar.addWidget(self.sandbox_badge)
+        # Issue 13 (gui/settlements): last, so a narrow window folds it into the toolbar's » first.
+        self.money_action = QAction("お金の流れ", self)
+        self.money_action.setObjectName("moneyAction")
+        self.money_action.triggered.connect(self.open_money_view)
+        toolbar.addAction(self.money_action)
         self.toolbar = toolbar
         find = QAction(self)
         find.setShortcut(QKeySequence.StandardKey.Find)
