@@ -197,6 +197,12 @@ class MoneyView(QDialog):
         following.clicked.connect(lambda: self.shift(1))
         close = QPushButton("閉じる")
         close.clicked.connect(self.close)
+        self.fetch_button = QPushButton("精算レポートを取得")
+        self.fetch_button.setObjectName("fetchSettlements")
+        self.fetch_button.setToolTip("Amazon Payから、まだ読んでいない精算レポートと入金情報を読み込みます。")
+        self.fetch_button.clicked.connect(self.fetch)
+        self.status = QLabel()
+        self.status.setObjectName("moneyStatus")
 
         header = QHBoxLayout()
         header.addWidget(previous)
@@ -224,7 +230,8 @@ class MoneyView(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
+        buttons.addWidget(self.fetch_button)
+        buttons.addWidget(self.status, 1)
         buttons.addWidget(close)
         layout.addLayout(buttons)
         self.resize(1100, 760)
@@ -253,6 +260,27 @@ class MoneyView(QDialog):
             )
 
         self.runner.run(read, self._show, self._failed, lane=READ)
+
+    def fetch(self) -> None:
+        """精算レポートを取得: the reports not read yet, on the work lane (HTTP), then the month again."""
+        self.fetch_button.setEnabled(False)
+        self.status.setText("精算レポートを取得しています…")
+        service = self.service
+
+        def done(result: Any) -> None:
+            self.fetch_button.setEnabled(True)
+            self.status.setText(
+                f"精算レポート {len(result.imported)}件を読み込みました(入金情報 {result.disbursements}件)。"
+            )
+            self.start()
+
+        def failed(exc: BaseException) -> None:
+            from gui.errors import error_message
+
+            self.fetch_button.setEnabled(True)
+            self.status.setText(f"取得できませんでした: {error_message(exc)}")
+
+        self.runner.run(service.fetch, done, failed)
 
     def shift(self, months: int) -> None:
         index = self.year * 12 + self.month - 1 + months

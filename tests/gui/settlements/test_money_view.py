@@ -38,13 +38,17 @@ def test_clicking_a_bar_lists_its_orders_and_opens_one(
     clock.advance(timedelta(days=2))
     assert app.payments.refund("M-1", 2_000, "返品").ok
     app.gateway().control.close_settlement()  # type: ignore[union-attr]
-    service_for(app).fetch()
     clock.advance(timedelta(days=18))
 
     window = make_window()
     view = window.open_money_view()
     assert isinstance(view, MoneyView)
     qtbot.waitUntil(lambda: view.data is not None)
+    qtbot.mouseClick(view.fetch_button, Qt.MouseButton.LeftButton)  # the report, read on the work lane
+    qtbot.waitUntil(lambda: "件を読み込みました" in view.status.text() or "できません" in view.status.text())
+    # The period closed by hand, and the next one, closed by itself 14 days later with nothing in it.
+    assert "2件を読み込みました" in view.status.text(), view.status.text()
+    assert len(service_for(app).summaries()) == 2
     view.year, view.month = 2026, 11  # the clock moved on to December; the money is November's
     view.start()
     qtbot.waitUntil(lambda: view.data is not None and view.data.month == 11)
