@@ -312,6 +312,7 @@ class SettlementService:
                 settlements = tuple(
                     session.scalars(select(Settlement.id).where(Settlement.id.in_(self._ids_of(kept)))).all()
                 )
+                self._rematch(session, settlements)  # orders imported since may now place rows
                 return ImportResult(name, settlements, kept.rows, 0, 0, already_read=True)
             text = io.TextIOWrapper(handle, encoding=codec, newline="")
             try:
@@ -357,6 +358,7 @@ class SettlementService:
             session.flush()
             handle.seek(0)
             self._keep_copy(session, report.id, handle)
+            self._rematch(session, tuple(seen))
             return ImportResult(name, tuple(seen), read, added, problems)
 
     @staticmethod
@@ -412,6 +414,69 @@ class SettlementService:
         lookups.insert_rows(rows)
         lookups.insert_problems(problems)
         return len(problems)
+
+    def _rematch(self, session: Session, settlement_ids: tuple[str, ...]) -> int:
+        """Rows of these settlements that no order held when they were read, matched again: an
+        order imported since then takes its rows, and their ``unmatched`` problem goes."""
+        if not settlement_ids:
+            return 0
+        lines = session.scalars(
+            select(SettlementLine).where(
+                SettlementLine.settlement_id.in_(settlement_ids),
+                SettlementLine.order_id.is_(None),
+                SettlementLine.transaction_type.in_(rc.ORDER_TYPES),
+            )
+        ).all()
+        placed = 0
+        lookups = _Lookups(session)
+        for start in range(0, len(lines), BATCH):
+            part = lines[start : start + BATCH]
+            rows = [
+                SettlementRow(
+                    0,
+                    r.settlement_id,
+                    r.transaction_type,
+                    r.transaction_id,
+                    r.posted_at,
+                    r.charge_permission_id,
+                    r.seller_reference_id,
+                    r.order_number,
+                    r.amount,
+                    r.fee,
+                    r.net,
+                    {},
+                )
+                for r in part
+            ]
+            known = lookups.load(session, rows)
+            for line, row in zip(part, rows, strict=True):
+                match = rc.match_row(row, known)
+                if match.order is None:
+                    continue
+                placed += 1
+                line.order_id, line.order_number = match.order.id, match.order.number[:64]
+                line.charge_id, line.refund_id = match.charge_id, match.refund_id
+                old = session.scalar(
+                    select(SettlementProblem).where(
+                        SettlementProblem.settlement_id == line.settlement_id, SettlementProblem.row_key == line.key
+                    )
+                )
+                if old is not None:
+                    session.delete(old)
+                    session.flush()
+                for problem in match.problems:
+                    session.add(
+                        SettlementProblem(
+                            settlement_id=line.settlement_id,
+                            row_key=line.key,
+                            kind=problem.kind,
+                            order_id=match.order.id,
+                            order_number=problem.order_number[:64],
+                            amount=problem.amount,
+                            message=problem.message,
+                        )
+                    )
+        return placed
 
     def _refresh(
         self, session: Session, settlement_id: str, start: datetime | None, end: datetime | None, now: datetime

@@ -176,3 +176,20 @@ def test_exports_round_trip_cp932_utf8_bom_and_xlsx(two_periods: Kanjo, tmp_path
     orders = read_xlsx(tmp_path / "orders.xlsx")
     assert isinstance(orders[1][1], datetime) and isinstance(orders[1][6], int)
     assert any(row[3] == "𠮷田 髙子" for row in orders[1:])  # xlsx holds every character
+
+
+def test_rows_for_an_order_imported_later_are_placed_on_the_next_read(app: Kanjo) -> None:
+    service = service_for(app)
+    report = (
+        b'"SellerId","A1"\r\n\r\n'
+        b"SettlementId,TransactionType,AmazonTransactionId,SellerOrderId,TransactionAmount,TotalTransactionFee\r\n"
+        b"77,Refund,UNKNOWN-R1,L-1,-700,28\r\n"
+        b"77,Transfer,,,-672,0\r\n"
+    )
+    assert service.import_bytes(report, name="early.csv").problems == 1
+    assert [p.kind for p in service.show("77").problems] == [rc.UNMATCHED]
+    place_order(app, "L-1", 7_000)  # the order arrives after its report
+    assert service.import_bytes(report, name="early.csv").already_read
+    detail = service.show("77")
+    assert [p.kind for p in detail.problems] == [rc.SELLER_CENTRAL_REFUND]
+    assert detail.rows[0].matched and service.order_money("L-1").net == -672
