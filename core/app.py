@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from core.changes import ChangeFeed
     from core.imports.service import ImportService
     from core.services.messages import MessageService
+    from core.shipping.service import ShippingService
 
 DATA_DIR_ENV = "KANJO_HOME"
 DB_FILE = "kanjo.sqlite3"
@@ -100,6 +101,7 @@ class Kanjo:
     _messages: MessageService | None = field(default=None, repr=False)
     _messages_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _imports: ImportService | None = field(default=None, repr=False)
+    _shipping: ShippingService | None = field(default=None, repr=False)
     _backup_thread: threading.Thread | None = field(default=None, repr=False)
     _feeds: list[ChangeFeed] = field(default_factory=list, repr=False)
     journal: Journal = field(default_factory=Journal, repr=False)
@@ -138,6 +140,18 @@ class Kanjo:
 
                 self._imports = ImportService(self.sessions, self.clock, self.gateway, self.settings, self.journal)
             return self._imports
+
+    @property
+    def shipping(self) -> ShippingService:
+        """Shipping, the cancellation desk, returns and resale (issue 15)."""
+        with self._messages_lock:
+            if self._shipping is None:
+                from core.shipping.service import ShippingService
+
+                self._shipping = ShippingService(
+                    self.sessions, self.clock, self.payments, lambda: self.messages, self.journal
+                )
+            return self._shipping
 
     @property
     def messages(self) -> MessageService:

@@ -41,6 +41,7 @@ class OrderStatus(StrEnum):
     NEW = "new"
     RESERVED = "reserved"
     PROCESSING = "processing"
+    PREPARING = "preparing"  # issue 15: 発送準備中, between 新規受付 and 発送済
     ON_HOLD = "on_hold"
     SHIPPED = "shipped"
     DONE = "done"
@@ -55,6 +56,7 @@ ORDER_STATUS_LABELS: dict[OrderStatus, str] = {
     OrderStatus.NEW: "新規受付",
     OrderStatus.RESERVED: "予約",
     OrderStatus.PROCESSING: "通常処理",
+    OrderStatus.PREPARING: "発送準備中",
     OrderStatus.ON_HOLD: "保留",
     OrderStatus.SHIPPED: "発送済",
     OrderStatus.DONE: "処理済",

@@ -65,6 +65,10 @@ def parse_yen(text: str, *, field: str = "金額", allow_zero: bool = True) -> i
         BadInput: The text is blank, not a number, negative, has a fraction, has misplaced
             commas, is zero when zero is not allowed, or exceeds ``MAX_YEN``.
     """
+    if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_YEN)):  # plain digits: the grammar's answer
+        amount = int(text)
+        if amount <= MAX_YEN and (amount or allow_zero):
+            return amount
     if not text or not text.strip():
         raise BadInput(f"{field}を入力してください。")
 

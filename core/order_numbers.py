@@ -24,7 +24,10 @@ def validate_order_number(text: str) -> str:
     number = text.strip()
     if not number:
         raise BadInput("受注番号を入力してください。")
-    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") for ch in number):
+    plain = number.isascii() and number.isprintable()  # ASCII without controls: nothing to look up
+    if not plain and any(
+        unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") for ch in number
+    ):
         raise BadInput("受注番号に改行やタブなどの制御文字は使えません。")
     if len(number) > MAX_ORDER_NUMBER_LENGTH:
         raise BadInput(f"受注番号は{MAX_ORDER_NUMBER_LENGTH}文字以内で入力してください({len(number)}文字)。")

@@ -55,7 +55,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.clock import JST, to_utc
-from core.db.schema import ChargePermission, Customer, Order
+from core.db.schema import CancellationRequest, ChargePermission, Customer, Order
 from core.db.search_index import END_MARK
 from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.payment_rules import permission_holds_a_charge
@@ -576,4 +576,9 @@ def _needs_action(now: datetime, days: int) -> ColumnElement[bool]:
             ),
         ),
         Order.order_status == OrderStatus.ON_HOLD.value,
+        # Issue 15: an open cancellation request, or a return awaiting the item (or its refund).
+        Order.id.in_(select(CancellationRequest.order_id).where(CancellationRequest.state.in_(DESK_ACTION_STATES))),
     )
+
+
+DESK_ACTION_STATES = ("open", "replied", "awaiting_return", "received")  # core.shipping.service.ACTION_STATES

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from core.clock import format_jst, to_jst
-from core.db.schema import JournalEntry, Message, Order
+from core.db.schema import JournalEntry, Message, Order, Shipment
 from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.errors import NotFound
 from core.journal import Journal
@@ -321,6 +321,9 @@ class OrderDetail:
     payment_method: str = "amazon_pay"
     # Issue 11: Amazon holds a charge of this order whose ID is not known here (the file had none).
     charges_unknown: bool = False
+    # Issue 15: the shipment's carrier (core.shipping.carriers.Carrier) and when it shipped.
+    carrier: str | None = None
+    shipped_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         def convert(value: Any) -> Any:
@@ -350,6 +353,7 @@ def order_detail(session: Session, number: str, now: datetime, connection: str =
     ).all()
     status = session.scalar(select(effective_payment_status(now)).where(Order.id == order.id))
     pending = Journal.pending(session, order.number)
+    shipment = session.scalar(select(Shipment).where(Shipment.order_id == order.id))
     return OrderDetail(
         number=order.number,
         kind=order.kind,
@@ -462,6 +466,8 @@ def order_detail(session: Session, number: str, now: datetime, connection: str =
         shop_total_mismatch=order.shop_total_mismatch,
         payment_method=order.payment_method,
         charges_unknown=has_unknown_charges(facts.charge_permission, has_charges=bool(facts.charges)),
+        carrier=shipment.carrier if shipment else None,
+        shipped_at=shipment.shipped_at if shipment else None,
         seller_central_tasks=tuple(_task_text(t) for t in Journal.seller_central_tasks(session, order.number)),
         messages=tuple(
             message_view(m, order.number)

@@ -18,10 +18,12 @@ from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIn
 from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QProgressDialog,
@@ -161,6 +163,7 @@ class MainWindow(QMainWindow):
         self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
         self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
         self.add_order_dialog: AddOrderDialog | None = None
+        self.shipping_dialog: QDialog | None = None  # 発送・一括発送・キャンセル対応 (issue 15, gui/shipping)
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
         # Live updates (issue 14 item 4): the store's change feed, and the orders this window
         # itself operated on lately (their echo is not "another operator").
@@ -274,7 +277,15 @@ class MainWindow(QMainWindow):
         self.sandbox_badge.setObjectName("sandboxIndicator")
         # A widget in a tool bar is shown and hidden through its action (QToolBar.addWidget).
         self.sandbox_action = toolbar.addWidget(self.sandbox_badge)
-        # Issue 13 (gui/settlements): last, so a narrow window folds it into the toolbar's » first.
+        # Issue 15: 発送… / 一括発送… / キャンセル対応…, last so that a narrow window folds it first.
+        self.shipping_menu = QMenu("発送", self)
+        for label, view in (("発送…", "ship"), ("一括発送…", "bulk"), ("キャンセル対応…", "desk")):
+            self.shipping_menu.addAction(label).triggered.connect(lambda _c=False, v=view: self.open_shipping(v))
+        toolbar.addAction(self.shipping_menu.menuAction())
+        shipping_button = toolbar.widgetForAction(self.shipping_menu.menuAction())
+        if isinstance(shipping_button, QToolButton):
+            shipping_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        # Issue 13 (gui/settlements): after the shipping menu, so a narrow window folds it first.
         self.money_action = QAction("お金の流れ", self)
         self.money_action.setObjectName("moneyAction")
         self.money_action.triggered.connect(self.open_money_view)
@@ -1075,6 +1086,12 @@ class MainWindow(QMainWindow):
         self.banner.show_message(f"受注 {number} をAmazon Payから追加しました。", Tone.SUCCESS)
         self._wanted_number = number  # selected once the list shows it
         self.model.set_query(self.model.wanted_query)
+
+    def open_shipping(self, view: str, number: str | None = None, path: str | None = None) -> QDialog | None:
+        """発送 / 一括発送 / キャンセル対応 (issue 15) for the order shown, or ``number``."""
+        from gui.shipping import open_view
+
+        return open_view(self, view, number, path)
 
     def _confirm(self, text: str) -> bool:
         answer = QMessageBox.question(self, "確認", text)

@@ -29,6 +29,7 @@ from core.cli.output import fail as _fail
 from core.cli.output import line_text as _line
 from core.cli.output import out as _out
 from core.cli.output import print_json as _print_json
+from core.cli.shipping import register_set_cost, run_set_cost
 from core.clock import format_jst, parse_iso
 from core.db.errors import store_error
 from core.domain import OrderKind
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     linker.add_argument("number")
     linker.add_argument("--charge-permission", required=True, metavar="ID")
     linker.add_argument("--charge", action="append", default=[], metavar="ID")
+    register_set_cost(orders)  # issue 15: cost prices and costs for R47 and the net result
 
     importer = sub.add_parser("import", help="ショップの受注ファイルを取り込みます")
     importer.add_argument("file")
@@ -370,12 +372,20 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             )
         _out("\n".join(lines))
         return 0
+    if args.orders_command == "set-cost":
+        return run_set_cost(app, args, as_json)
     if args.orders_command == "show":
         detail = app.orders.detail(args.number)
-        if as_json:
-            from core.settlements.service import service_for  # issue 13: amazon_fee, net
+        if as_json:  # issue 15: shipment, cancellation, resale, net_result; issue 13: amazon_fee, net
+            from core.settlements.service import service_for
 
-            _print_json({**detail.to_json(), **service_for(app).order_money(detail.number).to_json()})
+            _print_json(
+                {
+                    **detail.to_json(),
+                    **app.shipping.summary(detail.number),
+                    **service_for(app).order_money(detail.number).to_json(),
+                }
+            )
             return 0
         d = detail
         out = [
@@ -474,14 +484,28 @@ def _remove_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
 def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
     from pathlib import Path
 
+    from core.imports.mapping import BUILTIN_NAMES
+
     path = Path(args.file)
+    if args.format not in BUILTIN_NAMES and args.format not in (saved := app.imports.mappings()):
+        # A format name is an argument: a wrong one is a usage error (exit 2) listing the choices.
+        names = "、".join(_line(name) for name in sorted(saved)) or "なし"
+        _fail(
+            f"引数が正しくありません: 形式「{_line(args.format)}」はありません"
+            f"(選べるのは {', '.join(BUILTIN_NAMES)}、保存した対応表: {names})。"
+        )
+        return EXIT_USAGE
     try:
         summary = app.imports.import_file(
             path, format=args.format, encoding=args.encoding, dry_run=args.dry_run, skip_bad=args.skip_bad
         )
     except BadInput as exc:
-        # Refused rows block the import: each one on stderr before the one-line refusal.
-        _print_refused(getattr(exc, "refused", ()))
+        checked = getattr(exc, "summary", None)
+        if as_json and checked is not None:
+            _print_json(checked.to_json())  # the rows are in it; stderr keeps the one-line refusal
+        else:
+            # Refused rows block the import: each one on stderr before the one-line refusal.
+            _print_refused(getattr(exc, "refused", ()))
         raise
     data = summary.to_json()
     if as_json:
@@ -493,6 +517,7 @@ def _cmd_import(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
             f"追加 {summary.added}件  更新 {summary.updated}件  変更なし {summary.unchanged}件  "
             f"連携 {summary.linked}件  未連携 {summary.unlinked}件  除外 {len(summary.refused)}件"
             + ("\n途中で中止しました。" if summary.cancelled else "")
+            + "".join(f"\n要対応 受注 {_line(n.number)}({n.line}行目): {_line(n.reason)}" for n in summary.notices)
         )
         _print_refused(summary.refused)
     if summary.refused and not args.dry_run and not args.skip_bad:

@@ -26,7 +26,15 @@ class CommandGroup:
     run: Callable[[Kanjo, argparse.Namespace, bool], int]
 
 
-_MODULES: tuple[str, ...] = ("settlements", "export")
+_MODULES: tuple[str, ...] = ("shipping", "settlements", "export")
 
-GROUPS: tuple[CommandGroup, ...] = tuple(importlib.import_module(f"core.cli.{name}").GROUP for name in _MODULES)
+
+def _groups_of(name: str) -> tuple[CommandGroup, ...]:
+    """A module's ``GROUP``, or its ``GROUPS`` when it adds several commands (shipping: ship,
+    cancellation, returns, resale)."""
+    module = importlib.import_module(f"core.cli.{name}")
+    return tuple(getattr(module, "GROUPS", (module.GROUP,)))
+
+
+GROUPS: tuple[CommandGroup, ...] = tuple(group for name in _MODULES for group in _groups_of(name))
 GROUPS_BY_COMMAND: dict[str, CommandGroup] = {group.command: group for group in GROUPS}

@@ -45,9 +45,44 @@ def fail(message: str) -> None:
     sys.stderr.write(f"kanjo: {line_text(message)}\n")
 
 
+# argparse's own messages (Python 3.11) in Japanese; the argument names and values stay as typed.
+_ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), text)
+    for pattern, text in (
+        (r"the following arguments are required: (?P<a>.*)", "次の引数を指定してください: {a}"),
+        (r"one of the arguments (?P<a>.*) is required", "次の引数のどれかを指定してください: {a}"),
+        (r"unrecognized arguments: (?P<a>.*)", "認識できない引数があります: {a}"),
+        (r"invalid choice: (?P<v>.*) \(choose from (?P<c>.*)\)", "{v} は選べません(選べるのは {c})"),
+        (r"expected one argument", "値を1つ指定してください"),
+        (r"expected at most one argument", "値は1つまでです"),
+        (r"expected at least one argument", "値を1つ以上指定してください"),
+        (r"not allowed with argument (?P<a>.*)", "{a} と一緒には指定できません"),
+        (r"ambiguous option: (?P<o>\S+) could match (?P<m>.*)", "{o} はどの引数か決められません(候補: {m})"),
+        (r"invalid (?P<t>\S+) value: (?P<v>.*)", "値 {v} を読めません"),
+        (r"ignored explicit argument (?P<v>.*)", "値 {v} は指定できません"),
+        (r"unexpected option string: (?P<o>.*)", "予期しない引数 {o} があります"),
+    )
+)
+
+
+def japanese_usage_message(message: str) -> str:
+    """One of argparse's English messages in Japanese, keeping the argument names (and the
+    ``argument --x:`` it starts with, as ``引数 --x:``); an unknown message is kept as it is."""
+    prefix = ""
+    head = re.match(r"argument (?P<name>[^:]+): (?P<rest>.*)", message, re.DOTALL)
+    if head is not None:
+        prefix = f"引数 {head['name']}: "
+        message = head["rest"]
+    for pattern, text in _ARGPARSE_MESSAGES:
+        found = pattern.fullmatch(message)
+        if found is not None:
+            return prefix + text.format(**found.groupdict())
+    return prefix + message
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        fail(f"引数が正しくありません: {message}")
+        fail(f"引数が正しくありません: {japanese_usage_message(message)}({self.prog} --help で使い方を表示します)")
         raise SystemExit(EXIT_USAGE)
 
 

@@ -165,6 +165,8 @@ class OrderItem(Base):
     unit_price: Mapped[int] = mapped_column(Integer)
     cost_price: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
+    # Issue 15: the shop's item code (from the import file), to set a cost price by (0013).
+    sku: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     order: Mapped[Order] = relationship(back_populates="items")
 
@@ -467,3 +469,66 @@ class SettlementProblem(Base):
 
 Index("ux_settlement_rows_key", SettlementLine.settlement_id, SettlementLine.key, unique=True)
 Index("ux_settlement_problems_key", SettlementProblem.settlement_id, SettlementProblem.row_key, unique=True)
+
+
+# --- Shipping and the cancellation desk (issue 15, migration 0013) ---------------------------
+
+
+class Shipment(Base):
+    """An order's shipment (R24): one per order, so an order is never shipped twice."""
+
+    __tablename__ = "shipments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    carrier: Mapped[str] = mapped_column(String(16))  # core.shipping.carriers.Carrier
+    tracking_number: Mapped[str] = mapped_column(String(64))
+    shipped_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class OrderCost(Base):
+    """What an order cost the shop beyond its items' cost prices (R47's calculator, net result)."""
+
+    __tablename__ = "order_costs"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    shipping_cost: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    payment_fee: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resale_estimate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CancellationRequest(Base):
+    """A cancellation request of a customer (R44–R48), or a supplier failure (R50), and its return."""
+
+    __tablename__ = "cancellation_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # customer | supplier
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(16))  # mail | phone | form
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), index=True)  # core.shipping.cancellation.RequestState
+    option: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    refund_amount: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refunded: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # R50: the last guided step finished (apology, refund, cancel), to resume after an interruption.
+    step: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Resale(Base):
+    """A returned item sold again (R49), e.g. at an auction."""
+
+    __tablename__ = "resales"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    amount: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    operator: Mapped[str] = mapped_column(String(64), default="", server_default="")

@@ -51,6 +51,15 @@ class RefusedRow:
 
 
 @dataclass(frozen=True)
+class ImportNotice:
+    """What the file says that the import does not do by itself (the operator must)."""
+
+    line: int
+    number: str  # the order number
+    reason: str  # one Japanese sentence
+
+
+@dataclass(frozen=True)
 class DetectedFile:
     format: str  # "futureshop" | "eccube" | "shopify" | "amazon-orders" | a saved mapping name
     encoding: str  # "cp932" | "utf-8" | "utf-8-sig"

@@ -13,17 +13,23 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from core.clock import clock_from_env
 from core.errors import BadInput
 from core.imports.formats import BUILTIN
-from core.imports.formats.base import FormatSpec, Layout, resolve
+from core.imports.formats.base import FIELD_LABELS, FormatSpec, Layout, resolve
 from core.imports.mapping import ColumnMapping
 from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, RefusedRow
 from core.imports.values import (
     CHARGE_PERMISSION_RE,
+    check_charge_id,
+    check_charge_permission_id,
+    check_order_amount,
+    check_order_date,
     parse_amount,
     parse_datetime,
     parse_kind,
@@ -72,12 +78,14 @@ def detect(
         BadInput: the encoding or the format cannot be recognised, or a required column is
             missing (named), in one Japanese sentence.
     """
+    _refuse_non_text(path)
     chosen_encoding = _detect_encoding(path) if encoding == "auto" else _named_encoding(path, encoding)
     with _open_binary(path) as stream:
         first_line = next(_text_lines(stream, chosen_encoding), "")
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     headers = _header_row(csv.reader([first_line], delimiter=delimiter))
     spec = _choose_spec(headers, format, mappings or {})
+    _refuse_duplicates(resolve(spec, headers)[0])
     return DetectedFile(format=spec.name, encoding=chosen_encoding, delimiter=delimiter)
 
 
@@ -87,6 +95,7 @@ def read_headers(path: Path, *, encoding: str = "auto") -> tuple[str, ...]:
     Raises:
         BadInput: the file cannot be opened or decoded, or has no header row.
     """
+    _refuse_non_text(path)
     chosen_encoding = _detect_encoding(path) if encoding == "auto" else _named_encoding(path, encoding)
     with _open_binary(path) as stream:
         first_line = next(_text_lines(stream, chosen_encoding), "")
@@ -99,20 +108,29 @@ def read_orders(
     detected: DetectedFile,
     *,
     mappings: Mapping[str, ColumnMapping] | None = None,
+    now: datetime | None = None,
 ) -> Iterator[ImportedOrder | RefusedRow]:
     """Stream the file's orders (and refused rows) in file order.
 
+    ``now`` (the injectable clock's; by default ``KANJO_NOW`` or the system's) bounds the order
+    dates: a date after ``now`` + 1 day, or before 2000, refuses its order (issue 11 item 9).
+
     Raises:
-        BadInput: the header lacks a required column, or a byte cannot be decoded in the
-            detected encoding (named with the line), during iteration.
+        BadInput: the header lacks a required column or names a column it reads twice, a byte
+            cannot be decoded in the detected encoding (named with the line), or a quote is not
+            closed before the end of the file (named with the line it opened on), during iteration.
     """
+    if now is None:
+        now = clock_from_env().now()
     with _open_binary(path) as stream:
-        reader = csv.reader(_text_lines(stream, detected.encoding), delimiter=detected.delimiter)
+        ended: list[bool] = []
+        reader = csv.reader(_watch_end(_text_lines(stream, detected.encoding), ended), delimiter=detected.delimiter)
         headers = _header_row(reader)
         spec = _spec_for(detected.format, headers, mappings or {})
         layout, missing = resolve(spec, headers)
         if missing:
             raise BadInput(_missing_message(spec, missing))
+        _refuse_duplicates(layout)
         number_index = layout.fields["number"][0]
         group: list[tuple[int, list[str]]] = []
         current = ""
@@ -124,6 +142,13 @@ def read_orders(
                 break
             except csv.Error as exc:
                 raise BadInput(f"{start}行目をCSVとして読めません（引用符の対応などを確認してください）。") from exc
+            if ended:
+                # csv asked for a line past the end inside this row: a quote opened and never
+                # closed, and the rest of the file went into one cell. Nothing of it is guessed.
+                raise BadInput(
+                    f'{start}行目で始まる引用符（"）が閉じられていないため、{start}行目から最後までを読めません。'
+                    "引用符の対応を確認してください。"
+                )
             if not any(cell.strip() for cell in row):
                 continue
             number = row[number_index].strip() if number_index < len(row) else ""
@@ -131,12 +156,12 @@ def read_orders(
                 yield RefusedRow(start, layout.headers[number_index], f"{layout.headers[number_index]}が空です。")
                 continue
             if group and number != current:
-                yield from _build(layout, current, group)
+                yield from _build(layout, current, group, now)
                 group = []
             current = number
             group.append((start, row))
         if group:
-            yield from _build(layout, current, group)
+            yield from _build(layout, current, group, now)
 
 
 # --- encodings ---------------------------------------------------------------------------
@@ -174,6 +199,64 @@ def _text_lines(binary: io.BufferedReader, encoding: str) -> Iterator[str]:
         raise BadInput(f"{number}行目が{_ENCODING_LABELS.get(encoding, encoding)}の途中で終わっています。") from exc
     if tail:
         yield tail
+
+
+def _watch_end(lines: Iterable[str], ended: list[bool]) -> Iterator[str]:
+    """``lines``, then a mark in ``ended`` once they are exhausted (no cost per line)."""
+    yield from lines
+    ended.append(True)
+
+
+# Files people pick by mistake instead of a CSV export: (first bytes, what it is).
+_NOT_TEXT: Final = (
+    (b"PK\x03\x04", "Excel(.xlsx)またはZIPのファイル"),
+    (b"PK\x05\x06", "ZIPのファイル"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Excel(.xls)などのファイル"),
+    (b"%PDF", "PDFのファイル"),
+    (b"\x89PNG\r\n\x1a\n", "画像(PNG)のファイル"),
+    (b"\xff\xd8\xff", "画像(JPEG)のファイル"),
+    (b"GIF87a", "画像(GIF)のファイル"),
+    (b"GIF89a", "画像(GIF)のファイル"),
+    (b"\x1f\x8b", "圧縮(gzip)されたファイル"),
+    (b"7z\xbc\xaf\x27\x1c", "圧縮(7z)されたファイル"),
+    (b"Rar!", "圧縮(RAR)されたファイル"),
+)
+
+
+def _refuse_non_text(path: Path) -> None:
+    """A spreadsheet, archive, PDF or image is named as such, not as an encoding problem.
+
+    Raises:
+        BadInput: the file starts like one of those (or holds NUL bytes: not a text file).
+    """
+    with _open_binary(path) as stream:
+        head = stream.read(4096)
+    kind = next((label for magic, label in _NOT_TEXT if head.startswith(magic)), None)
+    if kind is None and b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        kind = "テキストではないファイル"
+    if kind is not None:
+        raise BadInput(
+            f"CSV/TSVファイルではありません({kind}のようです)。"
+            "Excelの場合は「CSV UTF-8(コンマ区切り)」などのCSV形式で保存してから取り込んでください。"
+        )
+
+
+def _refuse_duplicates(layout: Layout) -> None:
+    """A header the format reads that appears twice: which one holds the value is not guessed.
+
+    Raises:
+        BadInput: naming the column and its two positions (1-based).
+    """
+    read = sorted({index for indices in layout.fields.values() for index in indices})
+    for index in read:
+        name = layout.headers[index]
+        again = next((i for i, header in enumerate(layout.headers) if header == name and i != index), None)
+        if again is not None:
+            first, second = sorted((index, again))
+            raise BadInput(
+                f"見出し「{name}」が{first + 1}列目と{second + 1}列目の2か所にあり、どちらを読むか決められません。"
+                "一方の列名を変えるか削除してから取り込んでください。"
+            )
 
 
 def _detect_encoding(path: Path) -> str:
@@ -275,30 +358,40 @@ def _missing_message(spec: FormatSpec, missing: list[str]) -> str:
 
 
 def _cell(layout: Layout, row: list[str], key: str) -> str:
-    indices = layout.fields.get(key, ())
-    if len(indices) == 1:  # the common case, without building a list (hot: ~25 calls a line)
-        index = indices[0]
+    index = layout.single.get(key)
+    if index is not None:  # the common case, without building a list (hot: ~25 calls a line)
         return row[index].strip() if index < len(row) else ""
+    indices = layout.fields.get(key, ())
     parts = [row[i].strip() for i in indices if i < len(row) and row[i].strip()]
     return " ".join(parts)
 
 
-def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> Iterator[ImportedOrder | RefusedRow]:
+def _build(
+    layout: Layout, number: str, group: list[tuple[int, list[str]]], now: datetime
+) -> Iterator[ImportedOrder | RefusedRow]:
     spec = layout.spec
     problems: list[RefusedRow] = []
     first_line, first = group[0]
 
+    names = layout.header_names
+
     def header(key: str) -> str:
-        return layout.header_of(key) or key
+        return names.get(key) or FIELD_LABELS.get(key, key)
+
+    def empty(key: str) -> str:
+        if key in layout.fields:
+            return f"{header(key)}が空です。"
+        # A saved mapping that names no column for it (a stale one: saving checks this now).
+        return f"{header(key)}の列がありません(列のマッピングで{header(key)}の列を指定してください)。"
 
     def amount(line: int, row: list[str], key: str, *, required: bool) -> int | None:
         text = _cell(layout, row, key)
         if not text:
             if required:
-                problems.append(RefusedRow(line, header(key), f"{header(key)}が空です。"))
+                problems.append(RefusedRow(line, header(key), empty(key)))
             return None
         try:
-            return parse_amount(text, header(key))
+            return check_order_amount(parse_amount(text, header(key)), header(key))
         except BadInput as exc:
             problems.append(RefusedRow(line, header(key), exc.message))
             return None
@@ -306,10 +399,10 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
     ordered_at = None
     text = _cell(layout, first, "ordered_at")
     if not text:
-        problems.append(RefusedRow(first_line, header("ordered_at"), f"{header('ordered_at')}が空です。"))
+        problems.append(RefusedRow(first_line, header("ordered_at"), empty("ordered_at")))
     else:
         try:
-            ordered_at = parse_datetime(text, header("ordered_at"))
+            ordered_at = check_order_date(parse_datetime(text, header("ordered_at")), text, header("ordered_at"), now)
         except BadInput as exc:
             problems.append(RefusedRow(first_line, header("ordered_at"), exc.message))
 
@@ -351,7 +444,7 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
         price = amount(line, row, "item_price", required=True)
         quantity = None
         if not quantity_text:
-            problems.append(RefusedRow(line, header("item_quantity"), f"{header('item_quantity')}が空です。"))
+            problems.append(RefusedRow(line, header("item_quantity"), empty("item_quantity")))
         else:
             try:
                 quantity = parse_quantity(quantity_text, header("item_quantity"))
@@ -368,6 +461,29 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
             items.append(ImportedItem(sku, name, price, quantity))
     if spec.line_amounts:
         total = line_sum + shipping_fee
+        if not problems:
+            try:
+                check_order_amount(total, f"注文番号 {number} の合計")
+            except BadInput as exc:
+                problems.append(RefusedRow(first_line, header("item_price"), exc.message))
+
+    # Issue 11 item 11: an ID without Amazon's shape is refused here, before any call.
+    charge_permission_id = _cell(layout, first, "charge_permission_id") or None
+    if charge_permission_id is not None:
+        try:
+            check_charge_permission_id(charge_permission_id)
+        except BadInput as exc:
+            problems.append(RefusedRow(first_line, header("charge_permission_id"), exc.message))
+    charge_ids: list[str] = []
+    for line, row in group:
+        for charge_id in _cell(layout, row, "charge_ids").replace(",", " ").split():
+            try:
+                check_charge_id(charge_id)
+            except BadInput as exc:
+                problems.append(RefusedRow(line, header("charge_ids"), exc.message))
+                continue
+            if charge_id not in charge_ids:
+                charge_ids.append(charge_id)
 
     if problems:
         yield from problems
@@ -375,7 +491,6 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
     assert ordered_at is not None and total is not None
 
     label = _cell(layout, first, "payment_label")
-    charge_permission_id = _cell(layout, first, "charge_permission_id") or None
     if charge_permission_id is None:
         reference = _cell(layout, first, "payment_reference")
         if CHARGE_PERMISSION_RE.fullmatch(reference):
@@ -383,11 +498,6 @@ def _build(layout: Layout, number: str, group: list[tuple[int, list[str]]]) -> I
     method = payment_method(label)
     if method == "other" and not label and charge_permission_id is not None and spec.kind != "marketplace":
         method = "amazon_pay"
-    charge_ids: list[str] = []
-    for _, row in group:
-        for charge_id in _cell(layout, row, "charge_ids").replace(",", " ").split():
-            if charge_id not in charge_ids:
-                charge_ids.append(charge_id)
 
     yield ImportedOrder(
         number=number,

@@ -30,19 +30,19 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.amazonpay.errors import ResourceNotFoundError
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo
 from core.clock import Clock
 from core.db import search_index
+from core.db.bulk import bulk_insert, insert_returning_ids
 from core.db.engine import sqlite_path
 from core.db.locks import lock_order
 from core.db.schema import (
@@ -55,13 +55,14 @@ from core.db.schema import (
     Order,
     OrderItem,
 )
-from core.domain import ChargePurpose, OrderKind, OrderStatus
+from core.domain import ChargePurpose, ChargeState, OrderKind, OrderStatus
 from core.environment import NO_ENVIRONMENT, connection_environment
 from core.errors import BadInput, GatewayError, NotFound, RuleViolation
 from core.gateway import Gateway
 from core.imports import reader
 from core.imports.mapping import ColumnMapping
-from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, RefusedRow
+from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, ImportNotice, RefusedRow
+from core.imports.values import CHARGE_EXAMPLE, check_charge_id, check_charge_permission_id
 from core.journal import Journal
 from core.ledger import (
     apply_charge_info,
@@ -74,7 +75,7 @@ from core.order_numbers import validate_order_number
 from core.settings import SettingsStore
 from core.status import auth_expiry_of, charge_permission_expiry, order_label
 
-CHUNK_ORDERS = 500
+CHUNK_ORDERS = 2000  # orders per write transaction (about a second of the write lock)
 PROGRESS_EVERY = 200  # orders between two progress reports while checking (and one check batch)
 # The summary keeps every count exact but only a bounded sample of the planned orders, so an
 # import's memory does not grow with the file: the first ORDER_SAMPLE orders, plus updates up to
@@ -82,6 +83,7 @@ PROGRESS_EVERY = 200  # orders between two progress reports while checking (and 
 ORDER_SAMPLE = 1_000
 UPDATE_SAMPLE = 10_000
 MISMATCH_SAMPLE = 1_000
+NOTICE_SAMPLE = 1_000
 READ_THREADS = 4  # Amazon Pay reads of one check batch run on this many threads; writes stay here
 Rows = Iterable[ImportedOrder | RefusedRow] | Callable[[], Iterable[ImportedOrder | RefusedRow]]
 
@@ -124,6 +126,7 @@ class PlannedOrder:
     fields: tuple[str, ...] = ()
     linked: bool = False
     amazon_pay: bool = True  # paid with Amazon Pay (not otherwise, not a marketplace order)
+    notice: str | None = None  # what the operator must do by hand (a cancel the import did not take)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -154,6 +157,11 @@ class ImportSummary:
     mismatches: tuple[str, ...] = ()  # order numbers whose file total differs from Amazon's (a sample)
     orders_total: int = 0  # planned orders in all; ``orders`` holds a bounded sample of them
     mismatches_total: int = 0
+    # What the file says that the import does not do by itself, for the operator (item 1: a
+    # キャンセル of an order whose money is at Amazon); a bounded sample, and the exact count.
+    notices: tuple[ImportNotice, ...] = ()
+    notices_total: int = 0
+    blocked: bool = False  # refused rows stopped the import: nothing was written
 
     @property
     def orders_truncated(self) -> bool:
@@ -178,6 +186,9 @@ class ImportSummary:
             "orders_total": self.orders_total,
             "orders_truncated": self.orders_truncated,
             "mismatches_total": self.mismatches_total,
+            "notices": [{"line": n.line, "number": n.number, "reason": n.reason} for n in self.notices],
+            "notices_total": self.notices_total,
+            "blocked": self.blocked,
         }
 
 
@@ -202,9 +213,10 @@ CancelCheck = Callable[[], bool]
 class ImportRefused(BadInput):
     """Rows were refused and ``skip_bad`` was not given: nothing was written."""
 
-    def __init__(self, message: str, refused: tuple[RefusedRow, ...]) -> None:
+    def __init__(self, message: str, refused: tuple[RefusedRow, ...], summary: ImportSummary | None = None) -> None:
         super().__init__(message)
         self.refused = refused
+        self.summary = summary  # what was checked (nothing written), for ``--json``
 
 
 @dataclass(frozen=True)
@@ -256,9 +268,14 @@ class _Scratch:
         """True the first time an order number is seen in this file."""
         return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (number,)).rowcount == 1
 
-    def claim(self, order: ImportedOrder, number: str) -> str | None:
+    def claim(self, order: ImportedOrder, number: str, *, check_only: bool = False) -> str | None:
         """The reason to refuse ``order`` when an earlier row of the file has its Charge
-        Permission (not for subscriptions, R14) or one of its Charges; else claims them."""
+        Permission (not for subscriptions, R14) or one of its Charges; else claims them.
+
+        Only an accepted order claims (issue 11 item 8): the plan checks with ``check_only``,
+        and the claim is made once Amazon Pay confirmed the row, so a row refused for its own
+        fault never knocks out the later row that rightly has that permission or charge.
+        """
         cp_id = order.charge_permission_id
         wanted: list[tuple[str, str]] = []
         if cp_id and order.kind != OrderKind.SUBSCRIPTION.value:
@@ -268,20 +285,21 @@ class _Scratch:
             row = self._db.execute("SELECT number FROM claims WHERE id = ?", (key,)).fetchone()
             if row is not None and row[0] != number:
                 return message.format(row[0])
-        self._db.executemany("INSERT OR IGNORE INTO claims VALUES (?, ?)", [(key, number) for key, _ in wanted])
+        if not check_only:
+            self._db.executemany("INSERT OR IGNORE INTO claims VALUES (?, ?)", [(key, number) for key, _ in wanted])
         return None
 
-    def keep_orders(self, orders: Sequence[ImportedOrder]) -> None:
-        """The check pass's accepted orders, in file order, for the write pass (``apply`` only):
-        reading them back costs a tenth of parsing the file a second time."""
-        if self.keep_reads and orders:
-            self._db.executemany("INSERT INTO orders (data) VALUES (?)", [(pickle.dumps(o),) for o in orders])
+    def keep_orders(self, accepted: Sequence[tuple[ImportedOrder, PlannedOrder]]) -> None:
+        """The check pass's accepted orders and their plans, in file order, for the write pass
+        (``apply`` only): reading them back costs a tenth of parsing the file a second time."""
+        if self.keep_reads and accepted:  # one blob a batch: a third of pickling order by order
+            self._db.execute("INSERT INTO orders (data) VALUES (?)", (pickle.dumps(list(accepted), protocol=5),))
 
-    def orders(self) -> Iterator[ImportedOrder]:
-        """The orders kept by ``keep_orders``, in file order, streamed."""
+    def orders(self) -> Iterator[tuple[ImportedOrder, PlannedOrder]]:
+        """The orders and plans kept by ``keep_orders``, in file order, streamed."""
         cursor = self._db.cursor()  # its own cursor: ``reading`` runs between two of these rows
         for (data,) in cursor.execute("SELECT data FROM orders ORDER BY seq"):
-            yield cast(ImportedOrder, pickle.loads(data))
+            yield from cast(list[tuple[ImportedOrder, PlannedOrder]], pickle.loads(data))
 
     def keep(self, number: str, reading: _Amazon) -> None:
         if self.keep_reads:
@@ -303,7 +321,14 @@ class _Counts:
     orders: list[PlannedOrder] = field(default_factory=list)  # a bounded sample (ORDER_SAMPLE, UPDATE_SAMPLE)
     mismatches: list[str] = field(default_factory=list)  # a bounded sample (MISMATCH_SAMPLE)
     mismatches_total: int = 0
+    notices: list[ImportNotice] = field(default_factory=list)  # a bounded sample (NOTICE_SAMPLE)
+    notices_total: int = 0
     _updates_kept: int = 0
+
+    def notice(self, line: int, number: str, reason: str) -> None:
+        self.notices_total += 1
+        if len(self.notices) < NOTICE_SAMPLE:
+            self.notices.append(ImportNotice(line, number, reason))
 
     @property
     def total(self) -> int:
@@ -351,6 +376,39 @@ def _amazon_sum(amazon: _Amazon) -> int:
     return sum(c.amount for c in amazon.charges)
 
 
+_MONEY_STATES = frozenset(
+    {ChargeState.AUTHORIZATION_INITIATED, ChargeState.AUTHORIZED, ChargeState.CAPTURE_INITIATED, ChargeState.CAPTURED}
+)
+
+
+def _money_at_amazon(amazon: _Amazon) -> bool:
+    """Amazon holds or took the buyer's money for this order (or may: charges not named, the
+    permission not closed)."""
+    if not amazon.charges:
+        return amazon.cp.status.state != "Closed"
+    return any(c.status.state in _MONEY_STATES or c.captured_amount > 0 for c in amazon.charges)
+
+
+def cancel_notice(number: str) -> str:
+    """Issue 11 item 1 (R35): the file says キャンセル while Amazon Pay holds the order's money."""
+    return (
+        f"ファイルではキャンセルですが、Amazon Payに与信または売上が残っているため、取込ではキャンセルしていません。"
+        f"勘定でキャンセルしてください(kanjo cancel {number})。"
+    )
+
+
+def id_problem(order: ImportedOrder) -> str | None:
+    """Issue 11 item 11: the Charge Permission or Charge IDs without Amazon's shape (no call made)."""
+    try:
+        if order.charge_permission_id:
+            check_charge_permission_id(order.charge_permission_id)
+        for charge_id in order.charge_ids:
+            check_charge_id(charge_id)
+    except BadInput as exc:
+        return exc.message
+    return None
+
+
 def reference_problem(number: str, amazon: _Amazon) -> str | None:
     """R57: a one-time Charge Permission names its order (merchantReferenceId = the shop's order
     number). One that names another order belongs to another buyer: linking it would capture
@@ -362,52 +420,6 @@ def reference_problem(number: str, amazon: _Amazon) -> str | None:
         f"Charge Permission {amazon.cp.id} はAmazon Payでは受注 {reference} のものです"
         f"(この行の受注番号は {number})。別の受注の決済とは連携しません。"
     )
-
-
-def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany of ``rows`` (dicts with the same keys) into ``table``, in the session's
-    transaction.
-
-    On SQLite the statement goes to the driver as it is, each value passed through its column
-    type's own bind processor (the same conversion SQLAlchemy applies, e.g. UTC times), without
-    compiling and processing parameters row by row: a third of an import's write time.
-    Elsewhere it is SQLAlchemy's executemany.
-    """
-    if not rows:
-        return
-    connection = session.connection()
-    dialect = connection.dialect
-    if dialect.name != "sqlite":
-        session.execute(insert(table), rows)
-        return
-    names = list(rows[0])
-    defaults: dict[str, Any] = {}
-    for column in table.c:  # what SQLAlchemy's insert would fill in for a column left out
-        if column.name in rows[0] or column.default is None:
-            continue
-        default = column.default
-        if not getattr(default, "is_scalar", False):  # a callable default: let SQLAlchemy call it
-            session.execute(insert(table), rows)
-            return
-        defaults[column.name] = default.arg  # type: ignore[attr-defined]
-    names += list(defaults)
-    rows = [{**row, **defaults} for row in rows] if defaults else rows
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
-    quote = dialect.identifier_preparer.quote
-    statement = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
-        f"VALUES ({', '.join('?' for _ in names)})"
-    )
-    converted = [(index, process) for index, process in enumerate(processors) if process is not None]
-    pick = itemgetter(*names)
-    values: list[tuple[Any, ...]] = []
-    for row in rows:
-        value = list(pick(row)) if len(names) > 1 else [pick(row)]
-        for index, process in converted:
-            if value[index] is not None:
-                value[index] = process(value[index])
-        values.append(tuple(value))
-    connection.exec_driver_sql(statement, values)
 
 
 def _customer_values(order: ImportedOrder) -> dict[str, Any]:
@@ -596,7 +608,13 @@ class ImportService:
     @staticmethod
     def _status_blocked(existing: Order, status: OrderStatus) -> bool:
         """A cancel in the file never cancels Amazon Pay money: that is ``kanjo cancel`` (R35)."""
-        return status is OrderStatus.CANCELED and (existing.authorized_amount > 0 or existing.captured_amount > 0)
+        if status is not OrderStatus.CANCELED:
+            return False
+        if existing.authorized_amount > 0 or existing.captured_amount > 0:
+            return True
+        # Linked without its Charge IDs: Amazon may hold money not seen here (review item 1).
+        permission = existing.charge_permission
+        return permission is not None and permission.state != "Closed" and not existing.charges
 
     def _plan_batch(
         self, session: Session, orders: Sequence[ImportedOrder], scratch: _Scratch | None = None
@@ -642,7 +660,7 @@ class ImportService:
                 cp_other = next((o for o in cp_owners.get(order.charge_permission_id, ()) if o != order.number), None)
             conflict = self._conflict_known(order, row, cp_other, charge_owners)
             if conflict is None and scratch is not None:
-                conflict = scratch.claim(order, number)
+                conflict = scratch.claim(order, number, check_only=True)
             if conflict is not None:
                 column = None if "別の種類" in conflict else "charge_permission_id"
                 plans.append(RefusedRow(order.line, column, conflict))
@@ -656,8 +674,18 @@ class ImportService:
             changed = self._changes(row, order)
             is_linked = row.charge_permission_id is not None or linked
             amazon_pay = amazon_pay or (row.payment_method == "amazon_pay" and row.kind != OrderKind.MARKETPLACE.value)
+            status = order_status_of(order.order_status, OrderStatus(row.order_status))
+            blocked = status.value != row.order_status and self._status_blocked(row, status)
             plans.append(
-                PlannedOrder(number, order.line, "update" if changed else "unchanged", changed, is_linked, amazon_pay)
+                PlannedOrder(
+                    number,
+                    order.line,
+                    "update" if changed else "unchanged",
+                    changed,
+                    is_linked,
+                    amazon_pay,
+                    cancel_notice(number) if blocked else None,
+                )
             )
         return plans
 
@@ -737,6 +765,8 @@ class ImportService:
                 counts.refused.append(
                     RefusedRow(row.line, None, f"受注番号 {row.number} がファイル内で離れた行に2回以上あります。")
                 )
+            elif (problem := id_problem(row)) is not None:
+                counts.refused.append(RefusedRow(row.line, "charge_permission_id", problem))
             else:
                 orders.append(row)
         if not orders:
@@ -748,10 +778,15 @@ class ImportService:
             if isinstance(plan, PlannedOrder) and self._needs_read(plan)
         ]
         reads = self._read_all(wanted)
-        accepted: list[ImportedOrder] = []
+        accepted: list[tuple[ImportedOrder, PlannedOrder]] = []
         for order, plan in zip(orders, plans, strict=True):
             if isinstance(plan, RefusedRow):
                 counts.refused.append(plan)
+                continue
+            # An earlier accepted row of the file has its permission or charge: named first.
+            conflict = scratch.claim(order, plan.number, check_only=True)
+            if conflict is not None:
+                counts.refused.append(RefusedRow(order.line, "charge_permission_id", conflict))
                 continue
             reading = reads.get(plan.number)
             if reading is not None and not isinstance(reading, str):
@@ -759,12 +794,24 @@ class ImportService:
             if isinstance(reading, str):
                 counts.refused.append(RefusedRow(order.line, "charge_permission_id", reading))
                 continue
+            # Confirmed (or nothing to confirm): only now does it claim its permission and charges.
+            scratch.claim(order, plan.number)
             if reading is not None:
+                if (
+                    plan.action == "add"
+                    and order_status_of(order.order_status, OrderStatus.NEW) is OrderStatus.CANCELED
+                    and _money_at_amazon(reading)
+                ):
+                    # R35: the new order is not cancelled here while Amazon holds its money.
+                    order = replace(order, order_status=None)
+                    plan = replace(plan, notice=cancel_notice(plan.number))
                 scratch.keep(order.number, reading)
                 if reading.charges and _amazon_sum(reading) != order.total:
                     counts.mismatch(plan.number)  # the preview names it too (the import flags it)
+            if plan.notice is not None:
+                counts.notice(order.line, plan.number, plan.notice)
             counts.count(plan)
-            accepted.append(order)
+            accepted.append((order, plan))
         scratch.keep_orders(accepted)
 
     @staticmethod
@@ -794,6 +841,8 @@ class ImportService:
             mismatches=tuple(counts.mismatches),
             orders_total=counts.total,
             mismatches_total=counts.mismatches_total,
+            notices=tuple(counts.notices),
+            notices_total=counts.notices_total,
         )
 
     # --- applying ------------------------------------------------------------------------
@@ -830,18 +879,22 @@ class ImportService:
                     }
                 )
             if first.refused and not skip_bad:
+                checked = self._summary(detected, first, dry_run=False, file_name=file_name, sha256=sha256)
+                nothing = {"added": 0, "updated": 0, "unchanged": 0, "linked": 0, "unlinked": 0, "orders": ()}
                 raise ImportRefused(
                     f"取り込めない行が{len(first.refused)}件あるため、何も取り込みませんでした。"
                     "内容を直すか、--skip-bad でその行を除いて取り込んでください。",
                     tuple(sorted(first.refused, key=lambda r: r.line)),
+                    ImportSummary(**{**checked.__dict__, **nothing, "orders_total": 0, "blocked": True}),
                 )
             total = first.total
             counts = _Counts()
             counts.refused.extend(first.refused)
+            counts.notices, counts.notices_total = first.notices, first.notices_total  # the check pass's
             environment = connection_environment(self._settings.load())  # issue 11 item 8
             done = 0
             cancelled = False
-            chunk: list[ImportedOrder] = []
+            chunk: list[tuple[ImportedOrder, PlannedOrder]] = []
             for row in scratch.orders():  # the accepted orders, not the file parsed again
                 chunk.append(row)
                 if len(chunk) >= CHUNK_ORDERS:
@@ -863,7 +916,12 @@ class ImportService:
         return self._summary(detected, counts, dry_run=False, cancelled=cancelled, file_name=file_name, sha256=sha256)
 
     def _write_chunk(
-        self, chunk: list[ImportedOrder], counts: _Counts, source: str, environment: str, scratch: _Scratch
+        self,
+        checked: list[tuple[ImportedOrder, PlannedOrder]],
+        counts: _Counts,
+        source: str,
+        environment: str,
+        scratch: _Scratch,
     ) -> int:
         """One transaction of whole orders under their locks.
 
@@ -871,6 +929,7 @@ class ImportService:
         sent while the transaction holds the lock. An order that now needs a reading the check
         pass did not make (another process changed it in between) is refused, not guessed.
         """
+        chunk = [order for order, _ in checked]
         reads: dict[str, _Amazon] = {}
         for order in chunk:
             if order.charge_permission_id:
@@ -882,7 +941,7 @@ class ImportService:
             self._lock_chunk(session, [order.number for order in chunk])
             # The search index is filled once for the chunk, not by a trigger per order (0007).
             paused = search_index.pause(session)
-            plans = self._plan_batch(session, chunk)  # again, under the locks
+            plans = self._still_planned(session, checked) or self._plan_batch(session, chunk)  # under the locks
             plain: list[ImportedOrder] = []  # new orders without a reading, written together
             for order, plan in zip(chunk, plans, strict=True):
                 if (
@@ -922,6 +981,26 @@ class ImportService:
         return len(chunk)
 
     @staticmethod
+    def _still_planned(
+        session: Session, checked: list[tuple[ImportedOrder, PlannedOrder]]
+    ) -> list[PlannedOrder | RefusedRow] | None:
+        """The check pass's plans, when they still hold under the locks without planning again.
+
+        For new orders without a Charge Permission or Charge the only thing that can have changed
+        since the check pass is that another process added the same order number; one query
+        tells. Any other chunk is planned again (None).
+        """
+        if not all(
+            plan.action == "add" and not plan.linked and not order.charge_permission_id and not order.charge_ids
+            for order, plan in checked
+        ):
+            return None
+        numbers = [plan.number for _, plan in checked]
+        if session.scalar(select(Order.id).where(Order.number.in_(numbers)).limit(1)) is not None:
+            return None
+        return [plan for _, plan in checked]
+
+    @staticmethod
     def _lock_chunk(session: Session, numbers: list[str]) -> None:
         """``lock_order`` for every order of the chunk, first thing in the transaction.
 
@@ -951,7 +1030,7 @@ class ImportService:
             return
         no_charges = order_label([], [], now, sync_failed=False)
         expiry = auth_expiry_of([], now)
-        customer_ids = self._insert_many(session, Customer, [_customer_values(o) for o in orders])
+        customer_ids = insert_returning_ids(session, Customer, [_customer_values(o) for o in orders])
         rows: list[dict[str, Any]] = []
         for order, customer_id in zip(orders, customer_ids, strict=True):
             # No Charge Permission: in no Amazon Pay environment (issue 11 item 8).
@@ -968,7 +1047,7 @@ class ImportService:
                     "refunded_amount": 0,
                 }
             )
-        order_ids = self._insert_many(session, Order, rows)
+        order_ids = insert_returning_ids(session, Order, rows)
         items = [
             {
                 "order_id": order_id,
@@ -977,13 +1056,14 @@ class ImportService:
                 "unit_price": item.unit_price,
                 "cost_price": 0,
                 "quantity": item.quantity,
+                "sku": item.sku[:64],  # issue 15: `orders set-cost --sku`
             }
             for order, order_id in zip(orders, order_ids, strict=True)
             for position, item in enumerate(order.items)
         ]
         if items:
-            _bulk_insert(session, cast(Table, OrderItem.__table__), items)
-        _bulk_insert(
+            bulk_insert(session, cast(Table, OrderItem.__table__), items)
+        bulk_insert(
             session,
             cast(Table, JournalEntry.__table__),
             [
@@ -1000,25 +1080,6 @@ class ImportService:
                 for row in rows
             ],
         )
-
-    @staticmethod
-    def _insert_many(session: Session, table: type[Customer] | type[Order], rows: list[dict[str, Any]]) -> list[int]:
-        """Insert ``rows`` in one executemany and return their ids, in order.
-
-        On SQLite the chunk holds the database's write lock (``_lock_chunk``), so the next ids
-        are known: max(id) + 1 … (what SQLite itself would choose). ``RETURNING`` in parameter
-        order would make SQLAlchemy send one statement per row there. Elsewhere it is used.
-        """
-        if session.get_bind().dialect.name != "sqlite":
-            statement = insert(table).returning(table.id, sort_by_parameter_order=True)
-            return list(session.scalars(statement, rows).all())
-        start = (session.scalar(select(func.max(table.id))) or 0) + 1
-        ids = list(range(start, start + len(rows)))
-        # The table itself, not the mapped class: a plain executemany without the ORM's bulk layer.
-        _bulk_insert(
-            session, cast(Table, table.__table__), [{**row, "id": i} for row, i in zip(rows, ids, strict=True)]
-        )
-        return ids
 
     def _insert(
         self,
@@ -1072,7 +1133,12 @@ class ImportService:
         for position, item in enumerate(items):
             row.items.append(
                 OrderItem(
-                    position=position, name=item.name, unit_price=item.unit_price, cost_price=0, quantity=item.quantity
+                    position=position,
+                    name=item.name,
+                    unit_price=item.unit_price,
+                    cost_price=0,
+                    quantity=item.quantity,
+                    sku=item.sku[:64],
                 )
             )
 
@@ -1234,7 +1300,7 @@ class ImportService:
         detected = reader.detect(path, format=format, encoding=encoding, mappings=mappings)
 
         def rows() -> Iterable[ImportedOrder | RefusedRow]:
-            return reader.read_orders(path, detected, mappings=mappings)
+            return reader.read_orders(path, detected, mappings=mappings, now=self._clock.now())
 
         if dry_run:
             summary = self.preview(detected, rows, progress=progress, cancel=cancel)
@@ -1256,7 +1322,9 @@ class ImportService:
         cp_id = cp_id.strip()
         if not cp_id:
             raise BadInput("Charge Permission IDを指定してください。")
-        amazon = self._read_amazon(cp_id, [c.strip() for c in charge_ids if c.strip()])
+        cp_id = check_charge_permission_id(cp_id)  # item 11: nothing sent for a malformed ID
+        charges = [check_charge_id(c) for c in charge_ids if c.strip()]
+        amazon = self._read_amazon(cp_id, charges)  # a 404 is named first
         chosen = validate_order_number(number or amazon.cp.merchant_reference_id or cp_id)
         problem = reference_problem(chosen, amazon)
         if problem is not None:
@@ -1295,6 +1363,14 @@ class ImportService:
             conflict = self._conflict(session, imported, None)
             if conflict is not None:
                 raise RuleViolation(conflict, code="R57")
+            if not charges:
+                # Item 2: Get Charge Permission gives no order amount (its limits are a ceiling: 900 %
+                # with overcharge) and no call lists a permission's charges; 0 yen would be invented.
+                raise BadInput(
+                    "Amazon PayのCharge Permissionからは受注の金額がわからないため(金額はChargeにあります)、"
+                    f"Charge ID(例: {CHARGE_EXAMPLE})も指定してください。"
+                    "Charge IDがわからない受注は、金額の入ったショップの受注ファイルから取り込んでください(kanjo import)。"
+                )
             self._insert(session, imported, amazon, "manual", environment, now, counts)
             self._journal.event(
                 session,
@@ -1319,6 +1395,10 @@ class ImportService:
             if order is None:
                 raise NotFound(f"受注 {number} が見つかりません。")
             self._check_linkable(order, cp_id, charges)
+        # Item 11: nothing is sent to Amazon Pay for an ID without Amazon's shape.
+        check_charge_permission_id(cp_id)
+        for charge_id in charges:
+            check_charge_id(charge_id)
         amazon = self._read_amazon(cp_id, charges)
         problem = reference_problem(number, amazon)
         if problem is not None:

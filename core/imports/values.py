@@ -7,6 +7,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Final
 
+from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import JST
 from core.errors import BadInput
 from core.money import parse_yen
@@ -19,6 +20,43 @@ _DATE_RE: Final = re.compile(
     re.ASCII,
 )
 CHARGE_PERMISSION_RE: Final = re.compile(r"[A-Z]\d{2}-\d{7}-\d{7}", re.ASCII)
+# amazonpay-api.md §2: a Charge ID is its Charge Permission's ID, "-C" and six digits.
+CHARGE_RE: Final = re.compile(r"[A-Z]\d{2}-\d{7}-\d{7}-C\d{6}", re.ASCII)
+CHARGE_PERMISSION_EXAMPLE: Final = "S03-1234567-1234567"
+CHARGE_EXAMPLE: Final = "S03-1234567-1234567-C000001"
+
+# Issue 11 item 9: what a shop's file may say. Quantities above this are a typo or a unit
+# mistake (no shop sells a hundred thousand of one item in one order); amounts stay within one
+# order's maximum (R5, core.amount_rules.MAX_ORDER_TOTAL); dates between EARLIEST_DATE and one
+# day after the clock's now (a shop system's clock may run a little ahead).
+MAX_QUANTITY: Final = 99_999
+EARLIEST_DATE: Final = datetime(2000, 1, 1, tzinfo=JST)
+FUTURE_SLACK: Final = timedelta(days=1)
+
+
+def check_charge_permission_id(text: str) -> str:
+    """A Charge Permission ID as typed or read from a file, stripped; refused before any call to
+    Amazon Pay when it does not have the shape Amazon gives them (``S03-1234567-1234567``).
+
+    Raises:
+        BadInput: one Japanese sentence naming the value and the expected shape.
+    """
+    value = text.strip()
+    if not CHARGE_PERMISSION_RE.fullmatch(value):
+        raise BadInput(f"Charge Permission ID「{value}」の形が正しくありません(例: {CHARGE_PERMISSION_EXAMPLE})。")
+    return value
+
+
+def check_charge_id(text: str) -> str:
+    """A Charge ID, stripped; refused when it lacks Amazon's shape (``S03-1234567-1234567-C000001``).
+
+    Raises:
+        BadInput: one Japanese sentence naming the value and the expected shape.
+    """
+    value = text.strip()
+    if not CHARGE_RE.fullmatch(value):
+        raise BadInput(f"Charge ID「{value}」の形が正しくありません(例: {CHARGE_EXAMPLE})。")
+    return value
 
 
 def parse_amount(text: str, column: str) -> int:
@@ -27,6 +65,8 @@ def parse_amount(text: str, column: str) -> int:
     Raises:
         BadInput: the reason names ``column``.
     """
+    if text.isascii() and text.isdigit():  # the common cell: nothing to fold (parse_yen's fast path)
+        return parse_yen(text, field=column)
     normalized = unicodedata.normalize("NFKC", text).strip()
     normalized = _FRACTION_ZERO_RE.sub("", normalized)
     return parse_yen(normalized, field=column)
@@ -37,7 +77,35 @@ def parse_quantity(text: str, column: str) -> int:
     normalized = re.sub(r"\.0+$", "", normalized)
     if not normalized.isascii() or not normalized.isdigit() or int(normalized) < 1:
         raise BadInput(f"{column}は1以上の整数でなければなりません（「{text.strip()}」）。")
+    if len(normalized) > len(str(MAX_QUANTITY)) or int(normalized) > MAX_QUANTITY:
+        raise BadInput(f"{column}「{text.strip()}」が多すぎます（{MAX_QUANTITY:,}まで）。")
     return int(normalized)
+
+
+def check_order_amount(amount: int, column: str) -> int:
+    """An amount of one order (its total, a price, a fee) within R5's maximum.
+
+    Raises:
+        BadInput: the amount is above ``MAX_ORDER_TOTAL``.
+    """
+    if amount > MAX_ORDER_TOTAL:
+        raise BadInput(f"{column}の{amount:,}円は1件の注文の上限（{MAX_ORDER_TOTAL:,}円）を超えています。")
+    return amount
+
+
+def check_order_date(moment: datetime, text: str, column: str, now: datetime) -> datetime:
+    """An order's date between 2000-01-01 (Japan time) and one day after ``now`` (the clock).
+
+    Raises:
+        BadInput: the date is outside that range (named, with the range).
+    """
+    latest = now + FUTURE_SLACK
+    if moment < EARLIEST_DATE or moment > latest:
+        raise BadInput(
+            f"{column}「{text.strip()}」はありえない日時です"
+            f"（2000/01/01から{latest.astimezone(JST):%Y/%m/%d %H:%M}までの日時にしてください）。"
+        )
+    return moment
 
 
 def parse_datetime(text: str, column: str) -> datetime:

@@ -22,6 +22,7 @@ from core.domain import OrderKind
 from core.money import format_yen
 from core.queries import ItemView, OrderDetail
 from core.settings import AppSettings
+from core.shipping.carriers import carrier_label, tracking_url
 
 STORE_PROFILE_URL: Final = "https://www.amazon.co.jp/sp?_encoding=UTF8&seller={seller_token}"  # R44
 ORDER_HISTORY_URL: Final = "https://{domain}/my/orders/{order_number}"  # R43 (1)
@@ -71,6 +72,11 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     Variable("order_history_url", "ショップの注文履歴ページのURL(ドメインから, 会員のみ, R43)"),
     Variable("amazon_pay_url", "Amazon Payのお支払い設定ページ(注文の種類で選ばれます, R43)"),
     Variable("tracking_number", "送り状番号"),
+    Variable("carrier_name", "配送会社(ヤマト運輸・佐川急便・日本郵便・その他, 発送時に登録, R24)"),
+    Variable(
+        "tracking_url",
+        "配送会社の追跡ページのURL(送り状番号から。その他の配送会社にはありません: {% if tracking_url is defined %}…{% endif %})",
+    ),
     Variable("shop_name", "ショップ名"),
     Variable("shop_url", "ショップのURL(ドメインから)"),
     Variable("operator_name", "担当者名(署名, ペンネーム可, R50)"),
@@ -158,6 +164,7 @@ class OrderFacts:
     captured: int
     refunded: int  # settled and in progress (返金中) alike: neither can be refunded again
     tracking_number: str | None
+    carrier: str | None = None  # issue 15: core.shipping.carriers.Carrier of the shipment
 
     @classmethod
     def of(cls, detail: OrderDetail) -> OrderFacts:
@@ -176,6 +183,7 @@ class OrderFacts:
             captured=detail.captured,
             refunded=detail.refunded + detail.pending_refund,
             tracking_number=detail.tracking_number,
+            carrier=detail.carrier,
         )
 
 
@@ -236,6 +244,16 @@ def order_variables(order: OrderFacts, settings: AppSettings) -> dict[str, Any]:
             f"受注 {order.number} には送り状番号が登録されていないため、tracking_number を使うメッセージは作れません。",
         )
     )
+    values["carrier_name"] = (
+        carrier_label(order.carrier)
+        if order.carrier
+        else missing("carrier_name", f"受注 {order.number} には配送会社が登録されていません(発送の登録で指定します)。")
+    )
+    link = tracking_url(order.carrier, order.tracking_number.strip() if order.tracking_number else None)
+    values["tracking_url"] = link or missing(
+        "tracking_url",
+        f"受注 {order.number} の配送会社には追跡ページのリンクがありません(送り状番号で案内してください)。",
+    )
     for key in ("shop_name", "operator_name"):
         text = getattr(settings, key).strip()
         values[key] = text if text else missing_setting(key, key)
@@ -267,7 +285,8 @@ def sample_order(kind: OrderKind = OrderKind.NORMAL) -> OrderFacts:
         total=5_800,
         captured=5_800,
         refunded=0,
-        tracking_number="1234-5678-9012",
+        tracking_number="444413758703",
+        carrier="yamato",
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.amazonpay.models import ChargeInfo, ChargePermissionInfo, RefundInfo
-from core.clock import Clock
+from core.clock import Clock, to_utc
 from core.db.schema import Charge, JournalEntry, Order, Refund
 from core.domain import ChargePurpose, ChargeState, OrderStatus, PaymentStatus
 from core.environment import connection_environment
@@ -329,6 +329,12 @@ class SyncService:
                 return
             order = load_order(session, number)
             at = self._clock.now()
+            if _own_charge(order, info):
+                # Issue 11 (review item 3): an order linked without its Charge IDs (imported from a
+                # shop file) learns its own charge here: the checkout's (or the shop system's first
+                # authorization), not a Seller Central increase.
+                self._adopt_own_charge(session, order, info, at)
+                return
             charge = new_charge_row(order, info, purpose=ChargePurpose.INCREASE, origin=SELLER_CENTRAL, now=at)
             if info.status.state == ChargeState.CAPTURED:
                 charge.capture_requested_at = at
@@ -345,6 +351,23 @@ class SyncService:
                 message=f"Seller Centralで{info.amount:,}円の与信が追加されました。",
             )
             refresh_order(order, at)
+
+    def _adopt_own_charge(self, session: Session, order: Order, info: ChargeInfo, at: datetime) -> None:
+        charge = new_charge_row(order, info, purpose=ChargePurpose.ORIGINAL, origin="buyer", now=at)
+        apply_charge_info(charge, info, at, confirmed_by_read=True)
+        session.add(charge)
+        session.flush()
+        self._journal.event(
+            session,
+            action="charge_linked",
+            now=at,
+            order_number=order.number,
+            charge_id=info.id,
+            amount=info.amount,
+            actor="sync",
+            message=f"Amazon Payの通知から、この受注のCharge {info.id}({info.amount:,}円)を記録しました。",
+        )
+        refresh_order(order, at)
 
     def _adopt_refund(self, number: str, info: RefundInfo, now: object) -> None:
         with self._sessions.begin() as session:
@@ -380,6 +403,17 @@ class SyncService:
                 message=f"Seller Centralで{info.amount:,}円が返金されました。",
             )
             refresh_order(order, at)
+
+
+def _own_charge(order: Order, info: ChargeInfo) -> bool:
+    """A charge we did not create is the order's own when the order knows no charge yet, or when
+    it is older than every charge the order knows (Seller Central adds charges afterwards, R39)."""
+    if not order.charges:
+        return True
+    if info.created_at is None:
+        return False
+    created = to_utc(info.created_at)
+    return all(created < to_utc(charge.created_at) for charge in order.charges)
 
 
 def _ids_canceled_by_us(session: Session, number: str) -> set[str]:

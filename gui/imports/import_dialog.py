@@ -65,7 +65,17 @@ def result_text(summary: ImportSummary) -> str:
             + (f" ほか{more:,}件" if more > 0 else "")
             + "(金額はAmazon Payの値を使っています)"
         )
+    lines.extend(notice_lines(summary))
     return "\n".join(lines)
+
+
+def notice_lines(summary: ImportSummary) -> list[str]:
+    """What the operator must do by hand (a キャンセル in the file the import did not take, R35)."""
+    if not summary.notices_total:
+        return []
+    shown = [f"・受注 {n.number}({n.line:,}行目): {n.reason}" for n in summary.notices[:REFUSED_SHOWN]]
+    more = summary.notices_total - len(shown)
+    return [f"要対応 {summary.notices_total:,}件:", *shown, *([f"ほか{more:,}件"] if more > 0 else [])]
 
 
 class ImportDialog(QDialog):
@@ -305,6 +315,8 @@ class ImportDialog(QDialog):
                 ),
                 Tone.FAILURE,
             )
+        elif summary.notices_total:
+            self.message.show_message("\n".join(notice_lines(summary)), Tone.ATTENTION)
         elif not summary.orders:
             self.message.show_message("取り込む受注がありません。", Tone.ATTENTION)
         self._update_buttons()
@@ -377,7 +389,7 @@ class ImportDialog(QDialog):
         self.model.set_rows(rows_of(summary))
         self.counts_label.setText("取り込んだ受注と除外した行:")
         tone = Tone.SUCCESS
-        if summary.cancelled or summary.refused or summary.mismatches:
+        if summary.cancelled or summary.refused or summary.mismatches or summary.notices_total:
             tone = Tone.ATTENTION
         self.result_frame.show_message(result_text(summary), tone)
         self.close_button.setDefault(True)

@@ -42,6 +42,7 @@ BUILTIN_IDS = {
     "cancel-reply",
     "return-steps",
     "supplier-apology",
+    "full-refund",  # issue 15: R48's switch to a full refund
 }
 
 
@@ -91,7 +92,7 @@ def test_the_built_ins_are_the_issue_s_list_each_with_subject_and_body() -> None
     assert {t.id for t in templates} == BUILTIN_IDS
     for template in templates:
         assert template.title and template.subject.strip() and template.body.strip()
-        assert template.rule in {"R24", "R41", "R43", "R45", "R46", "R50"}
+        assert template.rule in {"R24", "R41", "R43", "R45", "R46", "R48", "R50"}
         check_template(template.subject, template.body)  # each would be accepted if saved
 
 

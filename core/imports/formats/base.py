@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final
 
 Alternatives = tuple[tuple[str, ...], ...]
@@ -126,6 +127,16 @@ class Layout:
         if not indices:
             return None
         return self.headers[indices[0]]
+
+    @cached_property
+    def single(self) -> dict[str, int]:
+        """The fields read from exactly one column: field → its index (the reader's hot path)."""
+        return {key: indices[0] for key, indices in self.fields.items() if len(indices) == 1}
+
+    @cached_property
+    def header_names(self) -> dict[str, str]:
+        """field → the header text of its (first) column, for the reader's messages."""
+        return {key: self.headers[indices[0]] for key, indices in self.fields.items() if indices}
 
 
 def resolve(spec: FormatSpec, headers: Sequence[str]) -> tuple[Layout, list[str]]:

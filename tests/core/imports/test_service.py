@@ -338,8 +338,9 @@ def test_a_subscription_added_without_its_charge_id_is_not_authorized_twice(app:
     control = app.gateway().control
     assert control is not None
     placed = control.checkout(number="SB-1", total=3_300, kind="subscription")
-    number = app.imports.add_by_charge_permission(placed["chargePermissionId"])
-    assert number == "SB-1"
+    # Imported from the shop's file with its permission but no Charge ID (`orders add` now asks
+    # for the Charge ID: review item 2).
+    app.imports.apply(FILE, [shop_order("SB-1", 2, total=3_300, cp=placed["chargePermissionId"], kind="subscription")])
     detail = app.orders.detail("SB-1")
     assert detail.charges_unknown and not detail.can_reauthorize and not detail.can_capture
     assert detail.reauthorize_blocked_reason == UNKNOWN_CHARGES_MESSAGE

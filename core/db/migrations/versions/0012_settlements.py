@@ -1,13 +1,15 @@
 """settlement reports, settlements, their rows and problems (issue 13)
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0013
 Create Date: 2026-12-01
 
 Kanjo keeps a zlib-compressed copy (in parts) of every settlement report it read (Amazon keeps them 90 days, R60),
 each settlement with its sums and deposit, each row keyed by settlement and transaction (so a
 report read twice adds nothing) with the order, charge or refund it matched, and the problems
 the matching found. Plain tables and indexes: the same DDL on SQLite and PostgreSQL.
+
+Written on 0010; chained after 0013 (shipping) when main was merged into the settle branch.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from alembic import op
 
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
