@@ -246,9 +246,11 @@ def run(rows: int, orders: int, folder: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--orders", type=int, default=50_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.orders * SETTLEMENTS < args.rows:
+        parser.error(f"--orders must be at least rows / {SETTLEMENTS}: a charge may not recur within one settlement")
     with tempfile.TemporaryDirectory(prefix="kanjo-settlements-bench-") as folder:
         figures = run(args.rows, args.orders, Path(folder))
     if args.json:
