@@ -368,6 +368,11 @@ class MainWindow(QMainWindow):
         self.subscriptions_action.setObjectName("subscriptionsAction")
         self.subscriptions_action.triggered.connect(self.open_subscriptions)
         toolbar.addAction(self.subscriptions_action)
+        # Issue 13 (gui/settlements): after the shipping menu, so a narrow window folds it first.
+        self.money_action = QAction("お金の流れ", self)
+        self.money_action.setObjectName("moneyAction")
+        self.money_action.triggered.connect(self.open_money_view)
+        toolbar.addAction(self.money_action)
         self.toolbar = toolbar
         self.find_action = QAction("検索", self)
         self.find_action.setObjectName("findAction")
@@ -1329,6 +1334,23 @@ class MainWindow(QMainWindow):
         )
         if path:
             self.open_import(Path(path))
+
+    def open_money_view(self) -> QWidget:
+        """Issue 13: this month's money by day, expiring authorizations and deposits (gui/settlements)."""
+        from core.settlements.service import service_for
+        from gui.settlements.money_view import MoneyView
+
+        view = MoneyView(service_for(self.app), self.runner, to_jst(self.app.clock.now()).date(), parent=self)
+        # An order behind a bar: the list shows it (the search finds it by its number).
+        view.order_chosen.connect(self._show_order_from_money_view)
+        self.money_view = view
+        view.show()
+        view.start()
+        return view
+
+    def _show_order_from_money_view(self, number: str) -> None:
+        self.filter_bar.search.setText(number)
+        self.filter_bar.apply_now()
 
     def open_import(self, path: Path) -> ImportDialog:
         """The import dialog for ``path``: it checks the file at once (nothing written) and shows it."""
