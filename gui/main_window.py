@@ -126,7 +126,7 @@ WIDEST_TEXT = {
 DETAIL_MIN_WIDTH = 460  # the detail panel's five operation buttons in one row
 DETAIL_NARROW_WIDTH = 380  # on a small screen: the buttons wrap, the panel scrolls (issue 16 item 2)
 FIRST_START_HEIGHT = 860
-FRAME_ALLOWANCE = QSize(0, 40)  # the title bar above the window (side borders are a pixel or two)
+FRAME_ALLOWANCE = QSize(4, 40)  # the title bar above the window and its side borders (a pixel or two)
 LIVE_INTERVAL_S = 1.0  # how often the store is asked whether another operator changed an order
 LIVE_SETTLE_MS = 300  # changes arriving close together re-read the list once
 OWN_CHANGE_S = 15.0  # a change of an order this window operated on that recently is its own echo
@@ -491,6 +491,7 @@ class MainWindow(QMainWindow):
             add_to_menu(self, Menu.VIEW, item, separator_before=separated)
         add_to_menu(self, Menu.ORDERS, self.shipping_menu.menuAction(), separator_before=True)  # issue 15
         add_to_menu(self, Menu.ORDERS, self.subscriptions_action)  # issue 12
+        add_to_menu(self, Menu.ORDERS, self.money_action)  # issue 13
         add_to_menu(self, Menu.HELP, self.first_day_action)
         add_to_menu(self, Menu.HELP, self.about_action)
 

@@ -20,7 +20,7 @@ def test_first_start_at_1024x600_fits_the_available_geometry(make_window: MakeWi
     available = QRect(0, 24, 1024, 576)  # 1024×600 less a 24 px panel of the desktop
     window.first_start_layout(available)
     QApplication.processEvents()
-    assert available.contains(window.geometry()), (window.geometry(), available)
+    assert available.contains(window.frameGeometry()), (window.frameGeometry(), available)
     bar = window.statusBar()
     assert bar.isVisible()
     assert bar.geometry().bottom() < window.height()  # inside the window, so on screen
