@@ -31,7 +31,7 @@ import time as _time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -232,6 +232,7 @@ class OrderPages:
         after: tuple[Any, ...] | None = None,
         before: tuple[Any, ...] | None = None,
         budget_ms: float | None = None,
+        total: int | None = None,
     ) -> Page:
         """``limit`` rows from position ``offset``.
 
@@ -240,12 +241,33 @@ class OrderPages:
         turns the read into an index seek (keyset) instead of counting ``offset`` rows.
         ``budget_ms``: stop and raise :class:`ReadOverBudget` when SQLite has worked this
         long (needs :attr:`bounded_reads`).
+        ``total``: the number of rows the caller counted for ``query``. A position past the
+        middle is then read from the other end (``OFFSET total - offset - limit`` in the
+        reverse order): a database counts the rows it skips, and PostgreSQL walks them one by
+        one (row 900,000 of 1,000,000: 100,000 entries skipped instead of 900,000). Were rows
+        added or removed since the count, the page is off by as many rows, as a read from the
+        top is when rows arrive above it; the model recounts on every change.
         """
         if limit <= 0:
             return Page(offset, ())
         sort_column = self._sort_column(query.sort)
         keyset = self.supports_keyset(query.sort)
         backwards = keyset and after is None and before is not None
+        # 与信期限 keeps its undated orders last in both directions: no mirror to read from.
+        from_end = (
+            after is None
+            and before is None
+            and total is not None
+            and offset > total // 2
+            and query.sort is not SortKey.AUTH_EXPIRY
+        )
+        slice_query, slice_offset = query, offset
+        if from_end:
+            assert total is not None
+            if offset >= total:
+                return Page(offset, ())
+            limit = min(limit, total - offset)
+            slice_query, slice_offset = replace(query, descending=not query.descending), total - offset - limit
         ids_query = select(Order.id, sort_column)
         if self._needs_customer_join(query, for_count=False):
             ids_query = ids_query.join(Customer, Customer.id == Order.customer_id)
@@ -263,9 +285,9 @@ class OrderPages:
             if seek is not None:
                 keyed = list(connection.execute(seek.limit(_literal(limit))).all())
             else:  # by position, in the list's order (dated orders first for 与信期限)
-                keyed = self._slice(connection, ids_query, query, offset, limit)
+                keyed = self._slice(connection, ids_query, slice_query, slice_offset, limit)
             by_id = self._rows(connection, {row_id: (value, row_id) for row_id, value in keyed}, now)
-        if backwards:
+        if backwards or from_end:
             keyed.reverse()
         rows = tuple(by_id[row_id] for row_id, _value in keyed if row_id in by_id)
         return Page(offset, rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,10 @@ def _postgresql_session(dbapi_connection: Any, _record: Any) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'UTC'")
             cursor.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
+            # The desk's queries read a page or a count through an index: compiling them (JIT)
+            # costs more than it saves (16 ms on a 1,000,000-order list read).
+            with contextlib.suppress(Exception):  # a server without the setting (before 11)
+                cursor.execute("SET jit = off")
     finally:
         dbapi_connection.autocommit = autocommit
 

@@ -384,10 +384,13 @@ class OrderTableModel(QAbstractTableModel):
         if OrderPages.supports_keyset(query.sort):
             after = self._keys.get(page_index - 1)
             before = self._first_keys.get(page_index + 1) if after is None else None
+        total = self._count if self._count_exact else None  # a far page is read from the nearer end
         cheap = after is not None or before is not None or offset <= self.sync_offset_limit
         if not prefetch and not self._slow and cheap:
             started = time.perf_counter()
-            page = self._pages_source.page(query, offset, size, self._clock.now(), after=after, before=before)
+            page = self._pages_source.page(
+                query, offset, size, self._clock.now(), after=after, before=before, total=total
+            )
             if (time.perf_counter() - started) * 1000 > self.sync_budget_ms:
                 self._slow = True  # measured too slow for the GUI thread: later reads go to the worker
             self.sync_reads += 1
@@ -403,7 +406,9 @@ class OrderTableModel(QAbstractTableModel):
         def read() -> Page | None:
             if generation != self._generation:
                 return None  # the query changed while this waited: do not hold up the new one
-            return self._pages_source.page(query, offset, size, self._clock.now(), after=after, before=before)
+            return self._pages_source.page(
+                query, offset, size, self._clock.now(), after=after, before=before, total=total
+            )
 
         def arrived(page: Page | None) -> None:
             self._requested.discard(page_index)

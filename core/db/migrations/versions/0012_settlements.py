@@ -1,7 +1,7 @@
 """settlement reports, settlements, their rows and problems (issue 13)
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0011
 Create Date: 2026-12-01
 
 Kanjo keeps a zlib-compressed copy (in parts) of every settlement report it read (Amazon keeps them 90 days, R60),
