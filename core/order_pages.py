@@ -57,8 +57,9 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.clock import JST, to_utc
-from core.db.schema import CancellationRequest, ChargePermission, Customer, Order
+from core.db.schema import CancellationRequest, ChargePermission, Customer, Order, ReservationPlan
 from core.db.search_index import END_MARK
+from core.db.tokyo_day import tokyo_day_start
 from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.payment_rules import permission_holds_a_charge
 from core.queries import effective_payment_status
@@ -680,6 +681,13 @@ def _needs_action(now: datetime, days: int) -> ColumnElement[bool]:
         Order.order_status == OrderStatus.ON_HOLD.value,
         # Issue 15: an open cancellation request, or a return awaiting the item (or its refund).
         Order.id.in_(select(CancellationRequest.order_id).where(CancellationRequest.state.in_(DESK_ACTION_STATES))),
+        # Issue 12: a reservation whose authorization lapses before its planned shipping day (R9, R12;
+        # core.subscriptions.rules.reservation_check says what to do and when).
+        Order.number.in_(
+            select(ReservationPlan.order_number)
+            .join(Order, Order.number == ReservationPlan.order_number)
+            .where(Order.auth_expires_at < tokyo_day_start(ReservationPlan.planned_ship))
+        ),
     )
 
 
