@@ -4,6 +4,7 @@ the order list's search through indexes, UTC times, the per-order lock and every
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -37,8 +38,19 @@ from tests.pg import PgCluster
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "a" * 32
 
+_sort_indexes = importlib.import_module("core.db.migrations.versions.0015_postgresql_sort_indexes")
+
+
 # Indexes only PostgreSQL has (migration 0002): the order list's search, not ORM objects.
-SEARCH_INDEXES = {"ix_orders_number_trgm", "ix_customers_search_trgm", "ix_customers_name_grams"}
+# Indexes only PostgreSQL has, built by the migrations: search (0002, 0014) and the list's sort
+# orders ending with the id, which SQLite's indexes carry by themselves (0015).
+SEARCH_INDEXES = {
+    "ix_orders_number_trgm",
+    "ix_customers_search_trgm",
+    "ix_customers_name_grams",
+    *_sort_indexes.INDEXES,
+    *_sort_indexes.CUSTOMER_INDEXES,
+}
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ INDEXES = {
     "ix_orders_pg_auth_expires_at_id": "auth_expires_at, id",
     "ix_orders_pg_status_ordered_id": "payment_status, ordered_at, id",
 }
+CUSTOMER_INDEXES = {"ix_customers_pg_name_id": "name, id"}
 
 
 def upgrade() -> None:
@@ -36,11 +37,12 @@ def upgrade() -> None:
         return
     for name, columns in INDEXES.items():
         op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON orders ({columns})")
-    op.execute("CREATE INDEX IF NOT EXISTS ix_customers_pg_name_id ON customers (name, id)")
+    for name, columns in CUSTOMER_INDEXES.items():
+        op.execute(f"CREATE INDEX IF NOT EXISTS {name} ON customers ({columns})")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for name in [*INDEXES, "ix_customers_pg_name_id"]:
+    for name in [*INDEXES, *CUSTOMER_INDEXES]:
         op.execute(f"DROP INDEX IF EXISTS {name}")
