@@ -62,6 +62,8 @@ from core.subscriptions.rules import (
     tokyo_date,
 )
 
+_DUE_BATCH = 200  # contracts read together by the generation run
+
 _LIVE_CHARGE_STATES = ("AuthorizationInitiated", "Authorized", "CaptureInitiated", "Captured")
 _BUYER_CLOSED = ("BuyerCanceled", "BuyerClosed")
 
@@ -168,6 +170,51 @@ class Progress:
     done: int
     total: int
     order_number: str = ""
+
+
+@dataclass(frozen=True)
+class _SourceOrder:
+    """What a generated order copies from the contract's first order (R17)."""
+
+    number: str
+    customer_id: int
+    ship_name: str
+    ship_postal_code: str
+    ship_prefecture: str
+    ship_address: str
+    ship_phone: str
+    charge_permission_id: str | None
+    environment: str
+    source: str
+    items: tuple[tuple[int, str, int, int, int], ...]  # position, name, unit price, cost price, quantity
+
+    @classmethod
+    def of(cls, order: Order) -> _SourceOrder:
+        return cls(
+            number=order.number,
+            customer_id=order.customer_id,
+            ship_name=order.ship_name,
+            ship_postal_code=order.ship_postal_code,
+            ship_prefecture=order.ship_prefecture,
+            ship_address=order.ship_address,
+            ship_phone=order.ship_phone,
+            charge_permission_id=order.charge_permission_id,
+            environment=order.environment,
+            source=order.source,
+            items=tuple((i.position, i.name, i.unit_price, i.cost_price, i.quantity) for i in order.items),
+        )
+
+
+@dataclass(frozen=True)
+class _DueContract:
+    """A due contract as the run's batch read it; its rounds are checked again under the lock."""
+
+    id: int
+    order_number: str
+    charge_permission_id: str
+    facts: ContractFacts
+    environment: str
+    source: _SourceOrder
 
 
 class SubscriptionService:
@@ -483,7 +530,8 @@ class SubscriptionService:
         # 3. Holds by the monthly limit are retried on the first run of a month that allows them (R53).
         for number in self._releasable_limit_holds(today):
             self._retry(number, report)
-        # 4. Every contract due.
+        # 4. Every contract due, read in batches (the contract's schedule and the source order's
+        # buyer, address and items); each round is then checked again under its lock.
         with self._sessions() as session:
             due = list(
                 session.execute(
@@ -493,34 +541,65 @@ class SubscriptionService:
                 )
             )
         total = len(due)
-        for index, (contract_id, number) in enumerate(due):
-            if cancelled is not None and cancelled():
-                report.cancelled = True
-                break
-            self._generate_contract(int(contract_id), until, report)
-            step = Progress(index + 1, total, str(number))
-            if progress is not None:
-                progress(step)
-            yield step
+        client_for: dict[str, AmazonPayClient] = {}
+        for start in range(0, total, _DUE_BATCH):
+            batch = self._due_batch([int(contract_id) for contract_id, _number in due[start : start + _DUE_BATCH]])
+            for offset, (contract_id, number) in enumerate(due[start : start + _DUE_BATCH]):
+                if cancelled is not None and cancelled():
+                    report.cancelled = True
+                    return
+                contract = batch.get(int(contract_id))
+                if contract is not None:
+                    self._generate_contract(contract, until, report, client_for)
+                step = Progress(start + offset + 1, total, str(number))
+                if progress is not None:
+                    progress(step)
+                yield step
 
-    def _generate_contract(self, contract_id: int, until: date, report: GenerationReport) -> None:
+    def _due_batch(self, contract_ids: list[int]) -> dict[int, _DueContract]:
+        """The contracts of one batch with their source orders, in three queries."""
         with self._sessions() as session:
-            contract = session.get(Subscription, contract_id)
-            if contract is None:
-                return
-            rounds = due_rounds(_facts(contract), until)
-            cp_id = contract.charge_permission_id
-            environment = session.scalar(select(Order.environment).where(Order.number == contract.order_number)) or ""
-        for round_number in rounds:
+            contracts = list(session.scalars(select(Subscription).where(Subscription.id.in_(contract_ids))))
+            sources = {
+                o.number: o
+                for o in session.scalars(
+                    select(Order)
+                    .where(Order.number.in_([c.order_number for c in contracts]))
+                    .options(selectinload(Order.items))
+                )
+            }
+            out: dict[int, _DueContract] = {}
+            for contract in contracts:
+                source = sources.get(contract.order_number)
+                if source is None:
+                    continue
+                out[contract.id] = _DueContract(
+                    id=contract.id,
+                    order_number=contract.order_number,
+                    charge_permission_id=contract.charge_permission_id,
+                    facts=_facts(contract),
+                    environment=source.environment or "",
+                    source=_SourceOrder.of(source),
+                )
+            return out
+
+    def _generate_contract(
+        self, contract: _DueContract, until: date, report: GenerationReport, client_for: dict[str, AmazonPayClient]
+    ) -> None:
+        cp_id = contract.charge_permission_id
+        for round_number in due_rounds(contract.facts, until):
             try:
-                info = order_client(self._gateway(), environment).get_charge_permission(cp_id)
+                client = client_for.get(contract.environment)
+                if client is None:
+                    client = client_for[contract.environment] = order_client(self._gateway(), contract.environment)
+                info = client.get_charge_permission(cp_id)
             except (GatewayError, UserError) as exc:
                 report.skipped += 1
                 report.notices.append(f"{cp_id}: {exc.message}")
                 return
-            if self._permission_closed(contract_id, info, report):
+            if self._permission_closed(contract.id, info, report):
                 return
-            outcome = self._generate_round(contract_id, round_number, info, report)
+            outcome = self._generate_round(contract, round_number, info, report)
             if outcome is None:
                 return
 
@@ -537,30 +616,25 @@ class SubscriptionService:
         return True
 
     def _generate_round(
-        self, contract_id: int, round_number: int, info: ChargePermissionInfo, report: GenerationReport
+        self, due: _DueContract, round_number: int, info: ChargePermissionInfo, report: GenerationReport
     ) -> str | None:
         now = self._clock.now()
         today = tokyo_date(now)
-        with self._sessions() as session:
-            source_number = self._contract(session, contract_id).order_number
+        source_number = due.order_number
         number = generated_order_number(source_number, round_number)
         ids: list[int] = []
         with self._sessions.begin() as session:
             lock_order(session, number)
-            contract = self._contract(session, contract_id)
-            if contract.state != ContractState.ACTIVE.value or contract.rounds_done >= round_number:
+            # The check under the lock: the contract as committed now, not as the batch read it.
+            contract = session.get(Subscription, due.id)
+            if contract is None or contract.state != ContractState.ACTIVE.value or contract.rounds_done >= round_number:
                 return None  # another run got here first
             if session.scalar(select(Order.id).where(Order.number == number)) is not None:
                 report.skipped += 1
                 report.notices.append(f"受注番号 {number} はすでに使われているため、生成できません。")
                 return None
-            source = session.scalar(
-                select(Order).where(Order.number == source_number).options(selectinload(Order.items))
-            )
-            if source is None:
-                raise NotFound(f"定期購入の最初の受注 {source_number} が見つかりません。")
             amount = contract.item_amount + contract.shipping_fee
-            order = _generated_order(source, number, contract, now)
+            order = _generated_order(due.source, number, contract, now)
             session.add(order)
             row = SubscriptionRound(
                 subscription_id=contract.id,
@@ -577,7 +651,6 @@ class SubscriptionService:
             contract.rounds_done = round_number
             contract.next_date = next_date_after(_facts(contract), round_number)
             contract.updated_at = now
-            session.flush()
             allowance = monthly_allowance(amount, info.amount_balance, today)
             self._journal.event(
                 session,
@@ -586,12 +659,14 @@ class SubscriptionService:
                 order_number=number,
                 amount=amount,
                 message=f"定期購入 {source_number} の第{round_number}回の受注を生成しました(R17)。",
+                flush=False,
             )
             if not allowance.allowed:
                 _hold(order, row, HoldKind.MONTHLY_LIMIT, allowance.reason, allowance.first_day, now)
                 refresh_order(order, now)
                 held_reason = allowance.reason
             else:
+                session.flush()  # the round's id and the order's, for the intent
                 ids = self._begin_authorize(session, order, row, cp_id=contract.charge_permission_id)
                 held_reason = ""
             round_id = row.id
@@ -599,9 +674,24 @@ class SubscriptionService:
         if held_reason:
             report.held.append({"order_number": number, "reason": held_reason})
             return RoundState.HELD.value
-        self._engine.run_all(number, "authorize", ids)
+        settled: list[tuple[str, list[int]]] = []
+
+        def on_settled(session: Session, order: Order, outcome: str, message: str) -> None:
+            # In the transaction that journals the authorization's outcome: the round follows it.
+            if outcome not in SETTLED_OUTCOMES:
+                return
+            row = session.get(SubscriptionRound, round_id)
+            assert row is not None
+            settled.append(self._apply_round_outcome(session, row, order, outcome, message, report))
+
+        self._engine.run_all(number, "authorize", ids, on_settled=on_settled)
         crashpoint("generation:before_settle")  # the crash tests kill the run here too
-        return self._settle_round(round_id, report)
+        if not settled:  # 結果不明 (or settled by another path): the next run or recovery settles it
+            return self._settle_round(round_id, report)
+        state, close_ids = settled[0]
+        if close_ids:
+            self._engine.run_all(number, "close", close_ids)
+        return state
 
     def _begin_authorize(self, session: Session, order: Order, row: SubscriptionRound, *, cp_id: str) -> list[int]:
         row.attempts += 1
@@ -648,9 +738,11 @@ class SubscriptionService:
         self._settle_round(round_id, report)
 
     def _settle_round(self, round_id: int, report: GenerationReport) -> str:
-        """Apply the journaled outcome of a round's authorization to the round (R18)."""
-        now = self._clock.now()
-        close_ids: list[int] = []
+        """Apply the journaled outcome of a round's authorization to the round (R18).
+
+        For a round whose outcome was journaled without it (a run killed in between, a resend
+        by recovery); a round sent by the run is settled in the outcome's own transaction.
+        """
         with self._sessions.begin() as session:
             row = session.get(SubscriptionRound, round_id)
             assert row is not None
@@ -669,39 +761,57 @@ class SubscriptionService:
             # status and the round change, so the order is read without its charges.
             order = session.scalar(select(Order).where(Order.number == row.order_number))
             assert order is not None
-            contract = session.get(Subscription, row.subscription_id)
-            assert contract is not None
-            if outcome == SUCCEEDED:
-                row.state = RoundState.AUTHORIZED.value
-                row.hold_kind = row.hold_reason = None
-                row.retry_from = None
-                if order.order_status == OrderStatus.ON_HOLD.value:
-                    order.order_status = OrderStatus.NEW.value
-                report.authorized += 1
-                if is_last_round(contract.rounds_total, row.round) and contract.state == ContractState.ACTIVE.value:
-                    # R15: a 頒布会 that finished all its rounds closes its permission.
-                    contract.state = ContractState.COMPLETED.value
-                    contract.updated_at = now
-                    close_ids = self._close_steps(session, order, "頒布会の全回完了")
-            else:
-                code = order.reauth_reason_code or ""
-                if code == "PeriodicAmountExceeded":
-                    first = _first_of_next_month(tokyo_date(now))
-                    reason = (
-                        f"今月の定期購入の上限{MONTHLY_LIMIT:,}円を超えるため与信できませんでした(R53)。"
-                        f"{first.year}年{first.month}月{first.day}日から与信できます。"
-                    )
-                    _hold(order, row, HoldKind.MONTHLY_LIMIT, reason, first, now)
-                else:
-                    reason = order.reauth_message or _last_message(session, row.intent_id) or "与信できませんでした。"
-                    _hold(order, row, HoldKind.DECLINED, reason, None, now)
-                report.held.append({"order_number": row.order_number, "reason": row.hold_reason or ""})
-            row.updated_at = now
-            state = row.state
+            message = _last_message(session, row.intent_id)
+            state, close_ids = self._apply_round_outcome(session, row, order, outcome, message, report)
             number = order.number
         if close_ids:
             self._engine.run_all(number, "close", close_ids)
         return state
+
+    def _apply_round_outcome(
+        self,
+        session: Session,
+        row: SubscriptionRound,
+        order: Order,
+        outcome: str,
+        message: str,
+        report: GenerationReport,
+    ) -> tuple[str, list[int]]:
+        """The round (and the order status) after its authorization's settled outcome (R15, R17, R18).
+
+        Returns the round's state and the intents of the permission's close when a 頒布会 ends.
+        """
+        now = self._clock.now()
+        close_ids: list[int] = []
+        contract = session.get(Subscription, row.subscription_id)
+        assert contract is not None
+        if outcome == SUCCEEDED:
+            row.state = RoundState.AUTHORIZED.value
+            row.hold_kind = row.hold_reason = None
+            row.retry_from = None
+            if order.order_status == OrderStatus.ON_HOLD.value:
+                order.order_status = OrderStatus.NEW.value
+            report.authorized += 1
+            if is_last_round(contract.rounds_total, row.round) and contract.state == ContractState.ACTIVE.value:
+                # R15: a 頒布会 that finished all its rounds closes its permission.
+                contract.state = ContractState.COMPLETED.value
+                contract.updated_at = now
+                close_ids = self._close_steps(session, order, "頒布会の全回完了")
+        else:
+            code = order.reauth_reason_code or ""
+            if code == "PeriodicAmountExceeded":
+                first = _first_of_next_month(tokyo_date(now))
+                reason = (
+                    f"今月の定期購入の上限{MONTHLY_LIMIT:,}円を超えるため与信できませんでした(R53)。"
+                    f"{first.year}年{first.month}月{first.day}日から与信できます。"
+                )
+                _hold(order, row, HoldKind.MONTHLY_LIMIT, reason, first, now)
+            else:
+                reason = order.reauth_message or message or "与信できませんでした。"
+                _hold(order, row, HoldKind.DECLINED, reason, None, now)
+            report.held.append({"order_number": row.order_number, "reason": row.hold_reason or ""})
+        row.updated_at = now
+        return row.state, close_ids
 
     # --- holds and retries (R18, R42, R53) -------------------------------------------------------
 
@@ -1019,7 +1129,7 @@ def _last_message(session: Session, intent_id: int | None) -> str:
     )
 
 
-def _generated_order(source: Order, number: str, contract: Subscription, now: datetime) -> Order:
+def _generated_order(source: _SourceOrder, number: str, contract: Subscription, now: datetime) -> Order:
     """The generated order: the contract's buyer, address and items, its own number (R17).
 
     No payment-method line in the shop memo (R20, R23).
@@ -1048,17 +1158,18 @@ def _generated_order(source: Order, number: str, contract: Subscription, now: da
         created_at=now,
         updated_at=now,
     )
-    items = list(source.items)
-    if items and sum(i.unit_price * i.quantity for i in items) == contract.item_amount:
+    # A new order has no money rows yet: set, so that nothing reads them back from the store.
+    order.charges = []
+    order.refunds = []
+    items = source.items
+    if items and sum(unit * quantity for _pos, _name, unit, _cost, quantity in items) == contract.item_amount:
         order.items = [
-            OrderItem(
-                position=i.position, name=i.name, unit_price=i.unit_price, cost_price=i.cost_price, quantity=i.quantity
-            )
-            for i in items
+            OrderItem(position=pos, name=name, unit_price=unit, cost_price=cost, quantity=quantity)
+            for pos, name, unit, cost, quantity in items
         ]
     else:  # the amount was edited: one line for the round
-        name = items[0].name if items else "定期購入商品"
-        cost = items[0].cost_price if items else 0
+        name = items[0][1] if items else "定期購入商品"
+        cost = items[0][3] if items else 0
         order.items = [OrderItem(position=0, name=name, unit_price=contract.item_amount, cost_price=cost, quantity=1)]
     return order
 
