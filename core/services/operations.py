@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from core.amazonpay.client import ApiRequest, ApiResponse
 from core.amazonpay.errors import (
@@ -207,11 +207,9 @@ class OperationEngine:
         """
         settle = partial(self._settle, on_settled=on_settled)
         with self._sessions() as session:
-            # Only this order's intents are read (the whole journal grows with every run; issue 12's
-            # generation run sends thousands of steps one after the other).
-            entry = session.get(JournalEntry, intent_id)
-            number = entry.order_number if entry is not None else None
-            op = next((p for p in Journal.pending(session, number) if p.intent_id == intent_id), None)
+            # Only this intent and its outcomes are read, in one query (the whole journal grows with
+            # every run; issue 12's generation run sends thousands of steps one after the other).
+            op = Journal.pending_one(session, intent_id)
             if op is None:  # settled meanwhile (another window or process)
                 entry = session.get(JournalEntry, intent_id)
                 assert entry is not None
@@ -399,7 +397,7 @@ def _load_for_settle(session: Session, number: str) -> Order:
     order = session.scalar(
         select(Order)
         .where(Order.number == number.strip())
-        .options(selectinload(Order.charges), selectinload(Order.refunds), selectinload(Order.charge_permission))
+        .options(selectinload(Order.charges), selectinload(Order.refunds), joinedload(Order.charge_permission))
     )
     if order is None:
         return load_order(session, number)  # NotFound, in Japanese

@@ -10,7 +10,9 @@ Amazon answers from its idempotency store: a round is never authorized twice (R1
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -63,6 +65,8 @@ from core.subscriptions.rules import (
 )
 
 _DUE_BATCH = 200  # contracts read together by the generation run
+# Contracts generated at once (their gateway calls overlap; each round keeps its own lock and journal).
+GENERATION_THREADS = 4
 
 _LIVE_CHARGE_STATES = ("AuthorizationInitiated", "Authorized", "CaptureInitiated", "Captured")
 _BUYER_CLOSED = ("BuyerCanceled", "BuyerClosed")
@@ -540,21 +544,77 @@ class SubscriptionService:
                     .order_by(Subscription.next_date, Subscription.id)
                 )
             )
+        yield from self._generate_all([(int(c), str(n)) for c, n in due], until, report, cancelled, progress)
+
+    def _generate_all(
+        self,
+        due: list[tuple[int, str]],
+        until: date,
+        report: GenerationReport,
+        cancelled: Callable[[], bool] | None,
+        progress: Callable[[Progress], None] | None,
+    ) -> Iterator[Progress]:
+        """Contracts on ``GENERATION_THREADS`` threads, so that their gateway calls overlap.
+
+        Each round keeps its own discipline, whatever thread runs it: the per-order lock, the
+        check and the journaled intent in one transaction, the call, the outcome and the round
+        in another. A thread reports into its own ``GenerationReport``; they are merged here, in
+        the run's order, and progress counts contracts finished in that order. 中止 stops
+        submitting; the contracts already started finish.
+        """
         total = len(due)
-        client_for: dict[str, AmazonPayClient] = {}
-        for start in range(0, total, _DUE_BATCH):
-            batch = self._due_batch([int(contract_id) for contract_id, _number in due[start : start + _DUE_BATCH]])
-            for offset, (contract_id, number) in enumerate(due[start : start + _DUE_BATCH]):
-                if cancelled is not None and cancelled():
-                    report.cancelled = True
-                    return
-                contract = batch.get(int(contract_id))
-                if contract is not None:
-                    self._generate_contract(contract, until, report, client_for)
-                step = Progress(start + offset + 1, total, str(number))
-                if progress is not None:
-                    progress(step)
-                yield step
+        done = 0
+
+        def work(contract: _DueContract) -> GenerationReport:
+            own = GenerationReport()
+            self._generate_contract(contract, until, own)
+            return own
+
+        window: deque[tuple[str, Future[GenerationReport] | None]] = deque()
+        with ThreadPoolExecutor(max_workers=GENERATION_THREADS, thread_name_prefix="subs-generate") as pool:
+            try:
+                for start in range(0, total, _DUE_BATCH):
+                    chunk = due[start : start + _DUE_BATCH]
+                    batch = self._due_batch([contract_id for contract_id, _number in chunk])
+                    for contract_id, number in chunk:
+                        if cancelled is not None and cancelled():
+                            report.cancelled = True
+                            break
+                        contract = batch.get(contract_id)
+                        window.append((number, pool.submit(work, contract) if contract is not None else None))
+                        while len(window) >= GENERATION_THREADS:
+                            done += 1
+                            yield self._merge(window.popleft(), done, total, report, progress)
+                    if report.cancelled:
+                        break
+                while window:
+                    done += 1
+                    yield self._merge(window.popleft(), done, total, report, progress)
+            finally:
+                for _number, future in window:  # the caller stopped early: started contracts finish
+                    if future is not None:
+                        future.cancel()
+
+    @staticmethod
+    def _merge(
+        item: tuple[str, Future[GenerationReport] | None],
+        done: int,
+        total: int,
+        report: GenerationReport,
+        progress: Callable[[Progress], None] | None,
+    ) -> Progress:
+        number, future = item
+        if future is not None:
+            own = future.result()
+            report.generated += own.generated
+            report.authorized += own.authorized
+            report.held.extend(own.held)
+            report.skipped += own.skipped
+            report.notices.extend(own.notices)
+        step = Progress(done, total, number)
+        if progress is not None:
+            progress(step)
+        return step
 
     def _due_batch(self, contract_ids: list[int]) -> dict[int, _DueContract]:
         """The contracts of one batch with their source orders, in three queries."""
@@ -583,16 +643,11 @@ class SubscriptionService:
                 )
             return out
 
-    def _generate_contract(
-        self, contract: _DueContract, until: date, report: GenerationReport, client_for: dict[str, AmazonPayClient]
-    ) -> None:
+    def _generate_contract(self, contract: _DueContract, until: date, report: GenerationReport) -> None:
         cp_id = contract.charge_permission_id
         for round_number in due_rounds(contract.facts, until):
             try:
-                client = client_for.get(contract.environment)
-                if client is None:
-                    client = client_for[contract.environment] = order_client(self._gateway(), contract.environment)
-                info = client.get_charge_permission(cp_id)
+                info = order_client(self._gateway(), contract.environment).get_charge_permission(cp_id)
             except (GatewayError, UserError) as exc:
                 report.skipped += 1
                 report.notices.append(f"{cp_id}: {exc.message}")
@@ -666,7 +721,7 @@ class SubscriptionService:
                 refresh_order(order, now)
                 held_reason = allowance.reason
             else:
-                session.flush()  # the round's id and the order's, for the intent
+                refresh_order(order, now)  # before the first flush: the order is inserted as it will stay
                 ids = self._begin_authorize(session, order, row, cp_id=contract.charge_permission_id)
                 held_reason = ""
             round_id = row.id
@@ -682,7 +737,17 @@ class SubscriptionService:
                 return
             row = session.get(SubscriptionRound, round_id)
             assert row is not None
-            settled.append(self._apply_round_outcome(session, row, order, outcome, message, report))
+            settled.append(
+                self._apply_round_outcome(
+                    session,
+                    row,
+                    order,
+                    outcome,
+                    message,
+                    report,
+                    last_round=is_last_round(due.facts.rounds_total, round_number),
+                )
+            )
 
         self._engine.run_all(number, "authorize", ids, on_settled=on_settled)
         crashpoint("generation:before_settle")  # the crash tests kill the run here too
@@ -776,15 +841,17 @@ class SubscriptionService:
         outcome: str,
         message: str,
         report: GenerationReport,
+        *,
+        last_round: bool | None = None,
     ) -> tuple[str, list[int]]:
         """The round (and the order status) after its authorization's settled outcome (R15, R17, R18).
 
         Returns the round's state and the intents of the permission's close when a 頒布会 ends.
+        ``last_round``: whether this is the contract's last round, when the caller knows it (a
+        contract's number of rounds never changes); the contract is then read only for that one.
         """
         now = self._clock.now()
         close_ids: list[int] = []
-        contract = session.get(Subscription, row.subscription_id)
-        assert contract is not None
         if outcome == SUCCEEDED:
             row.state = RoundState.AUTHORIZED.value
             row.hold_kind = row.hold_reason = None
@@ -792,7 +859,15 @@ class SubscriptionService:
             if order.order_status == OrderStatus.ON_HOLD.value:
                 order.order_status = OrderStatus.NEW.value
             report.authorized += 1
-            if is_last_round(contract.rounds_total, row.round) and contract.state == ContractState.ACTIVE.value:
+            contract = None
+            if last_round is None or last_round:
+                contract = session.get(Subscription, row.subscription_id)
+                assert contract is not None
+            if (
+                contract is not None
+                and is_last_round(contract.rounds_total, row.round)
+                and contract.state == ContractState.ACTIVE.value
+            ):
                 # R15: a 頒布会 that finished all its rounds closes its permission.
                 contract.state = ContractState.COMPLETED.value
                 contract.updated_at = now
