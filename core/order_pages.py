@@ -31,7 +31,7 @@ import time as _time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -41,8 +41,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    Select,
     and_,
     any_,
+    case,
     column,
     func,
     literal_column,
@@ -55,11 +57,13 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute
 
 from core.clock import JST, to_utc
-from core.db.schema import CancellationRequest, ChargePermission, Customer, Order
+from core.db.schema import CancellationRequest, ChargePermission, Customer, Order, ReservationPlan
 from core.db.search_index import END_MARK
+from core.db.tokyo_day import tokyo_day_start
 from core.domain import OrderKind, OrderStatus, PaymentStatus
 from core.payment_rules import permission_holds_a_charge
 from core.queries import effective_payment_status
+from core.search_text import fold, phone_query
 from core.status import expiry_text
 
 log = logging.getLogger(__name__)
@@ -229,6 +233,7 @@ class OrderPages:
         after: tuple[Any, ...] | None = None,
         before: tuple[Any, ...] | None = None,
         budget_ms: float | None = None,
+        total: int | None = None,
     ) -> Page:
         """``limit`` rows from position ``offset``.
 
@@ -237,33 +242,53 @@ class OrderPages:
         turns the read into an index seek (keyset) instead of counting ``offset`` rows.
         ``budget_ms``: stop and raise :class:`ReadOverBudget` when SQLite has worked this
         long (needs :attr:`bounded_reads`).
+        ``total``: the number of rows the caller counted for ``query``. A position past the
+        middle is then read from the other end (``OFFSET total - offset - limit`` in the
+        reverse order): a database counts the rows it skips, and PostgreSQL walks them one by
+        one (row 900,000 of 1,000,000: 100,000 entries skipped instead of 900,000). Were rows
+        added or removed since the count, the page is off by as many rows, as a read from the
+        top is when rows arrive above it; the model recounts on every change.
         """
         if limit <= 0:
             return Page(offset, ())
         sort_column = self._sort_column(query.sort)
         keyset = self.supports_keyset(query.sort)
         backwards = keyset and after is None and before is not None
+        # 与信期限 keeps its undated orders last in both directions: no mirror to read from.
+        from_end = (
+            after is None
+            and before is None
+            and total is not None
+            and offset > total // 2
+            and query.sort is not SortKey.AUTH_EXPIRY
+        )
+        slice_query, slice_offset = query, offset
+        if from_end:
+            assert total is not None
+            if offset >= total:
+                return Page(offset, ())
+            limit = min(limit, total - offset)
+            slice_query, slice_offset = replace(query, descending=not query.descending), total - offset - limit
         ids_query = select(Order.id, sort_column)
         if self._needs_customer_join(query, for_count=False):
             ids_query = ids_query.join(Customer, Customer.id == Order.customer_id)
         ids_query = ids_query.where(*self._conditions(query.filter, now))
         position = tuple_(sort_column, Order.id)
+        seek: Select[Any] | None = None
         if keyset and after is not None:
-            ids_query = ids_query.where(position < tuple_(*after) if query.descending else position > tuple_(*after))
-            ids_query = ids_query.order_by(*self._order_by(query))
+            seek = ids_query.where(position < tuple_(*after) if query.descending else position > tuple_(*after))
+            seek = seek.order_by(*self._order_by(query))
         elif backwards:
             assert before is not None
-            ids_query = ids_query.where(position > tuple_(*before) if query.descending else position < tuple_(*before))
-            ids_query = ids_query.order_by(*self._order_by(query, reverse=True))
-        else:
-            ids_query = ids_query.order_by(*self._order_by(query))
-            if offset:
-                ids_query = ids_query.offset(_literal(offset))
-        ids_query = ids_query.limit(_literal(limit))
+            seek = ids_query.where(position > tuple_(*before) if query.descending else position < tuple_(*before))
+            seek = seek.order_by(*self._order_by(query, reverse=True))
         with self._engine.connect() as connection, _budget(connection, budget_ms):
-            keyed = list(connection.execute(ids_query).all())
+            if seek is not None:
+                keyed = list(connection.execute(seek.limit(_literal(limit))).all())
+            else:  # by position, in the list's order (dated orders first for 与信期限)
+                keyed = self._slice(connection, ids_query, slice_query, slice_offset, limit)
             by_id = self._rows(connection, {row_id: (value, row_id) for row_id, value in keyed}, now)
-        if backwards:
+        if backwards or from_end:
             keyed.reverse()
         rows = tuple(by_id[row_id] for row_id, _value in keyed if row_id in by_id)
         return Page(offset, rows)
@@ -299,14 +324,80 @@ class OrderPages:
         statement = select(Order.number)
         if self._needs_customer_join(query, for_count=False):
             statement = statement.join(Customer, Customer.id == Order.customer_id)
-        statement = (
-            statement.where(*self._conditions(query.filter, now))
-            .order_by(*self._order_by(query))
-            .offset(_literal(offset))
-            .limit(_literal(limit))
-        )
+        statement = statement.where(*self._conditions(query.filter, now))
         with self._engine.connect() as connection:
-            return list(connection.scalars(statement))
+            return [row[0] for row in self._slice(connection, statement, query, offset, limit)]
+
+    def next_needing_action(
+        self, query: OrderQuery, row: int, now: datetime, *, backwards: bool = False, chunk: int = 2_000
+    ) -> int | None:
+        """The row of the next order after ``row`` (before it, ``backwards``) in the list of
+        ``query`` that needs action (the 要対応 filter's rule), or None when there is none.
+
+        Read a chunk of rows at a time in the list's order, each with one flag, so the answer is
+        the very row the list shows, whatever the sort (issue 16 item 1: F8 / Shift+F8).
+        """
+        flag = case((_needs_action(to_utc(now), query.filter.action_days), 1), else_=0)
+        statement = select(flag)
+        if self._needs_customer_join(query, for_count=False):
+            statement = statement.join(Customer, Customer.id == Order.customer_id)
+        statement = statement.where(*self._conditions(query.filter, now))
+        with self._engine.connect() as connection:
+            if not backwards:
+                start = max(row + 1, 0)
+                while True:
+                    flags = [r[0] for r in self._slice(connection, statement, query, start, chunk)]
+                    for position, value in enumerate(flags):
+                        if value:
+                            return start + position
+                    if len(flags) < chunk:
+                        return None
+                    start += chunk
+            end = row
+            while end > 0:
+                start = max(end - chunk, 0)
+                flags = [r[0] for r in self._slice(connection, statement, query, start, end - start)]
+                for position in range(len(flags) - 1, -1, -1):
+                    if flags[position]:
+                        return start + position
+                end = start
+            return None
+
+    def _slice(
+        self, connection: Connection, statement: Select[Any], query: OrderQuery, offset: int, limit: int
+    ) -> list[Any]:
+        """Rows ``offset`` .. ``offset + limit - 1`` of ``statement`` (filtered, not yet ordered)
+        in the list's order.
+
+        Sorted by 与信期限 (issue 16 item 5), the orders with an authorization expiry come first,
+        soonest first ascending (latest first descending), and the orders without one last, in
+        both directions. Read as two index ranges of ``ix_orders_auth_expires_at`` (dated, then
+        undated) rather than ``ORDER BY … IS NULL``, which would sort every order at 1,000,000.
+        """
+        if limit <= 0:
+            return []
+        if query.sort is not SortKey.AUTH_EXPIRY:
+            ordered = statement.order_by(*self._order_by(query))
+            if offset:
+                ordered = ordered.offset(_literal(offset))
+            return list(connection.execute(ordered.limit(_literal(limit))).all())
+        expiry = Order.auth_expires_at
+        if query.descending:
+            dated = statement.where(expiry.is_not(None)).order_by(expiry.desc(), Order.id.desc())
+            undated = statement.where(expiry.is_(None)).order_by(Order.id.desc())
+        else:
+            dated = statement.where(expiry.is_not(None)).order_by(expiry.asc(), Order.id.asc())
+            undated = statement.where(expiry.is_(None)).order_by(Order.id.asc())
+        rows = list(connection.execute(dated.offset(_literal(offset)).limit(_literal(limit))).all())
+        if len(rows) == limit:
+            return rows
+        if rows:
+            skip = 0  # the dated orders end on this page: the undated follow from their first
+        else:
+            counted = select(func.count()).select_from(dated.order_by(None).subquery())
+            skip = max(offset - int(connection.scalar(counted) or 0), 0)
+        more = undated.offset(_literal(skip)).limit(_literal(limit - len(rows)))
+        return rows + list(connection.execute(more).all())
 
     @staticmethod
     def supports_keyset(sort: SortKey) -> bool:
@@ -364,22 +455,30 @@ class OrderPages:
         return conditions
 
     def _search(self, terms: str) -> ColumnElement[bool]:
+        """Orders whose number, customer name, reading, e-mail or phone holds ``terms``, compared
+        as core.search_text folds them (kana, ①, ＡＢＣ; a phone by its digits, issue 16 item 6)."""
+        folded = fold(terms)
+        phone = phone_query(terms)
         if self._pg_search:
-            return _pg_search(terms)
+            return _pg_search(terms, folded, phone)
         if not self._fts:
-            pattern = _like_pattern(terms)
+            pattern = _like_pattern(folded)
             customers = select(Customer.id).where(
-                or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
+                or_(
+                    Customer.name.ilike(pattern, escape="\\"),
+                    Customer.name_reading.ilike(pattern, escape="\\"),
+                    Customer.email.ilike(pattern, escape="\\"),
+                    *([Customer.phone.ilike(_like_pattern(phone), escape="\\")] if phone else []),
+                )
             )
             return or_(Order.number.ilike(pattern, escape="\\"), Order.customer_id.in_(customers))
-        if len(terms) >= 3:
-            matched = text("SELECT rowid FROM order_search WHERE order_search MATCH :q").bindparams(
-                q=_fts_phrase(terms)
-            )
+        if len(folded) >= 3:
+            match = _fts_phrase(folded) + (f" OR phone : {_fts_phrase(phone)}" if phone else "")
+            matched = text("SELECT rowid FROM order_search WHERE order_search MATCH :q").bindparams(q=match)
             return Order.id.in_(matched.columns(column("rowid", Integer)))
-        # 1–2 characters: a name (see migration 0002), or the start of an order number.
+        # 1–2 characters: a name or its reading (see migrations 0002, 0014), or the start of an order number.
         number_prefix = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
-        compact = "".join(ch for ch in terms if not ch.isspace() and ch != END_MARK)
+        compact = "".join(ch for ch in folded if not ch.isspace() and ch != END_MARK)
         if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
             return number_prefix
         phrase = _fts_phrase(compact) + ("*" if len(compact) == 1 else "")
@@ -478,26 +577,30 @@ def _like_pattern(terms: str) -> str:
     return "%" + terms.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _pg_search(terms: str) -> ColumnElement[bool]:
-    """The SQLite search's answers from the PostgreSQL indexes of migration 0002.
+def _pg_search(terms: str, folded: str, phone: str | None) -> ColumnElement[bool]:
+    """The SQLite search's answers from the PostgreSQL indexes of migrations 0002 and 0014.
 
-    3+ characters: a substring of the order number, the name (as written or without spaces) or
-    the e-mail, case-insensitively (``pg_trgm``). 1–2 characters: a piece of the name (without
-    spaces) or the start of the order number.
+    3+ characters: a substring of the order number, or of the folded name (as written or without
+    spaces), reading, e-mail or phone digits, case-insensitively (``pg_trgm``). 1–2 characters: a
+    piece of the folded name or reading (without spaces) or the start of the order number.
     """
-    if len(terms) >= 3:
-        pattern = _like_pattern(terms)
+    if len(folded) >= 3:
+        pattern = _like_pattern(folded)
         by_number: ColumnElement[bool] = Order.number.ilike(pattern, escape="\\")
-        customers = select(Customer.id).where(
-            func.kanjo_search_text(Customer.name, Customer.email).ilike(pattern, escape="\\")
-        )
+        searched = func.kanjo_search_text(Customer.name, Customer.email, Customer.name_reading, Customer.phone)
+        matches = [searched.ilike(pattern, escape="\\")]
+        if phone:
+            matches.append(searched.ilike(_like_pattern(phone), escape="\\"))
+        customers = select(Customer.id).where(or_(*matches))
     else:
         by_number = and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
-        compact = "".join(ch for ch in terms if not ch.isspace() and ch != END_MARK)
+        compact = "".join(ch for ch in folded if not ch.isspace() and ch != END_MARK)
         if not compact or not any(unicodedata.category(ch)[0] in "LN" for ch in compact):
             return by_number
         customers = select(Customer.id).where(
-            text("kanjo_name_grams(customers.name) @> ARRAY[lower(CAST(:piece AS text))]").bindparams(piece=compact)
+            text(
+                "kanjo_name_grams(customers.name, customers.name_reading) @> ARRAY[lower(CAST(:piece AS text))]"
+            ).bindparams(piece=compact)
         )
     # ``= ANY(ARRAY(SELECT …))`` is read once, before the orders, so both sides are index reads
     # that PostgreSQL ORs together (a plain IN (SELECT …) would be checked row by row).
@@ -578,6 +681,13 @@ def _needs_action(now: datetime, days: int) -> ColumnElement[bool]:
         Order.order_status == OrderStatus.ON_HOLD.value,
         # Issue 15: an open cancellation request, or a return awaiting the item (or its refund).
         Order.id.in_(select(CancellationRequest.order_id).where(CancellationRequest.state.in_(DESK_ACTION_STATES))),
+        # Issue 12: a reservation whose authorization lapses before its planned shipping day (R9, R12;
+        # core.subscriptions.rules.reservation_check says what to do and when).
+        Order.number.in_(
+            select(ReservationPlan.order_number)
+            .join(Order, Order.number == ReservationPlan.order_number)
+            .where(Order.auth_expires_at < tokyo_day_start(ReservationPlan.planned_ship))
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QLibraryInfo, QLocale, Qt, QTimer, QTranslator
 from PySide6.QtGui import QFont, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
@@ -41,7 +41,28 @@ def application(argv: list[str] | None = None) -> QApplication:
     qt_app.setOrganizationName("kanjo")
     qt_app.setWindowIcon(QIcon(str(resource_path("icons", "kanjo-256.png"))))
     apply_japanese_font(qt_app)
+    install_japanese_translation(qt_app)
     return qt_app
+
+
+def install_japanese_translation(qt_app: QApplication) -> QTranslator | None:
+    """Qt's own Japanese (qtbase_ja.qm, shipped with PySide6): the standard buttons of message
+    boxes and dialogs read はい/いいえ/閉じる, not Yes/No/Close (issue 16 item 3).
+
+    Returns the translator (kept on the application so it lives as long), or None when the
+    file is missing (a trimmed package): Qt then shows its English, nothing else changes.
+    """
+    existing = qt_app.property("kanjo_translator")
+    if isinstance(existing, QTranslator):
+        return existing
+    translator = QTranslator(qt_app)
+    directory = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if not translator.load(QLocale(QLocale.Language.Japanese, QLocale.Country.Japan), "qtbase", "_", directory):
+        log.warning("Qt's Japanese translation (qtbase_ja.qm) not found in %s", directory)
+        return None
+    qt_app.installTranslator(translator)
+    qt_app.setProperty("kanjo_translator", translator)
+    return translator
 
 
 def apply_japanese_font(qt_app: QApplication) -> None:
@@ -71,6 +92,7 @@ class Launched:
     runner: TaskRunner
     kanjo: Kanjo
     operator_question: QDialog | None = None  # the first start's 担当者名 (issue 14 item 3)
+    first_day_question: QDialog | None = None  # はじめての設定 (issue 16 item 4)
 
     def shutdown(self) -> None:
         # Let an operation already sent finish and record its outcome; drop what is queued.
@@ -89,9 +111,32 @@ def launch(db_url: str | None, *, environ: Mapping[str, str] | None = None) -> L
     window.show()
     window.start(connect_after_paint=True)
     launched = Launched(window, runner, kanjo)
-    if not kanjo.operator_chosen():
+    if first_day_due(kanjo, window.window_settings):
+        ask_first_day(launched)
+    elif not kanjo.operator_chosen():
         ask_first_operator(launched)
     return launched
+
+
+FIRST_DAY_KEY = "onboarding/first_day_offered"
+
+
+def first_day_due(kanjo: Kanjo, settings: WindowSettings) -> bool:
+    """The shop has no name yet and this PC has not offered はじめての設定: offer it once (issue 16
+    item 4). A PC joining a shop already set up asks only for its operator's name."""
+    return not kanjo.settings.load().shop_name and settings.value(FIRST_DAY_KEY, False) not in (True, "true")
+
+
+def ask_first_day(launched: Launched) -> None:
+    """はじめての設定 over the window; skipped, it is reopened from ファイル or ヘルプ (and the
+    operator's name is asked at the next start, as before)."""
+    window = launched.window
+    window.window_settings.set_value(FIRST_DAY_KEY, True)
+
+    def finished() -> None:
+        launched.first_day_question = None
+
+    launched.first_day_question = window.open_first_day(finished)
 
 
 def ask_first_operator(launched: Launched) -> None:

@@ -14,8 +14,19 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeySequence
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QRect,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QAction, QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -43,16 +54,29 @@ from core.clock import format_jst, to_jst
 from core.domain import OrderStatus, PaymentStatus, Tone
 from core.environment import connection_environment
 from core.errors import StaleEdit, UserError
-from core.order_pages import OrderFilter, OrderPages, OrderQuery
+from core.order_pages import (
+    NO_BADGE_NO_PAYMENT,
+    NO_BADGE_NOT_AUTHORIZED,
+    NO_BADGE_OTHER_METHOD,
+    NO_BADGE_UNKNOWN_CHARGES,
+    NO_BADGE_UNLINKED,
+    OrderFilter,
+    OrderPages,
+    OrderQuery,
+)
 from core.queries import MessageView, OrderDetail
 from core.settings import MAX_SYNC_MINUTES, AppSettings
 from gui.dialogs.controller import PaymentDialogs
+from gui.dialogs.operation_bar import Operation
 from gui.errors import error_message, show_error
 from gui.imports.drop import FileDropFilter
 from gui.labels import APP_TITLE
+from gui.menus import Keys, Menu, add_to_menu
 from gui.orders.actions import ACTION_LABELS, BulkOutcome, OrderActions, Outcome, SyncAllOutcome
 from gui.orders.detail_panel import DetailPanel
 from gui.orders.filter_bar import FilterBar
+from gui.orders.selection import SUMMARY_LIMIT, SelectionSummary, summarize, summary_html
+from gui.orders.sort_arrow import SortArrowStyle
 from gui.orders.status_badge import BadgeDelegate, BadgeLabel, badge_size
 from gui.orders.table_model import (
     BADGE_COLUMNS,
@@ -75,11 +99,21 @@ if TYPE_CHECKING:
     from gui.composer.dialog import ComposerDialog
     from gui.imports.add_order_dialog import AddOrderDialog
     from gui.imports.import_dialog import ImportDialog
+    from gui.onboarding.first_day_dialog import FirstDayDialog
     from gui.subscriptions.view import SubscriptionsView
 
 log = logging.getLogger(__name__)
 
 DEMO_ORDERS = 26
+# The 与信ステータス column fits these in full; a longer text is shortened (tooltip in full).
+COMMON_PAYMENT_LABELS = (
+    *(status.value for status in PaymentStatus if status is not PaymentStatus.UNREACHABLE),
+    NO_BADGE_NO_PAYMENT,
+    NO_BADGE_NOT_AUTHORIZED,
+    NO_BADGE_OTHER_METHOD,
+    NO_BADGE_UNKNOWN_CHARGES,
+    NO_BADGE_UNLINKED,
+)
 # What each column must show in full at first start (measured with the table's font).
 WIDEST_TEXT = {
     Column.NUMBER: "K01000000-00",
@@ -90,6 +124,9 @@ WIDEST_TEXT = {
     Column.AUTH_EXPIRY: "残り30日",
 }
 DETAIL_MIN_WIDTH = 460  # the detail panel's five operation buttons in one row
+DETAIL_NARROW_WIDTH = 380  # on a small screen: the buttons wrap, the panel scrolls (issue 16 item 2)
+FIRST_START_HEIGHT = 860
+FRAME_ALLOWANCE = QSize(4, 40)  # the title bar above the window and its side borders (a pixel or two)
 LIVE_INTERVAL_S = 1.0  # how often the store is asked whether another operator changed an order
 LIVE_SETTLE_MS = 300  # changes arriving close together re-read the list once
 OWN_CHANGE_S = 15.0  # a change of an order this window operated on that recently is its own echo
@@ -124,6 +161,26 @@ class Banner(TintedFrame):
         return self.label.text() if self.isVisible() else ""
 
 
+class EnterFilter(QObject):
+    """Enter (Return) on a row of the list calls ``then`` (the order's detail takes the keyboard)."""
+
+    def __init__(self, then: Callable[[], None], parent: QTableView) -> None:
+        super().__init__(parent)
+        self._then = then
+        self._table = parent
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and self._table.currentIndex().isValid()
+        ):
+            self._then()
+            return True
+        return False
+
+
 class MainWindow(QMainWindow):
     """Signals:
     changes_arrived(object): orders changed in the store (a frozenset of numbers, or ``"all"``),
@@ -155,6 +212,7 @@ class MainWindow(QMainWindow):
         self._detail_generation = 0
         self._wanted_number: str | None = None
         self._selected_numbers: list[str] = []  # kept across a model reset (see _restore_selection)
+        self._summary_generation = 0  # the selection summary shown is the latest (issue 16 item 5)
         self._bulk_stopping_text = ""
         self._bulk_dialog: QProgressDialog | None = None
         self._sync_token: CancelToken | None = None
@@ -164,6 +222,7 @@ class MainWindow(QMainWindow):
         self.composer: ComposerDialog | None = None  # the last message composer opened (issue 5)
         self.import_dialog: ImportDialog | None = None  # the last 取込 dialog opened (issue 11)
         self.add_order_dialog: AddOrderDialog | None = None
+        self.first_day_dialog: FirstDayDialog | None = None  # はじめての設定 (issue 16 item 4)
         self.subscriptions_view: SubscriptionsView | None = None  # issue 12
         self.shipping_dialog: QDialog | None = None  # 発送・一括発送・キャンセル対応 (issue 15, gui/shipping)
         self.sandbox_question: QMessageBox | None = None  # going live: remove the test orders? (issue 11 item 8)
@@ -202,6 +261,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self._build_status_bar()
+        self._build_menus()
+        QWidget.setTabOrder(self.table, self.detail.capture_button)  # Tab: from the list to the order's buttons
+        self.detail.chain_tab_order()  # ... and on through them in reading order
 
         self.sync_timer = QTimer(self)
         self.sync_timer.setObjectName("backgroundSync")
@@ -209,23 +271,36 @@ class MainWindow(QMainWindow):
         self._apply_settings(self.settings)
         self._connect()
         screen = self.screen()
-        self.first_start_layout(screen.availableGeometry().width() if screen is not None else None)
+        self.first_start_layout(screen.availableGeometry() if screen is not None else None)
         self.window_settings.restore(self, self.splitter, self.table.horizontalHeader())
 
-    def first_start_layout(self, screen_width: int | None) -> None:
+    def first_start_layout(self, available: QRect | None) -> None:
         """Size the window for a first start (QSettings restores the operator's layout after).
 
         Wide enough for every list column in full with the detail panel beside it (the font
-        decides; the screen caps it); the list gets what its columns need.
+        decides), never larger than the screen's available geometry (issue 16 item 2: at
+        1024×600 the status bar stays on screen); the list gets what its columns need.
         """
         header = self.table.horizontalHeader()
         columns = sum(header.sectionSize(c) for c in range(header.count()))
         list_width = columns + self.table.verticalScrollBar().sizeHint().width() + 8
         width = max(1440, list_width + DETAIL_MIN_WIDTH + 24)
-        if screen_width:
-            width = min(width, screen_width)
-        self.resize(width, 860)
-        self.splitter.setSizes([min(list_width, width - DETAIL_MIN_WIDTH), DETAIL_MIN_WIDTH])
+        height = FIRST_START_HEIGHT
+        if available is not None and available.isValid():
+            width = min(width, available.width() - FRAME_ALLOWANCE.width())
+            height = min(height, available.height() - FRAME_ALLOWANCE.height())
+        self.lay_out(width, height, wide=width >= list_width + DETAIL_MIN_WIDTH)
+        if available is not None and available.isValid():
+            frame = FRAME_ALLOWANCE
+            left = available.left() + max(0, (available.width() - width - frame.width()) // 2)
+            top = available.top() + max(0, (available.height() - height - frame.height()) // 2)
+            self.move(left, top)
+
+    def lay_out(self, width: int, height: int, *, wide: bool = True) -> None:
+        """Resize to ``width``×``height`` and share it between the list and the detail panel."""
+        self.resize(width, height)
+        detail = DETAIL_MIN_WIDTH if wide else DETAIL_NARROW_WIDTH
+        self.splitter.setSizes([max(width - detail, 300), detail])
 
     # --- construction --------------------------------------------------------------------
 
@@ -293,11 +368,186 @@ class MainWindow(QMainWindow):
         self.subscriptions_action.setObjectName("subscriptionsAction")
         self.subscriptions_action.triggered.connect(self.open_subscriptions)
         toolbar.addAction(self.subscriptions_action)
+        # Issue 13 (gui/settlements): after the shipping menu, so a narrow window folds it first.
+        self.money_action = QAction("お金の流れ", self)
+        self.money_action.setObjectName("moneyAction")
+        self.money_action.triggered.connect(self.open_money_view)
+        toolbar.addAction(self.money_action)
         self.toolbar = toolbar
-        find = QAction(self)
-        find.setShortcut(QKeySequence.StandardKey.Find)
-        find.triggered.connect(lambda: self.filter_bar.search.setFocus())
-        self.addAction(find)
+        self.find_action = QAction("検索", self)
+        self.find_action.setObjectName("findAction")
+        self.find_action.setToolTip("受注番号・顧客名・フリガナ・メール・電話番号で検索します。")
+        self.find_action.setShortcut(QKeySequence.StandardKey.Find)
+        self.find_action.triggered.connect(self._focus_search)
+        self.addAction(self.find_action)
+
+    def _build_menus(self) -> None:
+        """The menu bar: every action with its shortcut (issue 16 item 1). Another capability adds
+        its action with one line: ``add_to_menu(self, Menu.ORDERS, action)`` (gui/menus.py)."""
+
+        def action(text: str, name: str, keys: str, tip: str, slot: Callable[[], object]) -> QAction:
+            made = QAction(text, self)
+            made.setObjectName(name)
+            made.setShortcut(QKeySequence(keys))
+            made.setToolTip(tip)
+            made.triggered.connect(lambda _checked=False: slot())
+            self.addAction(made)  # the shortcut works wherever the focus is in the window
+            return made
+
+        detail = self.detail
+        self.capture_action = action(
+            "入金処理",
+            "captureAction",
+            Keys.CAPTURE,
+            "表示中の受注の売上を確定します(R24)。",
+            lambda: self._press(detail.capture_button),
+        )
+        self.reauthorize_action = action(
+            "再与信",
+            "reauthorizeAction",
+            Keys.REAUTHORIZE,
+            "表示中の受注の与信を取り直します(R40)。",
+            lambda: self._press(detail.reauthorize_button),
+        )
+        self.amount_action = action(
+            "金額変更…",
+            "amountAction",
+            Keys.AMOUNT,
+            "表示中の受注の金額を変更します(R26)。",
+            lambda: self._operate(Operation.AMOUNT),
+        )
+        self.refund_action = action(
+            "返金…",
+            "refundAction",
+            Keys.REFUND,
+            "表示中の受注の売上を返金します(R39)。",
+            lambda: self._operate(Operation.REFUND),
+        )
+        self.message_action = action(
+            "メッセージ…",
+            "messageAction",
+            Keys.MESSAGE,
+            "表示中の受注のお客様へのメッセージを作成します。",
+            self._compose_shown,
+        )
+        self.sync_order_action = action(
+            "この受注を同期",
+            "syncOrderAction",
+            Keys.SYNC_ORDER,
+            "表示中の受注の状態をAmazon Payから読み直します。",
+            lambda: self._press(detail.sync_button),
+        )
+        self.next_action = action(
+            "次の要対応の受注",
+            "nextActionAction",
+            Keys.NEXT_ACTION,
+            "一覧で次の要対応の受注に移ります。",
+            lambda: self.go_to_needing_action(),
+        )
+        self.previous_action = action(
+            "前の要対応の受注",
+            "previousActionAction",
+            Keys.PREVIOUS_ACTION,
+            "一覧で前の要対応の受注に戻ります。",
+            lambda: self.go_to_needing_action(backwards=True),
+        )
+        self.list_action = action(
+            "一覧に戻る", "listAction", Keys.LIST, "キーボードの操作先を受注一覧に戻します。", self.table.setFocus
+        )
+        self.quit_action = action("終了", "quitAction", Keys.QUIT, "勘定を終了します。", self.close)
+        self.reload_action.setShortcut(QKeySequence(Keys.RELOAD))
+        self.add_order_action.setShortcut(QKeySequence(Keys.ADD_ORDER))
+        self.first_day_action = QAction("はじめての設定…", self)
+        self.first_day_action.setObjectName("firstDayAction")
+        self.first_day_action.setToolTip("ショップ名・担当者名・ショップのドメイン・Seller tokenを設定します。")
+        self.first_day_action.triggered.connect(lambda: self.open_first_day())
+        for item, separated in (
+            (self.import_action, False),
+            (self.add_order_action, False),
+            (self.settings_action, True),
+            (self.first_day_action, False),
+            (self.quit_action, True),
+        ):
+            add_to_menu(self, Menu.FILE, item, separator_before=separated)
+        for item, separated in (
+            (self.capture_action, False),
+            (self.reauthorize_action, False),
+            (self.amount_action, False),
+            (self.refund_action, False),
+            (self.message_action, False),
+            (self.sync_order_action, False),
+            (self.bulk_capture_action, True),
+            (self.bulk_reauthorize_action, False),
+            (self.sync_all_action, True),
+        ):
+            add_to_menu(self, Menu.ORDERS, item, separator_before=separated)
+        for item, separated in (
+            (self.find_action, False),
+            (self.next_action, True),
+            (self.previous_action, False),
+            (self.list_action, True),
+            (self.reload_action, False),
+        ):
+            add_to_menu(self, Menu.VIEW, item, separator_before=separated)
+        add_to_menu(self, Menu.ORDERS, self.shipping_menu.menuAction(), separator_before=True)  # issue 15
+        add_to_menu(self, Menu.ORDERS, self.subscriptions_action)  # issue 12
+        add_to_menu(self, Menu.ORDERS, self.money_action)  # issue 13
+        add_to_menu(self, Menu.HELP, self.first_day_action)
+        add_to_menu(self, Menu.HELP, self.about_action)
+
+    # --- keyboard (issue 16 item 1) -------------------------------------------------------
+
+    def _focus_search(self) -> None:
+        self.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.search.selectAll()
+
+    def _refuse(self, what: str, reason: str) -> None:
+        self.banner.show_message(f"{what}はできません。{reason}", Tone.ATTENTION)
+
+    def _press(self, button: QPushButton) -> None:
+        """A shortcut for one of the detail panel's buttons: press it, or say why it is off."""
+        what = button.text()
+        if self.detail.number_shown is None:
+            self._refuse(what, "一覧で受注を選んでください。")
+        elif button.isEnabled():
+            button.click()
+        else:
+            self._refuse(what, self.detail.refusals.get(button, ""))
+
+    def _operate(self, operation: Operation) -> None:
+        bar = self.detail.operation_bar
+        button = bar.button(operation)
+        if button.isEnabled():
+            button.click()
+        else:
+            self._refuse(operation.label, bar.refusal(operation))
+
+    def _compose_shown(self) -> None:
+        number = self.detail.number_shown
+        if number is None:
+            self._refuse("メッセージの作成", "一覧で受注を選んでください。")
+        else:
+            self.open_composer(number)
+
+    def go_to_needing_action(self, *, backwards: bool = False) -> None:
+        """F8 / Shift+F8: the next (previous) order of the list that needs action, read in SQL in
+        the list's own order so it works at any size and sort."""
+        query = self.model.query
+        current = self.table.currentIndex()
+        row = current.row() if current.isValid() else (-1 if not backwards else self.model.rowCount())
+        now = self.app.clock.now()
+
+        def found(target: int | None) -> None:
+            if self.model.query != query:
+                return  # the list changed meanwhile
+            if target is None:
+                where = "前" if backwards else "後"
+                self.banner.show_message(f"これより{where}に要対応の受注はありません。", Tone.PROGRESS)
+                return
+            self.select_row(target)
+            self.table.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+        self.runner.run(lambda: self.pages.next_needing_action(query, row, now, backwards=backwards), found, lane=READ)
 
     def _build_table(self) -> QTableView:
         table = QTableView()
@@ -310,6 +560,9 @@ class MainWindow(QMainWindow):
         table.setShowGrid(False)
         table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         table.verticalHeader().setVisible(False)
+        table.setTabKeyNavigation(False)  # Tab leaves the list for the detail panel (issue 16 item 1)
+        self.enter_filter = EnterFilter(lambda: self.detail.focus_first(), table)  # Enter: to the order's detail
+        table.installEventFilter(self.enter_filter)
         delegate = BadgeDelegate(OrderRole.BADGE_TEXT, OrderRole.BADGE_TONE, table)
         for column in BADGE_COLUMNS:
             table.setItemDelegateForColumn(column, delegate)
@@ -327,15 +580,21 @@ class MainWindow(QMainWindow):
         for column, text in WIDEST_TEXT.items():
             width = max(metrics.horizontalAdvance(text), header_metrics.horizontalAdvance(HEADERS[column]) + 18)
             header.resizeSection(column, width + 16)
-        # Badge columns: wide enough for the longest label, so every badge reads in full.
-        longest = max(badge_size(status.value, table.font()).width() for status in PaymentStatus)
-        header.resizeSection(Column.PAYMENT_STATUS, longest + 12)
+        # 与信ステータス: wide enough for the common badges (issue 16 item 2); the long
+        # 「(Amazonのステータスが取得できませんでした)」 is shortened, its tooltip reads in full.
+        longest = max(badge_size(text, table.font()).width() for text in COMMON_PAYMENT_LABELS)
+        header.resizeSection(
+            Column.PAYMENT_STATUS,
+            max(longest + 12, header_metrics.horizontalAdvance(HEADERS[Column.PAYMENT_STATUS]) + 34),
+        )
         widest_order_status = max(badge_size(status.label, table.font()).width() for status in OrderStatus)
         header.resizeSection(
             Column.ORDER_STATUS,
             max(widest_order_status + 12, header_metrics.horizontalAdvance(HEADERS[Column.ORDER_STATUS]) + 34),
         )
         header.setSortIndicator(Column.ORDERED_AT, Qt.SortOrder.DescendingOrder)
+        self.header_style = SortArrowStyle()  # ▲ ascending, ▼ descending (issue 16 item 5)
+        header.setStyle(self.header_style)
         table.setSortingEnabled(True)
         # A shop's order file dropped onto the list starts 取込 (issue 11 item 6).
         self.drop_filter = FileDropFilter(self)
@@ -380,6 +639,7 @@ class MainWindow(QMainWindow):
         self.model.modelReset.connect(self._restore_selection)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_changed)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_bulk_actions())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_selection_summary())
         self.detail.capture_requested.connect(self.operations.capture)
         self.detail.reauthorize_requested.connect(self.operations.reauthorize)
         self.detail.sync_requested.connect(self.operations.sync_order)
@@ -876,6 +1136,31 @@ class MainWindow(QMainWindow):
         self.bulk_capture_action.setText(f"一括入金処理({selected:,}件)" if selected else "一括入金処理")
         self.bulk_reauthorize_action.setText(f"一括再与信({selected:,}件)" if selected else "一括再与信")
 
+    def _update_selection_summary(self) -> None:
+        """Several orders selected: the detail panel shows their count, total and what the bulk
+        actions will take in (issue 16 item 5); one order: its detail again."""
+        count = self.selected_row_count()
+        if count <= 1:
+            self.detail.hide_selection()
+            return
+        self._summary_generation += 1
+        generation = self._summary_generation
+        if count > SUMMARY_LIMIT:
+            self.detail.show_selection(summary_html(summarize(count, [])))
+            return
+        rows = sorted({row for r in self.table.selectionModel().selection() for row in range(r.top(), r.bottom() + 1)})
+        read_numbers, pages, clock = self.model.numbers_reader(rows), self.pages, self.app.clock
+
+        def read() -> SelectionSummary:
+            found = pages.rows_by_number(read_numbers(), clock.now())
+            return summarize(count, found.values())
+
+        def shown(summary: SelectionSummary) -> None:
+            if generation == self._summary_generation and self.selected_row_count() > 1:
+                self.detail.show_selection(summary_html(summary))
+
+        self.runner.run(read, shown, lane=READ)
+
     def bulk(self, action: str) -> None:
         """Capture or re-authorize every selected order, with a progress dialog that can be cancelled."""
         label = ACTION_LABELS[action]
@@ -1051,6 +1336,23 @@ class MainWindow(QMainWindow):
         if path:
             self.open_import(Path(path))
 
+    def open_money_view(self) -> QWidget:
+        """Issue 13: this month's money by day, expiring authorizations and deposits (gui/settlements)."""
+        from core.settlements.service import service_for
+        from gui.settlements.money_view import MoneyView
+
+        view = MoneyView(service_for(self.app), self.runner, to_jst(self.app.clock.now()).date(), parent=self)
+        # An order behind a bar: the list shows it (the search finds it by its number).
+        view.order_chosen.connect(self._show_order_from_money_view)
+        self.money_view = view
+        view.show()
+        view.start()
+        return view
+
+    def _show_order_from_money_view(self, number: str) -> None:
+        self.filter_bar.search.setText(number)
+        self.filter_bar.apply_now()
+
     def open_import(self, path: Path) -> ImportDialog:
         """The import dialog for ``path``: it checks the file at once (nothing written) and shows it."""
         from gui.imports.import_dialog import ImportDialog
@@ -1085,6 +1387,22 @@ class MainWindow(QMainWindow):
         self.banner.show_message(f"受注 {number} をAmazon Payから追加しました。", Tone.SUCCESS)
         self._wanted_number = number  # selected once the list shows it
         self.model.set_query(self.model.wanted_query)
+
+    def open_first_day(self, finished: Callable[[], None] | None = None) -> FirstDayDialog:
+        """はじめての設定 (issue 16 item 4): shop name, operator, domain and Seller token, then
+        what comes next; from ファイル or ヘルプ, and by itself at the first start (gui/app.py)."""
+        from gui.onboarding.first_day_dialog import open_first_day
+
+        def saved(settings: AppSettings) -> None:
+            self._apply_settings(settings)
+            self.banner.show_message(
+                "はじめての設定を保存しました。次は「設定」でAmazon Payに接続し、"
+                "「ファイル → 取込」で受注を取り込みます。",
+                Tone.SUCCESS,
+            )
+
+        self.first_day_dialog = open_first_day(self.app.settings, self, saved, finished or (lambda: None))
+        return self.first_day_dialog
 
     def open_shipping(self, view: str, number: str | None = None, path: str | None = None) -> QDialog | None:
         """発送 / 一括発送 / キャンセル対応 (issue 15) for the order shown, or ``number``."""

@@ -32,6 +32,7 @@ NOW = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
 
 
 def render(path: Path, *, width: int = 1680, height: int = 1050, orders: int = 20) -> None:
+    small = width < 1440
     qt_app = application()
     with tempfile.TemporaryDirectory() as home:
         kanjo = open_app(
@@ -43,8 +44,11 @@ def render(path: Path, *, width: int = 1680, height: int = 1050, orders: int = 2
         kanjo.settings.save(shop_name="山田商店", shop_domain="shop.example.jp", operator_name="山田")
         runner = TaskRunner.immediate()
         window = MainWindow(kanjo, runner, WindowSettings(Path(home) / "window.ini"), demo_orders=orders)
-        window.resize(width, height)
-        window.splitter.setSizes([int(width * 0.61), int(width * 0.39)])
+        if small:  # a small screen: the window as its first start lays itself out (issue 16 item 2)
+            window.lay_out(width, height, wide=False)
+        else:
+            window.resize(width, height)
+            window.splitter.setSizes([int(width * 0.61), int(width * 0.39)])
         window.show()
         window.start()  # first start: demo orders covering every badge
         failed = _row_with(window, PaymentStatus.AUTH_FAILED.value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from core.amazonpay.errors import RETRYABLE_HTTP_STATUSES, error_from_response
 from core.amazonpay.models import (
@@ -102,6 +102,7 @@ class ApiRequest:
     path: str  # below the /v2 prefix, e.g. '/charges/S03-…/capture'
     body: Mapping[str, Any] | None = None
     idempotency_key: str | None = None
+    query: tuple[tuple[str, str], ...] = ()  # GET parameters (the Reports API), signed with the rest
 
     def body_text(self) -> str | None:
         return None if self.body is None else json.dumps(self.body, ensure_ascii=False, separators=(",", ":"))
@@ -249,6 +250,64 @@ class AmazonPayClient:
     def get_refund(self, refund_id: str) -> RefundInfo:
         return RefundInfo.from_json(self.send(ApiRequest("GET", f"/refunds/{refund_id}")).data)
 
+    # --- reports (issue 13; R60) ----------------------------------------------------------------
+
+    def get_reports(
+        self,
+        report_types: str,
+        *,
+        created_since: datetime | None = None,
+        page_size: int = 100,
+        next_token: str | None = None,
+    ) -> Mapping[str, Any]:
+        """Get Reports: ``{reports: [{reportId, reportType, processingStatus, reportDocumentId, …}], nextToken}``."""
+        query = [("reportTypes", report_types), ("pageSize", str(page_size))]
+        if created_since is not None:
+            query.append(("createdSince", to_utc(created_since).strftime("%Y-%m-%dT%H:%M:%SZ")))
+        if next_token:
+            query.append(("nextToken", next_token))
+        return self.send(ApiRequest("GET", "/reports", query=tuple(query))).data
+
+    def get_report(self, report_id: str) -> Mapping[str, Any]:
+        return self.send(ApiRequest("GET", f"/reports/{report_id}")).data
+
+    def get_report_document(self, report_document_id: str) -> Mapping[str, Any]:
+        """``{reportDocumentId, url}``: the URL lives about 30 seconds (R60), so download at once."""
+        return self.send(ApiRequest("GET", f"/report-documents/{report_document_id}")).data
+
+    def download(self, url: str, *, max_bytes: int = 1024 * 1024 * 1024) -> bytes:
+        """The bytes at a report document's URL (pre-signed: no Amazon Pay signature)."""
+        import httpx
+
+        try:
+            with self._http.stream("GET", url) as response:
+                if response.status_code >= 400:
+                    raise error_from_response(response.status_code, response.read(), None)
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise GatewayUnreachable("レポートが大きすぎるため読み込みを中止しました。")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise GatewayUnreachable("レポートのダウンロード先に接続できませんでした。") from exc
+        except httpx.TransportError as exc:
+            raise GatewayUnreachable("レポートのダウンロードが途中で切れました。もう一度お試しください。") from exc
+
+    def get_disbursements(
+        self, *, start: datetime, end: datetime, page_size: int = 100, next_token: str | None = None
+    ) -> Mapping[str, Any]:
+        """Get Disbursements: ``{disbursements: [{settlementId, disbursementDate, disbursementAmount, …}], nextToken}``."""
+        query = [
+            ("startTime", to_utc(start).strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ("endTime", to_utc(end).strftime("%Y-%m-%dT%H:%M:%SZ")),
+            ("pageSize", str(page_size)),
+        ]
+        if next_token:
+            query.append(("nextToken", next_token))
+        return self.send(ApiRequest("GET", "/disbursements", query=tuple(query))).data
+
     # --- transport -------------------------------------------------------------------------
 
     def send(self, request: ApiRequest) -> ApiResponse:
@@ -298,7 +357,7 @@ class AmazonPayClient:
         headers["authorization"] = sign_request(
             method=request.method,
             path=path,
-            query=(),
+            query=request.query,
             headers=headers,
             body=body,
             private_key=self._credentials.private_key,
@@ -309,7 +368,8 @@ class AmazonPayClient:
         import httpx
 
         try:
-            return self._http.request(request.method, self._base_url + path, content=body, headers=headers)
+            url = self._base_url + path + ("?" + urlencode(request.query, quote_via=quote) if request.query else "")
+            return self._http.request(request.method, url, content=body, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             raise GatewayUnreachable(
                 "Amazon Payに接続できませんでした。ネットワークと設定を確認して、もう一度お試しください。"

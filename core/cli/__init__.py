@@ -213,10 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
         "number"
     )
     seller = sandbox.add_parser("seller-central", help="Seller Centralでの操作")
-    seller.add_argument("action", choices=["refund", "increase", "capture"])
+    seller.add_argument("action", choices=["refund", "increase", "capture", "chargeback"])
     seller.add_argument("number")
     seller.add_argument("--charge", metavar="ID")
     seller.add_argument("--amount")
+    settle = sandbox.add_parser("settlement", help="精算期間と手数料(issue 13)").add_subparsers(
+        dest="settlement_command", parser_class=_Parser
+    )
+    settle.add_parser("close", help="今の精算期間を今すぐ締めます")
+    settle.add_parser("fee-rate", help="売上にかかる手数料率(%%)を設定します").add_argument("percent")
     fault = sandbox.add_parser("fault", help="障害を注入します").add_subparsers(
         dest="fault_command", parser_class=_Parser
     )
@@ -376,7 +381,9 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         return run_set_cost(app, args, as_json)
     if args.orders_command == "show":
         detail = app.orders.detail(args.number)
-        if as_json:  # issue 15: shipment, cancellation, resale, net_result; issue 12: contract and round
+        if as_json:  # issue 15: shipment, cancellation, resale, net_result; 12: contract, round; 13: amazon_fee, net
+            from core.settlements.service import service_for
+
             round_of = app.subscriptions.round_of(detail.number)
             _print_json(
                 {
@@ -384,6 +391,7 @@ def _cmd_orders(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
                     **app.shipping.summary(detail.number),
                     "subscription_id": round_of[0] if round_of else None,
                     "round": round_of[1] if round_of else None,
+                    **service_for(app).order_money(detail.number).to_json(),
                 }
             )
             return 0
@@ -864,6 +872,10 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         result = control.seller_central(args.action, args.number, amount, args.charge)
         _emit(as_json, result, f"Seller Centralで{args.action}を行いました。")
         return 0
+    if command == "settlement":
+        from core.cli.settlements import sandbox_settlement
+
+        return sandbox_settlement(control, args, as_json)
     if command == "fault":
         if args.fault_command == "add":
             control.add_fault(args.kind, count=args.count, rate=args.rate, path=args.path)
@@ -874,7 +886,7 @@ def _cmd_sandbox(app: Kanjo, args: argparse.Namespace, as_json: bool) -> int:
         _emit(as_json, {"ok": True}, "障害設定を更新しました。")
         return 0
     raise BadInput(
-        "sandbox の後に serve, place-order, shop-export, buyer, seller-central, fault のいずれかを指定してください。"
+        "sandbox の後に serve, place-order, shop-export, buyer, seller-central, settlement, fault のいずれかを指定してください。"
     )
 
 

@@ -26,7 +26,7 @@ class CommandGroup:
     run: Callable[[Kanjo, argparse.Namespace, bool], int]
 
 
-_MODULES: tuple[str, ...] = ("subscriptions", "shipping")
+_MODULES: tuple[str, ...] = ("subscriptions", "shipping", "settlements", "export")
 
 
 def _groups_of(name: str) -> tuple[CommandGroup, ...]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -58,6 +59,8 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The reading (フリガナ) when the shop's file gives one: searched with the name (issue 16 item 6).
+    name_reading: Mapped[str] = mapped_column(String(200), default="", server_default="")
     email: Mapped[str] = mapped_column(String(320), index=True)
     phone: Mapped[str] = mapped_column(String(32))
     is_member: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -374,6 +377,101 @@ Index(
     MessageTemplateVersion.version,
     unique=True,
 )
+
+
+# --- Settlements (issue 13, R57, R60) -------------------------------------------------------
+
+
+class SettlementReport(Base):
+    """A copy of every settlement report read (Amazon keeps them 90 days, R60), gzip-compressed."""
+
+    __tablename__ = "settlement_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[str | None] = mapped_column(String(128), nullable=True, unique=True)  # Amazon's, via the API
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the file as read
+    source: Mapped[str] = mapped_column(String(16))  # 'api' | 'file'
+    name: Mapped[str] = mapped_column(String(255), default="")
+    seller_id: Mapped[str] = mapped_column(String(64), default="")
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    header: Mapped[str] = mapped_column(Text, default="")  # the header block, JSON
+
+
+class SettlementReportPart(Base):
+    """The report's bytes as read, zlib-compressed, in parts of about 1 MiB (memory stays flat)."""
+
+    __tablename__ = "settlement_report_parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("settlement_reports.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Settlement(Base):
+    """One settlement period and its deposit; the sums are recomputed from its rows."""
+
+    __tablename__ = "settlements"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SettlementId
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    captured: Mapped[int] = mapped_column(Integer, default=0)
+    refunded: Mapped[int] = mapped_column(Integer, default=0)
+    fees: Mapped[int] = mapped_column(Integer, default=0)
+    chargebacks: Mapped[int] = mapped_column(Integer, default=0)
+    other: Mapped[int] = mapped_column(Integer, default=0)  # adjustments, debts and carryover
+    deposit: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the Transfer row
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    disbursement_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    disbursed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disbursement_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SettlementLine(Base):
+    """One row of a settlement report, unique by settlement and key (a re-read adds nothing)."""
+
+    __tablename__ = "settlement_rows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settlement_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200))
+    transaction_type: Mapped[str] = mapped_column(String(32))
+    transaction_id: Mapped[str] = mapped_column(String(128), default="", index=True)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    charge_permission_id: Mapped[str] = mapped_column(String(128), default="")
+    seller_reference_id: Mapped[str] = mapped_column(String(128), default="")
+    order_number: Mapped[str] = mapped_column(String(64), default="")
+    amount: Mapped[int] = mapped_column(Integer)
+    fee: Mapped[int] = mapped_column(Integer)
+    net: Mapped[int] = mapped_column(Integer)
+    order_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    charge_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    refund_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    extra: Mapped[str] = mapped_column(Text, default="")  # the report's other columns, JSON
+
+
+class SettlementProblem(Base):
+    """What the matching found wrong with a row (kinds in core.settlements.reconcile)."""
+
+    __tablename__ = "settlement_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settlement_id: Mapped[str] = mapped_column(String(64), index=True)
+    row_key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    order_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    order_number: Mapped[str] = mapped_column(String(64), default="")
+    amount: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+
+
+Index("ux_settlement_rows_key", SettlementLine.settlement_id, SettlementLine.key, unique=True)
+Index("ux_settlement_problems_key", SettlementProblem.settlement_id, SettlementProblem.row_key, unique=True)
 
 
 # --- Shipping and the cancellation desk (issue 15, migration 0013) ---------------------------

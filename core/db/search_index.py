@@ -18,6 +18,8 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.search_text import fold
+
 END_MARK: Final = "〆"  # a CJK letter, so unicode61 keeps it inside the pair token
 MAX_NAME_CHARS: Final = 40  # pairs beyond this many characters of a name are not indexed
 PAUSE_TABLE: Final = "search_index_paused"
@@ -35,6 +37,12 @@ def _pairs(expr: str) -> str:
     return f"trim({parts})"
 
 
+SEARCH_INDEX_VERSION: Final = 2
+"""1: migration 0002's index (raw text). 2: migration 0014's (issue 16 item 6): every column
+folded by ``kanjo_fold`` (core.search_text.fold, registered on each SQLite connection), the
+customer's reading beside the name, and the phone number's digits."""
+
+
 def name_pairs(name: str) -> str:
     """What :func:`_pairs` computes in SQL, in Python: the same text for every name
     (``tests/core/test_search_index_pairs.py``). SQLite's ``substr`` counts characters, as
@@ -43,17 +51,36 @@ def name_pairs(name: str) -> str:
     return " ".join(marked[i : i + 2] for i in range(MAX_NAME_CHARS)).strip(" ")
 
 
+def folded_name_pairs(name: str | None, reading: str | None) -> str:
+    """Version 2's pairs: those of the folded name, then of its folded reading, for
+    ``order_search_bigram``; registered on every SQLite connection as ``kanjo_pairs``
+    (core/db/engine.py), so an order costs one call, not one fold per pair."""
+    return name_pairs(fold(name)) + " " + name_pairs(fold(reading))
+
+
 PAIRS_FUNCTION: Final = "kanjo_name_pairs"
 
 
-def index_rows_sql(where: str, *, pairs_function: bool = False) -> list[str]:
+def index_rows_sql(where: str, *, pairs_function: bool = False, version: int = SEARCH_INDEX_VERSION) -> list[str]:
     """INSERT … SELECT statements indexing the orders matched by ``… WHERE {where}`` (o, c).
 
-    ``pairs_function``: the name pairs come from :func:`name_pairs`, registered on the
-    connection (:func:`index_new_orders`), a tenth of the SQL expression's time: the SQL
-    evaluates the name's compaction again for each of its 40 pairs. Triggers and migrations
-    keep the SQL, which any connection can run.
+    ``pairs_function`` (version 1): the name pairs come from :func:`name_pairs`, registered on
+    the connection (:func:`index_new_orders`), a tenth of the SQL expression's time: the SQL
+    evaluates the name's compaction again for each of its 40 pairs. ``version`` 1 is kept for
+    migrations 0002 and 0007, which ran before 0014; version 2 always calls the functions that
+    core/db/engine.py registers on each connection.
     """
+    if version >= 2:
+        name, reading = "kanjo_fold(c.name)", "kanjo_fold(c.name_reading)"
+        return [
+            "INSERT INTO order_search(rowid, number, name, name_compact, email, reading, phone) "
+            f"SELECT o.id, kanjo_fold(o.number), {name}, {_compact(name)}, kanjo_fold(c.email), "
+            f"{_compact(reading)}, kanjo_digits(c.phone) "
+            f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+            "INSERT INTO order_search_bigram(rowid, pairs) "
+            "SELECT o.id, kanjo_pairs(c.name, c.name_reading) "
+            f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
+        ]
     pairs = f"{PAIRS_FUNCTION}(c.name)" if pairs_function else _pairs("c.name")
     return [
         "INSERT INTO order_search(rowid, number, name, name_compact, email) "
@@ -64,12 +91,12 @@ def index_rows_sql(where: str, *, pairs_function: bool = False) -> list[str]:
     ]
 
 
-def insert_trigger_sql(*, pausable: bool) -> str:
+def insert_trigger_sql(*, pausable: bool, version: int = SEARCH_INDEX_VERSION) -> str:
     """The trigger that indexes each new order (0002's, or 0007's that a writer may pause)."""
     when = f"WHEN NOT EXISTS (SELECT 1 FROM {PAUSE_TABLE}) " if pausable else ""
     return (
         f"CREATE TRIGGER order_search_ai AFTER INSERT ON orders {when}BEGIN "
-        + "; ".join(index_rows_sql("o.id = new.id"))
+        + "; ".join(index_rows_sql("o.id = new.id", version=version))
         + "; END"
     )
 

@@ -41,6 +41,7 @@ class ImportedOrder:
     tracking_number: str | None = None
     order_status: str | None = None  # the shop's status text, if any
     extra: dict[str, str] = field(default_factory=dict)  # unknown columns of the first row, kept
+    customer_reading: str = ""  # フリガナ when the file has it (EC-CUBE お名前(セイ)/(メイ)), for search
 
 
 @dataclass(frozen=True)

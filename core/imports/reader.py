@@ -505,6 +505,7 @@ def _build(
         ordered_at=ordered_at,
         kind=kind,
         customer_name=_cell(layout, first, "customer_name"),
+        customer_reading=_cell(layout, first, "customer_reading"),
         customer_email=_cell(layout, first, "customer_email"),
         customer_phone=_cell(layout, first, "customer_phone"),
         ship_name=_cell(layout, first, "ship_name"),

@@ -426,6 +426,7 @@ def _customer_values(order: ImportedOrder) -> dict[str, Any]:
     """The customer row of an imported order: a guest, who records no consent (R7)."""
     return {
         "name": order.customer_name,
+        "name_reading": order.customer_reading,
         "email": order.customer_email,
         "phone": order.customer_phone,
         "is_member": False,

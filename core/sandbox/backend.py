@@ -26,6 +26,7 @@ from core.clock import Clock, add_months, to_utc
 from core.db.engine import prepare_sqlite_file
 from core.db.errors import open_error
 from core.domain import R4_ADDRESS_MESSAGE
+from core.sandbox import settlement
 from core.sandbox.errors import ApiFailure as ApiFailure  # re-exported: server.py imports it from here
 from core.sandbox.people import person_for
 from core.sandbox.validation import check_fields, flag, soft_descriptor
@@ -47,6 +48,7 @@ DEFAULT_SETTINGS: dict[str, float] = {
     "refund_settle_seconds": 0.0,  # RefundInitiated → Refunded on the next read after this delay
     "auth_settle_seconds": 30.0,  # AuthorizationInitiated → Authorized (sandbox simulation §6)
     "hang_seconds": 3.0,  # how long a 'timeout' fault withholds the response
+    "fee_rate_percent": 4.0,  # issue 13: Amazon Pay's fee on each capture, refunded in proportion (R60)
 }
 
 # When a one-time Charge Permission closes by itself (Closed/AmazonClosed) after captures.
@@ -170,6 +172,7 @@ class SandboxBackend:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(_SCHEMA)
+                db.executescript(settlement.SCHEMA)
                 for table, column, declaration in _ADDED_COLUMNS:
                     present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
                     if column not in present:
@@ -390,6 +393,7 @@ class SandboxBackend:
             outcome = row["settle_outcome"] or "Captured"
             if outcome == "Captured":
                 changes = {"state": "Captured"}
+                settlement.post_capture(self, db, row["id"], row["captured"], _dt(row["settle_at"]))
             else:
                 changes = {"state": "Declined", "reason": outcome, "captured": 0}
             changes.update(settle_at=None, settle_outcome=None)
@@ -416,6 +420,7 @@ class SandboxBackend:
                 (_iso(now), row["id"]),
             )
             db.execute("UPDATE charges SET refunded = refunded + ? WHERE id = ?", (row["amount"], row["charge_id"]))
+            settlement.post_refund(self, db, row, _dt(row["settle_at"]))
         else:
             db.execute(
                 "UPDATE refunds SET state='Declined', reason=?, settle_at=NULL, settle_outcome=NULL, updated_at=?"
@@ -735,6 +740,8 @@ class SandboxBackend:
             ),
         )
         self._notify(db, "CHARGE", charge_id, cp["id"])
+        if state == "Captured":
+            settlement.post_capture(self, db, charge_id, amount, at)
         if state in ("Authorized", "Captured"):
             self._extend_recurring(db, cp["id"], at)  # R14
         if state == "Captured":
@@ -783,6 +790,7 @@ class SandboxBackend:
                 "UPDATE charges SET state='Captured', captured=?, updated_at=? WHERE id=?",
                 (amount, _iso(now), charge_id),
             )
+            settlement.post_capture(self, db, charge_id, amount, now)
         if descriptor is not None:
             db.execute("UPDATE charges SET soft_descriptor=? WHERE id=?", (descriptor, charge_id))
         self._notify(db, "CHARGE", charge_id, row["cp_id"])

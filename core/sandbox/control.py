@@ -185,6 +185,11 @@ class SandboxControl:
         result: dict[str, str] = self._call("POST", "options", changes) if changes else self._call("GET", "options")
         return result
 
+    def close_settlement(self) -> dict[str, Any]:
+        """End the current settlement period now (issue 13); its report is then served."""
+        result: dict[str, Any] = self._call("POST", "settlement/close")
+        return result
+
     def notifications(self, after: int) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._call("GET", "notifications", after=after)["notifications"]
         return result

@@ -46,6 +46,7 @@ from core.amazonpay.signing import (
 from core.clock import parse_iso
 from core.errors import BadInput
 from core.order_numbers import validate_order_number
+from core.sandbox import settlement
 from core.sandbox.backend import ApiFailure, SandboxBackend
 from core.sandbox.control import SECRET_HEADER, control_secret_path, ensure_control_secret
 
@@ -270,6 +271,10 @@ class _Handler(BaseHTTPRequestHandler):
             if body is None:  # the client hung up before its body was complete
                 self.close_connection = True
                 return
+            if split.path.startswith("/_documents/") and self.command == "GET":
+                # A report document's short-lived download address (unsigned, like Amazon's S3 URL).
+                self._send_raw(settlement.download(self.backend, split.path.rsplit("/", 1)[-1]))
+                return
             if is_control:
                 status, payload = self._control(self.command, split.path, self._query(split.query), body)
             else:
@@ -304,6 +309,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-amz-pay-request-id", request_id)
         if self.close_connection:
             self.send_header("connection", "close")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _send_raw(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/csv; charset=utf-8")
+        self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
@@ -382,7 +394,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._authenticate(method, raw_path, query, body, route)
         payload = self._json_body(body)
         _check_api_fields(payload)
-        status, response, replayed = self._route(method, route, payload, key, body)
+        if method == "GET" and route.split("/")[1:2] in (["reports"], ["report-documents"], ["disbursements"]):
+            status, response, replayed = 200, self._reports(route, self._query(query)), False
+        else:
+            status, response, replayed = self._route(method, route, payload, key, body)
         self.backend.record_call(method, route, key, status, replayed)
         if fault is not None:
             raise _Hang()
@@ -443,6 +458,21 @@ class _Handler(BaseHTTPRequestHandler):
                 "InvalidHeaderValue",
                 f"The value {headers['x-amz-pay-date']} provided for x-amz-pay-date should not be in future",
             )
+
+    def _reports(self, route: str, query: dict[str, list[str]]) -> Any:
+        """The Reports API (issue 13): Get Reports, Get Report By Id, Get Report Document, Get Disbursements."""
+        parts = route.strip("/").split("/")
+        if parts == ["reports"]:
+            return settlement.get_reports(self.backend, query)
+        if len(parts) == 2 and parts[0] == "reports":
+            return settlement.get_report(self.backend, parts[1])
+        if len(parts) == 2 and parts[0] == "report-documents":
+            document = settlement.get_report_document(self.backend, parts[1])
+            document["url"] = f"http://{self.headers.get('host', '')}{document['url']}"
+            return document
+        if parts == ["disbursements"]:
+            return settlement.get_disbursements(self.backend, query)
+        raise ApiFailure(404, "ResourceNotFound", f"No such operation: GET {route}")
 
     @staticmethod
     def _json_body(body: bytes) -> Mapping[str, Any]:
@@ -557,6 +587,11 @@ class _Handler(BaseHTTPRequestHandler):
             if parts[1] == "increase":
                 amount = fields.amount()
                 return 200, backend.seller_increase(cp_id(), amount)
+            if parts[1] == "chargeback":
+                amount = fields.amount()
+                return 200, settlement.chargeback(backend, cp_id(), amount)
+        if parts == ["settlement", "close"] and method == "POST":
+            return 200, settlement.close_now(backend)
         if parts == ["faults"] and method == "POST":
             rate = fields.optional_number("rate")
             fault_id = backend.add_fault(

@@ -87,6 +87,8 @@ class ContractView:
     month_amount: int
     charge_permission_id: str
     note: str
+    item_amount: int = 0  # the round's items (amount = item_amount + shipping_fee)
+    shipping_fee: int = 0
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -1161,6 +1163,8 @@ def _view(contract: Subscription, month_amount: int) -> ContractView:
         month_amount=month_amount,
         charge_permission_id=contract.charge_permission_id,
         note=contract.note,
+        item_amount=contract.item_amount,
+        shipping_fee=contract.shipping_fee,
     )
 
 

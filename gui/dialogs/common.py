@@ -115,7 +115,11 @@ class YenField(QLineEdit):
         except BadInput:
             return
         if self.text() != f"{value:,}":
+            # The same amount, only written the usual way: no ``edited`` (issue 16 item 5: an
+            # acknowledgement ticked at the same moment must not be reset by a re-check).
+            self.blockSignals(True)
             self.setText(f"{value:,}")
+            self.blockSignals(False)
 
 
 def mark_invalid(widget: QWidget, invalid: bool) -> None:

@@ -18,6 +18,7 @@ from core.errors import UserError
 from core.queries import OrderDetail
 from core.services.payments import PaymentService
 from gui.dialogs.common import CHECKING, with_rule
+from gui.menus import Keys, with_shortcut
 
 
 class Operation(StrEnum):
@@ -46,6 +47,8 @@ OPERATION_TIPS: dict[Operation, str] = {
     Operation.CHANGE_METHOD: "Amazon Payから別の決済方法に変更します(R33)。",
     Operation.CLEAR_PAYMENT_DATE: "記録した入金日を取り消します。Amazonには送信せず、返金もしません(R37)。",
 }
+# Shortcuts of the daily operations (issue 16 item 1), shown in their tooltips.
+OPERATION_KEYS: dict[Operation, str] = {Operation.AMOUNT: Keys.AMOUNT, Operation.REFUND: Keys.REFUND}
 NO_ORDER = "受注が選ばれていません。"
 BUSY = "この受注の処理中です。結果が出るまでお待ちください。"
 NO_PAYMENT_DATE = "入金日が記録されていません(R37)。"
@@ -204,7 +207,17 @@ class OperationBar(QWidget):
                 reason = self._reasons.get(operation)
                 enabled, tip = reason is None, reason or OPERATION_TIPS[operation]
             button.setEnabled(enabled)
-            button.setToolTip(tip)
+            button.setToolTip(with_shortcut(tip, OPERATION_KEYS.get(operation, "")))
+
+    def refusal(self, operation: Operation) -> str:
+        """Why ``operation``'s button is off now ('' when it is on): for a shortcut pressed anyway."""
+        if self._detail is None:
+            return NO_ORDER
+        if self._busy:
+            return BUSY
+        if self._reasons is None:
+            return CHECKING
+        return self._reasons.get(operation) or ""
 
     def _on_button_clicked(self, operation: Operation) -> None:
         if self._detail is not None and self.buttons[operation].isEnabled():

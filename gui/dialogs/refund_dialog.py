@@ -51,6 +51,19 @@ def refund_consequence(total: int) -> str:
     return f"{total:,}円の返金は、Amazon Payへ送信すると取り消せません。"
 
 
+def plan_note(plan: RefundPlan, detail: OrderDetail) -> str:
+    """What the allocation means for the operator (R39): several captures at once, and (only
+    when it is so) that a capture Seller Central already refunded in part gives its remainder."""
+    from_seller_central = {r.charge_id for r in detail.refunds if r.origin == "seller_central" and r.amount}
+    remainder = any(line.charge_id in from_seller_central for line in plan.lines)
+    note = "(Seller Centralで一部返金済みの売上の残りも含みます, R39)" if remainder else "(R39)"
+    if len(plan.lines) > 1:
+        return f"{len(plan.lines)}件の売上から合計{yen(plan.total)}を一度に返金します{note}。"
+    if remainder:
+        return f"合計{yen(plan.total)}を返金します{note}。"
+    return ""
+
+
 class RefundDialog(OperationDialog):
     def __init__(
         self, detail: OrderDetail, payments: PaymentService, runner: TaskRunner, parent: QWidget | None = None
@@ -227,7 +240,10 @@ class RefundDialog(OperationDialog):
 
     def update_state(self) -> None:
         plan = self.plan
-        self.confirm.set_consequences([refund_consequence(plan.total)] if plan else [])
+        if plan is not None or self._error is not None or not self.preview.pending:
+            # While a preview is on its way (the field just reformatted 5000 as 5,000) the
+            # acknowledgement stays: it is cleared only when the amount to refund really changes.
+            self.confirm.set_consequences([refund_consequence(plan.total)] if plan else [])
         if self._error is not None:
             self.message.show_message(self._error, Tone.FAILURE)
             self.set_ok(False, self._error)
@@ -236,14 +252,7 @@ class RefundDialog(OperationDialog):
             self.message.show_message(CHECKING, Tone.NEUTRAL)
             self.set_ok(False, CHECKING)
             return
-        if len(plan.lines) > 1:
-            self.message.show_message(
-                f"{len(plan.lines)}件の売上から合計{yen(plan.total)}を一度に返金します"
-                "(Seller Centralで一部返金済みの売上の残りも含みます, R39)。",
-                Tone.NEUTRAL,
-            )
-        else:
-            self.message.show_message("", Tone.NEUTRAL)
+        self.message.show_message(plan_note(plan, self.detail), Tone.NEUTRAL)
         if not self.confirm.satisfied:
             self.set_ok(False, "返金は取り消せません。内容を確認し、「上記を理解しました」にチェックしてください。")
             return

@@ -8,6 +8,7 @@ operation on this order is in flight, so a button stays disabled until its outco
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -35,9 +36,11 @@ from core.journal import OUTCOME_LABELS
 from core.order_pages import no_badge_label
 from core.queries import OrderDetail
 from gui.composer.entry import MessageButton
-from gui.dialogs.operation_bar import OperationBar
+from gui.dialogs.operation_bar import FlowLayout, OperationBar
 from gui.labels import BadgeColors, order_status_from_label, order_status_tone, payment_label, payment_tone, yen
+from gui.menus import Keys, with_shortcut
 from gui.orders.status_badge import BadgeLabel
+from gui.orders.status_hint import money_hint
 from gui.tinted_frame import TintedFrame
 
 PURPOSE_LABELS = {
@@ -47,6 +50,7 @@ PURPOSE_LABELS = {
     "generation": "受注生成の与信",
 }
 ORIGIN_LABELS = {"product": "勘定", "seller_central": "Seller Central", "buyer": "購入者", "operator": "勘定"}
+# Every action the journal can hold, in Japanese (issue 16 item 3; a test finds them all in core).
 ACTION_LABELS = {
     "order_received": "受注",
     "capture": "入金処理",
@@ -59,6 +63,19 @@ ACTION_LABELS = {
     "external_refund": "Seller Centralで返金",
     "external_charge": "Seller Centralで与信追加",
     "external_cancel": "Seller Centralで与信取消",
+    "amount_change": "金額変更",
+    "clear_payment_date": "入金日取消",
+    "reconciled": "Amazon Payと照合済み",
+    "import": "受注ファイルの取込",
+    "order_imported": "受注ファイルから取込",
+    "order_added": "Amazon Payから受注を追加",
+    "order_linked": "Charge Permissionを連携",
+    "order_removed": "一覧から削除",
+    "charge_linked": "Chargeを連携",
+    "generated": "定期購入の受注生成",
+    "subscription_created": "定期購入の登録",
+    "subscription_edited": "定期購入の変更",
+    "subscription_closed": "定期購入の終了",
 }
 PHASE_LABELS = {"intent": "送信", "outcome": "結果", "event": "記録"}
 CP_STATE_LABELS = {"Chargeable": "利用可能", "NonChargeable": "利用不可", "Closed": "終了"}
@@ -129,6 +146,7 @@ class DetailPanel(QWidget):
         self._detail: OrderDetail | None = None
         self._busy = False
         self._shop_domain = ""
+        self.refusals: dict[QWidget, str] = {}  # why a button is off now ('' when it is on)
         self.setMinimumWidth(360)
 
         self.stack = QStackedWidget()
@@ -136,6 +154,14 @@ class DetailPanel(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
         self.stack.addWidget(self.empty)
+        # Several orders selected (issue 16 item 5): what they add up to, instead of one order.
+        self._selection_shown = False
+        self.selection_view = QLabel()
+        self.selection_view.setObjectName("selectionSummary")
+        self.selection_view.setWordWrap(True)
+        self.selection_view.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.selection_view.setContentsMargins(12, 12, 12, 12)
+        self.selection_view.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         content = QWidget()
         body = QVBoxLayout(content)
@@ -165,20 +191,22 @@ class DetailPanel(QWidget):
         self.sync_button = QPushButton("同期")
         self.sync_button.setObjectName("syncButton")
         self.sync_button.setToolTip("この受注の状態をAmazon Payから読み直します。")
-        buttons = QHBoxLayout()
+        # The buttons wrap onto a second line when the panel is narrow (issue 16 item 2).
+        button_row = QWidget()
+        buttons = FlowLayout(button_row)
         buttons.addWidget(self.capture_button)
         buttons.addWidget(self.reauthorize_button)
         buttons.addWidget(self.sync_button)
         self.message_button = MessageButton()  # the composer (issue 5, gui/composer)
+        self.message_button.setToolTip(with_shortcut(self.message_button.toolTip(), Keys.MESSAGE))
         buttons.addWidget(self.message_button)
-        buttons.addStretch(1)
         self.busy_label = QLabel()
         self.busy_label.setObjectName("busyLabel")
         buttons.addWidget(self.busy_label)
         body.addWidget(self.number)
         body.addWidget(self.subtitle)
         body.addLayout(badges)
-        body.addLayout(buttons)
+        body.addWidget(button_row)
         self.operation_bar = OperationBar()  # 金額変更・返金・キャンセル… (issue 4, gui/dialogs)
         body.addWidget(self.operation_bar)
 
@@ -242,6 +270,7 @@ class DetailPanel(QWidget):
         for column in (1, 2, 3):
             self.items.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.items.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.items.setTabKeyNavigation(False)  # Tab moves on to the next control (issue 16 item 1)
         items_layout.addWidget(self.items)
         body.addWidget(items_box)
 
@@ -271,6 +300,8 @@ class DetailPanel(QWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(4, QHeaderView.ResizeMode.ResizeToContents)
         self.timeline.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Tab and Shift+Tab pass through the history instead of walking its cells (issue 16 item 1).
+        self.timeline.setTabKeyNavigation(False)
         timeline_layout.addWidget(self.timeline)
         body.addWidget(timeline_box)
 
@@ -280,6 +311,7 @@ class DetailPanel(QWidget):
         self.memo = QPlainTextEdit()
         self.memo.setReadOnly(True)
         self.memo.setMaximumHeight(80)
+        self.memo.setTabChangesFocus(True)
         memo_layout.addWidget(self.memo)
         body.addWidget(memo_box)
         body.addStretch(1)
@@ -288,8 +320,18 @@ class DetailPanel(QWidget):
         self.scroll_area = scroll
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # Narrow panel: the contents wrap and the panel scrolls down, never sideways (issue 16 item 2).
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        content.setMinimumWidth(0)
         scroll.setWidget(content)
         self.stack.addWidget(scroll)
+        # In its own scroll area: a long summary never makes the window taller (or the list shorter).
+        self.selection_scroll = QScrollArea()
+        self.selection_scroll.setWidgetResizable(True)
+        self.selection_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.selection_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.selection_scroll.setWidget(self.selection_view)
+        self.stack.addWidget(self.selection_scroll)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self.stack)
@@ -300,6 +342,7 @@ class DetailPanel(QWidget):
         self.message_button.requested.connect(self._on_message_button_requested)
         self.reauth_compose_button.clicked.connect(lambda: self._on_message_button_requested("payment_failure"))
         self._update_buttons()
+        self.chain_tab_order()
 
     # --- feeding -------------------------------------------------------------------------
 
@@ -314,16 +357,34 @@ class DetailPanel(QWidget):
     def set_shop_domain(self, domain: str) -> None:
         self._shop_domain = domain.strip().removeprefix("https://").removeprefix("http://").strip("/")
 
+    def show_selection(self, html: str) -> None:
+        """Several orders are selected: show what they add up to (the order's detail waits behind)."""
+        self._selection_shown = True
+        self.selection_view.setText(html)
+        self.stack.setCurrentWidget(self.selection_scroll)
+
+    def hide_selection(self) -> None:
+        if not self._selection_shown:
+            return
+        self._selection_shown = False
+        self.stack.setCurrentIndex(1 if self._detail is not None else 0)
+
+    @property
+    def selection_shown(self) -> bool:
+        return self._selection_shown
+
     def clear(self, message: str = "受注を選ぶと、ここに詳細が表示されます。") -> None:
         self._detail = None
         self.empty.setText(message)
-        self.stack.setCurrentWidget(self.empty)
+        if not self._selection_shown:
+            self.stack.setCurrentWidget(self.empty)
         self._update_buttons()
         self.operation_bar.set_detail(None)
 
     def set_detail(self, detail: OrderDetail) -> None:
         self._detail = detail
-        self.stack.setCurrentIndex(1)
+        if not self._selection_shown:
+            self.stack.setCurrentIndex(1)
         self.number.setText(f"受注番号 {detail.number}")
         self.subtitle.setText(f"{format_jst(detail.ordered_at)} 受注 ・ {detail.kind_label}")
         status = PaymentStatus(detail.payment_status) if detail.payment_status else None
@@ -341,6 +402,9 @@ class DetailPanel(QWidget):
         self.payment_badge.set_badge(text, payment_tone(status))
         order_status = order_status_from_label(detail.order_status)
         self.order_badge.set_badge(order_status.label, order_status_tone(order_status))
+        hint = self._money_hint(detail)
+        if hint:
+            self.order_badge.setToolTip(hint)
         self._fill_notices(detail)
         self._fill_amounts(detail)
         self._fill_customer(detail)
@@ -372,39 +436,71 @@ class DetailPanel(QWidget):
         self._update_buttons()
         self.operation_bar.set_busy(busy)
 
+    # --- keyboard (issue 16 item 1) ------------------------------------------------------
+
+    def action_buttons(self) -> list[QWidget]:
+        """The panel's buttons in their Tab order: the order's own actions, then the operations."""
+        return [
+            self.capture_button,
+            self.reauthorize_button,
+            self.sync_button,
+            self.message_button,
+            *self.operation_bar.buttons.values(),
+            self.reauth_compose_button,
+        ]
+
+    def chain_tab_order(self) -> None:
+        """Tab walks the buttons in reading order, then the history and the memo."""
+        chain: list[QWidget] = [*self.action_buttons(), self.items, self.timeline, self.memo]
+        for first, second in pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def focus_first(self) -> None:
+        """Enter on a row: the keyboard moves here, to the first button that can act (else the panel)."""
+        for button in self.action_buttons():
+            if button.isEnabled() and button.isVisibleTo(self):
+                button.setFocus(Qt.FocusReason.TabFocusReason)
+                return
+        self.scroll_area.setFocus(Qt.FocusReason.TabFocusReason)
+
     # --- buttons -------------------------------------------------------------------------
 
     def _update_buttons(self) -> None:
         detail = self._detail
         busy_tip = "この受注の処理中です。結果が出るまでお待ちください。"
-        for button, allowed, reason, tip in (
+        for button, allowed, reason, tip, keys in (
             (
                 self.capture_button,
                 bool(detail and detail.can_capture),
                 detail.capture_blocked_reason if detail else "",
                 "この受注の売上を確定します(入金処理, R24)。",
+                Keys.CAPTURE,
             ),
             (
                 self.reauthorize_button,
                 bool(detail and detail.can_reauthorize),
                 detail.reauthorize_blocked_reason if detail else "",
                 "新しい与信を取得します(再与信, R40)。",
+                Keys.REAUTHORIZE,
             ),
             (
                 self.sync_button,
                 detail is not None and not detail.other_environment,
                 detail.environment_note if detail else "",
                 "この受注の状態をAmazon Payから読み直します。",
+                Keys.SYNC_ORDER,
             ),
         ):
             enabled = allowed and not self._busy
             button.setEnabled(enabled)
             if self._busy and detail is not None:
-                button.setToolTip(busy_tip)
+                why = busy_tip
             elif enabled:
-                button.setToolTip(tip)
+                why = ""
             else:
-                button.setToolTip(reason or "受注が選ばれていません。")
+                why = reason or "受注が選ばれていません。"
+            self.refusals[button] = why
+            button.setToolTip(with_shortcut(why or tip, keys))
 
     def _on_capture_clicked(self) -> None:
         if self._detail is not None and self.capture_button.isEnabled():
@@ -482,10 +578,24 @@ class DetailPanel(QWidget):
                 "同期すると結果が表示されます。"
             )
         notes.extend(getattr(detail, "seller_central_tasks", ()))  # R11: recorded here, to do there
+        hint = self._money_hint(detail)  # the order status has not followed the money (issue 16 item 5)
+        if hint:
+            notes.append(hint)
         if notes:
             self.other_notice.show_message("ご確認ください", _html("\n".join(notes)), Tone.ATTENTION)
         else:
             self.other_notice.hide()
+
+    @staticmethod
+    def _money_hint(detail: OrderDetail) -> str:
+        status = PaymentStatus(detail.payment_status) if detail.payment_status else None
+        return money_hint(
+            order_status_from_label(detail.order_status),
+            status,
+            captured=detail.captured,
+            refunded=detail.refunded,
+            pending=detail.pending_refund,
+        )
 
     def _fill_amounts(self, detail: OrderDetail) -> None:
         labels = self.amount_labels
@@ -573,7 +683,8 @@ class DetailPanel(QWidget):
             phase = PHASE_LABELS.get(entry.phase, entry.phase)
             by_us = entry.actor in ("operator", "sync", "buyer")
             who = "" if by_us else f"[{ORIGIN_LABELS.get(entry.actor, entry.actor)}] "
-            text = f"{who}{action}・{phase}"
+            # An event is a record in itself: 「金額変更」, not 「金額変更・記録」.
+            text = f"{who}{action}" if entry.phase == "event" else f"{who}{action}・{phase}"
             if entry.detail and entry.phase != "intent":
                 text += f": {entry.detail}"
             outcome = OUTCOME_LABELS.get(entry.outcome or "", entry.outcome or "")

@@ -113,7 +113,9 @@ class FilterBar(QWidget):
         super().__init__(parent)
         self.search = QLineEdit()
         self.search.setObjectName("search")
-        self.search.setPlaceholderText("受注番号・顧客名・メールで検索(氏名は1文字から、番号・メールは3文字から)")
+        self.search.setPlaceholderText(
+            "受注番号・顧客名・フリガナ・メール・電話番号で検索(かなはひらがな・カタカナどちらでも)"
+        )
         self.search.setClearButtonEnabled(True)
         self.payment = MultiSelectButton[PaymentStatus](
             "与信ステータス", [(status, status.value) for status in PaymentStatus]

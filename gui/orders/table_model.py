@@ -76,6 +76,11 @@ HEADERS: dict[Column, str] = {
     Column.AUTH_EXPIRY: "与信期限",
 }
 
+# The order a first click on a header sorts in (issue 16 item 5): the soonest expiry, the newest order.
+INITIAL_ORDER: dict[Column, Qt.SortOrder] = {
+    Column.AUTH_EXPIRY: Qt.SortOrder.AscendingOrder,
+    Column.ORDERED_AT: Qt.SortOrder.DescendingOrder,
+}
 SORT_KEYS: dict[Column, SortKey] = {
     Column.NUMBER: SortKey.NUMBER,
     Column.ORDERED_AT: SortKey.ORDERED_AT,
@@ -379,10 +384,13 @@ class OrderTableModel(QAbstractTableModel):
         if OrderPages.supports_keyset(query.sort):
             after = self._keys.get(page_index - 1)
             before = self._first_keys.get(page_index + 1) if after is None else None
+        total = self._count if self._count_exact else None  # a far page is read from the nearer end
         cheap = after is not None or before is not None or offset <= self.sync_offset_limit
         if not prefetch and not self._slow and cheap:
             started = time.perf_counter()
-            page = self._pages_source.page(query, offset, size, self._clock.now(), after=after, before=before)
+            page = self._pages_source.page(
+                query, offset, size, self._clock.now(), after=after, before=before, total=total
+            )
             if (time.perf_counter() - started) * 1000 > self.sync_budget_ms:
                 self._slow = True  # measured too slow for the GUI thread: later reads go to the worker
             self.sync_reads += 1
@@ -398,7 +406,9 @@ class OrderTableModel(QAbstractTableModel):
         def read() -> Page | None:
             if generation != self._generation:
                 return None  # the query changed while this waited: do not hold up the new one
-            return self._pages_source.page(query, offset, size, self._clock.now(), after=after, before=before)
+            return self._pages_source.page(
+                query, offset, size, self._clock.now(), after=after, before=before, total=total
+            )
 
         def arrived(page: Page | None) -> None:
             self._requested.discard(page_index)
@@ -514,6 +524,8 @@ class OrderTableModel(QAbstractTableModel):
                 return HEADERS[Column(section)]
             if role == Qt.ItemDataRole.TextAlignmentRole and section == Column.TOTAL:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if role == Qt.ItemDataRole.InitialSortOrderRole:  # a first click: what the operator looks for
+                return int(INITIAL_ORDER.get(Column(section), Qt.SortOrder.AscendingOrder).value)
         return None
 
     def flags(self, index: _Index) -> Qt.ItemFlag:

@@ -40,6 +40,7 @@ from core.subscriptions.service import (
     SubscriptionService,
 )
 from gui.errors import error_message, show_error
+from gui.subscriptions.edit_dialog import ContractEditDialog
 from gui.tasks import READ, CancelToken, TaskRunner
 
 CONTRACT_HEADERS = ("ID", "最初の受注", "状態", "周期", "次回の受注生成", "回数", "1回の金額", "今月の与信 / 上限")
@@ -109,11 +110,14 @@ class SubscriptionsView(QDialog):
         self.contract_views: list[ContractView] = []
         self.pause_button = QPushButton("休止")
         self.resume_button = QPushButton("再開")
+        self.edit_button = QPushButton("変更…")
+        self.edit_button.setObjectName("editButton")
+        self.edit_button.setToolTip("1回分の金額、送料、次回の受注生成日を変更します。")
         self.cancel_button = QPushButton("申込取消…")
         self.cancel_button.setToolTip("Amazon Payの支払い許可も削除します(元に戻せません、R15)。")
         contract_buttons = QHBoxLayout()
         contract_buttons.addStretch(1)
-        for button in (self.pause_button, self.resume_button, self.cancel_button):
+        for button in (self.edit_button, self.pause_button, self.resume_button, self.cancel_button):
             contract_buttons.addWidget(button)
         # Tests replace it; the default asks with the consequence named (R15, R35).
         self.confirm: Callable[[str], bool] = self._confirm
@@ -160,6 +164,7 @@ class SubscriptionsView(QDialog):
         self.copy_button.clicked.connect(self._on_copy_button_clicked)
         self.held.itemSelectionChanged.connect(self._on_held_selection_changed)
         self.contracts.itemSelectionChanged.connect(self._on_contract_selection_changed)
+        self.edit_button.clicked.connect(self.edit_selected)
         self.pause_button.clicked.connect(lambda: self._contract_action("pause"))
         self.resume_button.clicked.connect(lambda: self._contract_action("resume"))
         self.cancel_button.clicked.connect(lambda: self._contract_action("cancel"))
@@ -230,6 +235,7 @@ class SubscriptionsView(QDialog):
     def _on_contract_selection_changed(self) -> None:
         view = self.selected_contract()
         state = view.state if view else ""
+        self.edit_button.setEnabled(state in ("active", "paused"))
         self.pause_button.setEnabled(state == "active")
         self.resume_button.setEnabled(state == "paused")
         self.cancel_button.setEnabled(state in ("active", "paused"))
@@ -251,6 +257,38 @@ class SubscriptionsView(QDialog):
 
         def done(result: ContractView) -> None:
             self.status.setText(f"定期購入 {result.order_number} を{result.state_label}にしました。")
+            self.orders_changed.emit()
+            self.reload()
+
+        self.runner.run(work, done, self._failed)
+
+    def edit_dialog(self, view: ContractView) -> ContractEditDialog:
+        """The dialog for ``view`` (tests fill and accept it themselves)."""
+        return ContractEditDialog(view, self.service.today(), self)
+
+    def edit_selected(self) -> None:
+        view = self.selected_contract()
+        if view is None:
+            return
+        dialog = self.edit_dialog(view)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        self.apply_edit(view, dialog)
+
+    def apply_edit(self, view: ContractView, dialog: ContractEditDialog) -> None:
+        edit = dialog.result_edit
+        if edit is None or (edit.amount is None and edit.shipping_fee is None and edit.next_date is None):
+            return
+        service = self.service
+
+        def work() -> ContractView:
+            return service.edit(view.id, amount=edit.amount, shipping_fee=edit.shipping_fee, next_date=edit.next_date)
+
+        def done(result: ContractView) -> None:
+            self.status.setText(
+                f"定期購入 {result.order_number} を変更しました(1回{format_yen(result.amount)}、"
+                f"次回 {result.next_date:%Y/%m/%d})。"
+            )
             self.orders_changed.emit()
             self.reload()
 

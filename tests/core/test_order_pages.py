@@ -157,6 +157,11 @@ def test_keyset_pages_equal_offset_pages_for_every_sort(
         after = page.rows[-1].sort_key
     assert [r.number for r in walked] == [r.number for r in everything]
     assert pages.numbers_in(query, 3, 4, clock.now()) == [r.number for r in everything[3:7]]
+    # Knowing the count, a far page is read from the other end: the same rows, in order.
+    for offset in range(9):
+        for limit in (1, 2, 4, 20):
+            page = pages.page(query, offset, limit, clock.now(), total=9)
+            assert [r.number for r in page.rows] == [r.number for r in everything[offset : offset + limit]]
 
 
 def test_rows_by_number_and_search_terms(app: Kanjo, pages: OrderPages, clock: FixedClock) -> None:

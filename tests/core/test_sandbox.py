@@ -1588,7 +1588,13 @@ def test_the_call_log_records_error_answers_too(sb: Sandbox) -> None:
 
 def test_settings_can_be_read_and_changed(sb: Sandbox) -> None:
     defaults = sb.control.settings()
-    assert set(defaults) == {"capture_settle_seconds", "refund_settle_seconds", "auth_settle_seconds", "hang_seconds"}
+    assert set(defaults) == {
+        "capture_settle_seconds",
+        "refund_settle_seconds",
+        "auth_settle_seconds",
+        "hang_seconds",
+        "fee_rate_percent",
+    }
     changed = sb.control.settings(hang_seconds=0.25)
     assert changed["hang_seconds"] == 0.25
     assert sb.control.settings()["hang_seconds"] == 0.25

@@ -31,7 +31,8 @@ def test_the_first_start_asks_the_operator_name_and_keeps_it_for_this_pc(
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # launch() installs its own; restore after
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     with open_app(None, daily_backup=False) as prepared:  # a store whose demo is done: no seeding behind
-        prepared.settings.save(demo_seeded=True)
+        # A shop already set up (a second PC): only the operator's name is asked, not はじめての設定.
+        prepared.settings.save(demo_seeded=True, shop_name="山田商店")
     launched = gui_app.launch(None)
     qtbot.addWidget(launched.window)
     try:

@@ -17,6 +17,7 @@ SPEC = FormatSpec(
         "number": (("注文番号",),),
         "ordered_at": (("受注日",), ("注文日",)),
         "customer_name": (("お名前(姓)", "お名前(名)"),),
+        "customer_reading": (("お名前(セイ)", "お名前(メイ)"),),  # searched with the name (issue 16)
         "customer_email": (("メールアドレス",),),
         "customer_phone": (("TEL",),),
         "ship_name": (("配送先_お名前(姓)", "配送先_お名前(名)"), ("お名前(姓)", "お名前(名)")),

@@ -11,6 +11,7 @@ from core.app import Kanjo
 from core.clock import FixedClock
 from core.domain import OrderKind
 from core.errors import RuleViolation
+from core.order_pages import OrderFilter, OrderPages, OrderQuery
 from tests.helpers import place_order
 
 
@@ -29,6 +30,7 @@ def test_reservation_warned_then_reauthorized_in_bulk_before_shipping(app: Kanjo
     clock.advance(timedelta(days=10))
     warnings = {w["order_number"]: w for w in subs.reservation_warnings()}
     assert set(warnings) == {"R1", "R2"}
+    assert {"R1", "R2"} <= needing_action(app, clock) and "R3" not in needing_action(app, clock)  # 要対応
     assert not warnings["R1"]["reauth_offered"] and "R9" in str(warnings["R1"]["message"])
     with pytest.raises(RuleViolation):
         subs.reauthorize_reservations(["R1"])  # not yet: refused with the reason
@@ -38,6 +40,7 @@ def test_reservation_warned_then_reauthorized_in_bulk_before_shipping(app: Kanjo
     results = subs.reauthorize_reservations()  # in bulk
     assert sorted(r.order_number for r in results) == ["R1", "R2"] and all(r.ok for r in results)
     assert subs.reservation_warnings() == []  # the new authorizations last past shipping
+    assert not {"R1", "R2"} & needing_action(app, clock)
     assert app.orders.detail("R1").payment_status == "承認済"
 
 
@@ -78,3 +81,9 @@ def test_editing_a_contract_moves_its_schedule_and_refuses_what_the_rules_forbid
         subs.create("E1", "1y")
     with pytest.raises(RuleViolation):
         subs.create("E1", "1m")  # already a contract
+
+
+def needing_action(app: Kanjo, clock: FixedClock) -> set[str]:
+    """The numbers the list's 要対応 filter shows (the reservation warnings among them)."""
+    query = OrderQuery(filter=OrderFilter(needs_action=True))
+    return {row.number for row in OrderPages(app.engine).page(query, 0, 100, clock.now()).rows}

@@ -114,3 +114,44 @@ def test_generation_runs_off_the_gui_thread_with_progress_and_cancel(
     assert seen == [1, 2, 3, 4]  # progress reached the GUI thread, one step per contract
     assert view.last_report is not None and view.last_report.authorized == 4
     assert view.generate_button.isEnabled()
+
+
+def test_the_edit_dialog_changes_amount_shipping_and_next_date_and_keeps_a_refusal_in_view(
+    app: Kanjo, make_window: MakeWindow, clock: FixedClock, qtbot: QtBot
+) -> None:
+    """Issue 12 item 1: a contract is edited from the window (amount, next date); bad input
+    (a typo, a round above the monthly limit, R53) is refused in Japanese and changes nothing."""
+    _contracts(app, 1)
+    window = make_window()
+    real = TaskRunner()
+    view = SubscriptionsView(app.subscriptions, real, parent=window)
+    qtbot.addWidget(view)
+    try:
+        view.reload()
+        qtbot.waitUntil(lambda: view.contracts.rowCount() == 1, timeout=10_000)
+        view.contracts.selectRow(0)
+        assert view.edit_button.isEnabled()
+        before = view.selected_contract()
+        assert before is not None
+        dialog = view.edit_dialog(before)
+        dialog.amount_field.setText("１２，３4５円x")  # a typo: refused in the dialog
+        dialog.accept()
+        assert dialog.result_edit is None and "金額" in dialog.problem.text()
+        dialog.amount_field.setText("4,500")
+        dialog.shipping_field.setText("￥600")
+        later = before.next_date + timedelta(days=5)
+        dialog.date_field.setDate(dialog.date_field.date().addDays(5))
+        dialog.accept()
+        assert dialog.result_edit is not None
+        view.apply_edit(before, dialog)
+        qtbot.waitUntil(lambda: "変更しました" in view.status.text(), timeout=10_000)
+        after = app.subscriptions.show(before.id)
+        assert (after.item_amount, after.shipping_fee, after.next_date) == (4_500, 600, later)
+        too_much = view.edit_dialog(after)
+        too_much.amount_field.setText("150000")
+        too_much.accept()
+        view.apply_edit(after, too_much)
+        qtbot.waitUntil(lambda: "上限" in view.status.text(), timeout=10_000)
+        assert app.subscriptions.show(before.id).item_amount == 4_500  # R53: nothing changed
+    finally:
+        real.shutdown()

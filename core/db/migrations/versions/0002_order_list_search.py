@@ -51,7 +51,8 @@ depends_on = None
 
 # The SQL that fills the two FTS tables is core.db.search_index's, shared with 0007's pausable
 # trigger and the import's per-chunk fill, so the three never index a name differently.
-_index_rows = index_rows_sql
+def _index_rows(where: str) -> list[str]:
+    return index_rows_sql(where, version=1)  # 0014 folds the text (issue 16): this is the index before it
 
 
 # The expressions of the PostgreSQL indexes; core.order_pages searches with exactly these.
@@ -97,7 +98,7 @@ def upgrade() -> None:
     op.execute("CREATE VIRTUAL TABLE order_search USING fts5(number, name, name_compact, email, tokenize='trigram')")
     op.execute("CREATE VIRTUAL TABLE order_search_bigram USING fts5(pairs, tokenize='unicode61', prefix='1')")
     unindex = "DELETE FROM order_search WHERE rowid = {id}; DELETE FROM order_search_bigram WHERE rowid = {id}; "
-    op.execute(insert_trigger_sql(pausable=False))
+    op.execute(insert_trigger_sql(pausable=False, version=1))
     op.execute("CREATE TRIGGER order_search_ad AFTER DELETE ON orders BEGIN " + unindex.format(id="old.id") + "END")
     op.execute(
         "CREATE TRIGGER order_search_au AFTER UPDATE OF number, customer_id ON orders BEGIN "

@@ -33,7 +33,7 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS order_search_ai")
-        op.execute(insert_trigger_sql(pausable=True))
+        op.execute(insert_trigger_sql(pausable=True, version=1))
     # Issue 11: limits.amountBalance tells whether a one-time permission already has a charge
     # although the shop's file gave no Charge ID (core.payment_rules.has_unknown_charges).
     op.add_column("charge_permissions", sa.Column("amount_balance", sa.Integer(), nullable=True))
@@ -44,5 +44,5 @@ def downgrade() -> None:
         batch.drop_column("amount_balance")
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS order_search_ai")
-        op.execute(insert_trigger_sql(pausable=False))
+        op.execute(insert_trigger_sql(pausable=False, version=1))
     op.drop_table("search_index_paused")

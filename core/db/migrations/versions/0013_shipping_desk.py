@@ -1,7 +1,7 @@
 """shipments, order costs, cancellation requests, resales and item SKUs (issue 15)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01
 
 Issue 15: shipping (R24) and the cancellation desk (R44–R50). New tables only, plus
@@ -17,7 +17,7 @@ from alembic import op
 
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

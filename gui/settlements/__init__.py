@@ -1,0 +1,1 @@
+"""Issue 13: settlements, the money view."""
