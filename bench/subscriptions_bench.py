@@ -10,7 +10,9 @@ In one process, a fresh SQLite store under a temporary folder and the built-in s
    moves one month on, so every contract's second round is due today.
 2. **Kanjo**: ``SubscriptionService.generate()`` — for each contract: Get Charge Permission
    (``amountBalance``, R53), the generated order and its round written with the journaled
-   intent, Create Charge, the outcome applied (R14, R17). Timed, with progress every 2 s.
+   intent, Create Charge, the outcome and the round applied in one transaction (R14, R17);
+   ``GENERATION_THREADS`` contracts at once (``--threads`` overrides it; 1 = one after the
+   other). Timed, with progress every 2 s.
 3. **Baseline**, same run, same sandbox, same client: a plain loop of the same two calls per
    contract (Get Charge Permission, Create Charge with a fresh idempotency key), no store at
    all: the rate the gateway itself allows here. The ratio is Kanjo's time over the baseline's;
@@ -32,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import core.subscriptions.service as subscriptions_service
 from core.amazonpay.client import AmazonPayClient
 from core.app import Kanjo, open_app
 from core.clock import FixedClock
@@ -112,6 +115,7 @@ def measure(count: int, folder: Path) -> dict[str, Any]:
         "baseline_s": round(base_s, 2),
         "baseline_per_s": round(count / base_s, 1),
         "ratio": round(kanjo_s / base_s, 2),
+        "threads": subscriptions_service.GENERATION_THREADS,
         "report": {k: (len(v) if isinstance(v, list) else v) for k, v in report.items()},
         "cpus": os.cpu_count(),
         "load": round(os.getloadavg()[0], 1),
@@ -121,8 +125,11 @@ def measure(count: int, folder: Path) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--contracts", type=int, default=10_000)
+    parser.add_argument("--threads", type=int, default=None, help="contracts generated at once (default: Kanjo's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        subscriptions_service.GENERATION_THREADS = max(1, args.threads)
     with tempfile.TemporaryDirectory(prefix="kanjo-subs-bench-") as folder:
         result = measure(args.contracts, Path(folder))
     if args.json:
@@ -131,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{result['contracts']:,} contracts, one day's run: Kanjo {result['kanjo_s']} s "
             f"({result['kanjo_per_s']}/s), baseline {result['baseline_s']} s ({result['baseline_per_s']}/s), "
-            f"ratio {result['ratio']}× (load {result['load']}, {result['cpus']} CPUs); report {result['report']}"
+            f"ratio {result['ratio']}× ({result['threads']} threads, load {result['load']}, {result['cpus']} CPUs); report {result['report']}"
         )
     return 0
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.amazonpay.client import ApiRequest
@@ -68,8 +68,16 @@ def _process_stat(pid: int) -> list[bytes] | None:
 
 def _process_start(pid: int) -> str | None:
     """When ``pid`` started (Linux: clock ticks since boot), so a reused pid is not taken for it."""
+    if pid in _own_start:  # this process's own start does not change (every intent records it)
+        return _own_start[pid]
     fields = _process_stat(pid)
-    return fields[19].decode("ascii") if fields and len(fields) > 19 else None
+    start = fields[19].decode("ascii") if fields and len(fields) > 19 else None
+    if pid == os.getpid():
+        _own_start[pid] = start
+    return start
+
+
+_own_start: dict[int, str | None] = {}
 
 
 def owner_record() -> dict[str, object]:
@@ -281,32 +289,52 @@ class Journal:
         ):
             assert row.intent_id is not None
             outcomes[row.intent_id] = row.outcome
-        pending = []
-        for intent in intents:
-            last = outcomes.get(intent.id)
-            if last in SETTLED_OUTCOMES:
-                continue
-            pending.append(
-                PendingOperation(
-                    intent_id=intent.id,
-                    action=intent.action,
-                    order_number=intent.order_number,
-                    charge_id=intent.charge_id,
-                    amount=intent.amount,
-                    idempotency_key=intent.idempotency_key,
-                    request=ApiRequest(
-                        method=intent.request_method or "POST",
-                        path=intent.request_path or "",
-                        body=json.loads(intent.request_body) if intent.request_body else None,
-                        idempotency_key=intent.idempotency_key,
-                    ),
-                    detail=json.loads(intent.detail) if intent.detail else {},
-                    last_outcome=last,
-                    at=intent.at,
-                    in_flight=last is None and in_flight(intent.id, _owner(intent.detail)),
+        return [
+            _pending_of(intent, outcomes.get(intent.id))
+            for intent in intents
+            if outcomes.get(intent.id) not in SETTLED_OUTCOMES
+        ]
+
+    @staticmethod
+    def pending_one(session: Session, intent_id: int) -> PendingOperation | None:
+        """``pending()``'s entry for one intent (None when settled or unknown), in one query."""
+        rows = session.scalars(
+            select(JournalEntry)
+            .where(
+                or_(
+                    and_(JournalEntry.id == intent_id, JournalEntry.phase == "intent"),
+                    and_(JournalEntry.intent_id == intent_id, JournalEntry.phase == "outcome"),
                 )
             )
-        return pending
+            .order_by(JournalEntry.id)
+        ).all()
+        intent = next((r for r in rows if r.phase == "intent"), None)
+        if intent is None:
+            return None
+        outcomes = [r.outcome for r in rows if r.phase == "outcome"]
+        last = outcomes[-1] if outcomes else None
+        return None if last in SETTLED_OUTCOMES else _pending_of(intent, last)
+
+
+def _pending_of(intent: JournalEntry, last: str | None) -> PendingOperation:
+    return PendingOperation(
+        intent_id=intent.id,
+        action=intent.action,
+        order_number=intent.order_number,
+        charge_id=intent.charge_id,
+        amount=intent.amount,
+        idempotency_key=intent.idempotency_key,
+        request=ApiRequest(
+            method=intent.request_method or "POST",
+            path=intent.request_path or "",
+            body=json.loads(intent.request_body) if intent.request_body else None,
+            idempotency_key=intent.idempotency_key,
+        ),
+        detail=json.loads(intent.detail) if intent.detail else {},
+        last_outcome=last,
+        at=intent.at,
+        in_flight=last is None and in_flight(intent.id, _owner(intent.detail)),
+    )
 
 
 def _owner(detail: str | None) -> Mapping[str, object] | None:

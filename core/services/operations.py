@@ -16,10 +16,11 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from core.amazonpay.client import ApiRequest, ApiResponse
 from core.amazonpay.errors import (
@@ -63,6 +64,9 @@ from core.ledger import (
 from core.queries import load_order
 from core.refund_rules import refunds_taken_by_charge
 from core.status import extended_charge_permission_expiry
+
+# Called inside the transaction that journals a step's outcome: (session, order, outcome, message).
+SettledHook = Callable[[Session, Order, str, str], None]
 
 ABANDONED = "前の手順が完了しなかったため、この手順は送信していません。"
 
@@ -179,10 +183,12 @@ class OperationEngine:
 
     # --- sending ---------------------------------------------------------------------------
 
-    def run_all(self, number: str, action: str, intent_ids: Sequence[int]) -> OperationResult:
+    def run_all(
+        self, number: str, action: str, intent_ids: Sequence[int], *, on_settled: SettledHook | None = None
+    ) -> OperationResult:
         try:
             crashpoint(f"{action}:after_intent")
-            results = [self.run(intent_id, resend=False) for intent_id in intent_ids]
+            results = [self.run(intent_id, resend=False, on_settled=on_settled) for intent_id in intent_ids]
         finally:
             mark_done(intent_ids)
         return combine(number, action, results)
@@ -191,18 +197,19 @@ class OperationEngine:
         with self._sessions() as session:
             return Journal.pending(session, order_number)
 
-    def run(self, intent_id: int, *, resend: bool = True) -> OperationResult:
+    def run(self, intent_id: int, *, resend: bool = True, on_settled: SettledHook | None = None) -> OperationResult:
         """Send one journaled step and record its outcome.
 
         ``resend``: the step may have been sent before (recovery, sync, app start) rather
-        than just journaled by :meth:`run_all` in this call.
+        than just journaled by :meth:`run_all` in this call. ``on_settled`` (issue 12's
+        generation run) applies the caller's own consequences of the outcome in the very
+        transaction that journals it, so there is no moment where one is stored without the other.
         """
+        settle = partial(self._settle, on_settled=on_settled)
         with self._sessions() as session:
-            # Only this order's intents are read (the whole journal grows with every run; issue 12's
-            # generation run sends thousands of steps one after the other).
-            entry = session.get(JournalEntry, intent_id)
-            number = entry.order_number if entry is not None else None
-            op = next((p for p in Journal.pending(session, number) if p.intent_id == intent_id), None)
+            # Only this intent and its outcomes are read, in one query (the whole journal grows with
+            # every run; issue 12's generation run sends thousands of steps one after the other).
+            op = Journal.pending_one(session, intent_id)
             if op is None:  # settled meanwhile (another window or process)
                 entry = session.get(JournalEntry, intent_id)
                 assert entry is not None
@@ -210,7 +217,7 @@ class OperationEngine:
             before = self._earlier_steps(session, op)
             environment = session.scalar(select(Order.environment).where(Order.number == op.order_number)) or ""
         if any(outcome in (FAILED, NOT_SENT, HELD) for outcome in before):
-            return self._settle(op, NOT_SENT, ABANDONED)
+            return settle(op, NOT_SENT, ABANDONED)
         if any(outcome not in (SUCCEEDED, LOCAL_ONLY) for outcome in before):
             return OperationResult(
                 op.order_number or "", op.action, UNKNOWN, "前の手順の結果が確定していないため、待機しています。"
@@ -222,7 +229,7 @@ class OperationEngine:
         except UserError as exc:  # the connection cannot be opened (settings, key file), or is another
             # environment's: nothing goes out now
             if not resend:
-                return self._settle(op, NOT_SENT, exc.message)
+                return settle(op, NOT_SENT, exc.message)
             # A resend may meet a call that did reach Amazon before: it stays in doubt, unrecorded.
             return OperationResult(op.order_number or "", op.action, UNKNOWN, exc.message)
         if op.action == "refund" and op.charge_id:
@@ -233,18 +240,18 @@ class OperationEngine:
         try:
             response = client.send(op.request)
         except GatewayUnreachable as exc:
-            return self._settle(op, NOT_SENT, exc.message)
+            return settle(op, NOT_SENT, exc.message)
         except (GatewayOutcomeUnknown, ServiceError) as exc:
-            return self._settle(op, UNKNOWN, f"{exc.message} 結果は次回の同期・復旧で確定します。")
+            return settle(op, UNKNOWN, f"{exc.message} 結果は次回の同期・復旧で確定します。")
         except InvalidStateError as exc:
             return self._settle_state_conflict(op, exc)
         except AmazonPayError as exc:
-            return self._settle(op, FAILED, exc.message, error=exc)
+            return settle(op, FAILED, exc.message, error=exc)
         crashpoint(f"{op.action}:after_send")
         if op.action == "capture" and response.data.get("statusDetails", {}).get("state") == ChargeState.DECLINED:
             # Amazon answered, and the answer is no (請求却下): nothing moved, later steps stop.
-            return self._settle(op, FAILED, "", response=response)
-        return self._settle(op, SUCCEEDED, "", response=response)
+            return settle(op, FAILED, "", response=response)
+        return settle(op, SUCCEEDED, "", response=response)
 
     def _refund_beyond_capture(self, op: PendingOperation, *, resend: bool) -> OperationResult | None:
         """Stop a refund that would take its charge past what was captured; None lets it go.
@@ -346,10 +353,11 @@ class OperationEngine:
         *,
         response: ApiResponse | None = None,
         error: AmazonPayError | None = None,
+        on_settled: SettledHook | None = None,
     ) -> OperationResult:
         now = self._clock.now()
         with self._sessions.begin() as session:
-            order = load_order(session, op.order_number or "")
+            order = _load_for_settle(session, op.order_number or "")
             charge_id, refund_id = op.charge_id, None
             applied = ""
             if op.action == "capture":
@@ -365,6 +373,8 @@ class OperationEngine:
             message = applied or message
             if outcome == SUCCEEDED and "then" in op.detail:
                 apply_then(order, op.detail["then"], now)
+            if on_settled is not None:
+                on_settled(session, order, outcome, message)
             refresh_order(order, now)
             self.journal.outcome(
                 session,
@@ -377,6 +387,21 @@ class OperationEngine:
                 refund_id=refund_id,
             )
             return OperationResult(order.number, op.action, outcome, message, op.amount or 0, order.payment_status)
+
+
+def _load_for_settle(session: Session, number: str) -> Order:
+    """The order with what applying an outcome reads (money rows, permission), one query each.
+
+    Its customer and items are not read here (they load on first use if a step ever needs them).
+    """
+    order = session.scalar(
+        select(Order)
+        .where(Order.number == number.strip())
+        .options(selectinload(Order.charges), selectinload(Order.refunds), joinedload(Order.charge_permission))
+    )
+    if order is None:
+        return load_order(session, number)  # NotFound, in Japanese
+    return order
 
 
 def _closed_permission(gateway: Gateway, op: PendingOperation) -> ChargePermissionInfo | None:

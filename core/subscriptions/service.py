@@ -10,7 +10,9 @@ Amazon answers from its idempotency store: a round is never authorized twice (R1
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -61,6 +63,10 @@ from core.subscriptions.rules import (
     subscription_page,
     tokyo_date,
 )
+
+_DUE_BATCH = 200  # contracts read together by the generation run
+# Contracts generated at once (their gateway calls overlap; each round keeps its own lock and journal).
+GENERATION_THREADS = 4
 
 _LIVE_CHARGE_STATES = ("AuthorizationInitiated", "Authorized", "CaptureInitiated", "Captured")
 _BUYER_CLOSED = ("BuyerCanceled", "BuyerClosed")
@@ -170,6 +176,51 @@ class Progress:
     done: int
     total: int
     order_number: str = ""
+
+
+@dataclass(frozen=True)
+class _SourceOrder:
+    """What a generated order copies from the contract's first order (R17)."""
+
+    number: str
+    customer_id: int
+    ship_name: str
+    ship_postal_code: str
+    ship_prefecture: str
+    ship_address: str
+    ship_phone: str
+    charge_permission_id: str | None
+    environment: str
+    source: str
+    items: tuple[tuple[int, str, int, int, int], ...]  # position, name, unit price, cost price, quantity
+
+    @classmethod
+    def of(cls, order: Order) -> _SourceOrder:
+        return cls(
+            number=order.number,
+            customer_id=order.customer_id,
+            ship_name=order.ship_name,
+            ship_postal_code=order.ship_postal_code,
+            ship_prefecture=order.ship_prefecture,
+            ship_address=order.ship_address,
+            ship_phone=order.ship_phone,
+            charge_permission_id=order.charge_permission_id,
+            environment=order.environment,
+            source=order.source,
+            items=tuple((i.position, i.name, i.unit_price, i.cost_price, i.quantity) for i in order.items),
+        )
+
+
+@dataclass(frozen=True)
+class _DueContract:
+    """A due contract as the run's batch read it; its rounds are checked again under the lock."""
+
+    id: int
+    order_number: str
+    charge_permission_id: str
+    facts: ContractFacts
+    environment: str
+    source: _SourceOrder
 
 
 class SubscriptionService:
@@ -485,7 +536,8 @@ class SubscriptionService:
         # 3. Holds by the monthly limit are retried on the first run of a month that allows them (R53).
         for number in self._releasable_limit_holds(today):
             self._retry(number, report)
-        # 4. Every contract due.
+        # 4. Every contract due, read in batches (the contract's schedule and the source order's
+        # buyer, address and items); each round is then checked again under its lock.
         with self._sessions() as session:
             due = list(
                 session.execute(
@@ -494,35 +546,117 @@ class SubscriptionService:
                     .order_by(Subscription.next_date, Subscription.id)
                 )
             )
-        total = len(due)
-        for index, (contract_id, number) in enumerate(due):
-            if cancelled is not None and cancelled():
-                report.cancelled = True
-                break
-            self._generate_contract(int(contract_id), until, report)
-            step = Progress(index + 1, total, str(number))
-            if progress is not None:
-                progress(step)
-            yield step
+        yield from self._generate_all([(int(c), str(n)) for c, n in due], until, report, cancelled, progress)
 
-    def _generate_contract(self, contract_id: int, until: date, report: GenerationReport) -> None:
-        with self._sessions() as session:
-            contract = session.get(Subscription, contract_id)
-            if contract is None:
-                return
-            rounds = due_rounds(_facts(contract), until)
-            cp_id = contract.charge_permission_id
-            environment = session.scalar(select(Order.environment).where(Order.number == contract.order_number)) or ""
-        for round_number in rounds:
+    def _generate_all(
+        self,
+        due: list[tuple[int, str]],
+        until: date,
+        report: GenerationReport,
+        cancelled: Callable[[], bool] | None,
+        progress: Callable[[Progress], None] | None,
+    ) -> Iterator[Progress]:
+        """Contracts on ``GENERATION_THREADS`` threads, so that their gateway calls overlap.
+
+        Each round keeps its own discipline, whatever thread runs it: the per-order lock, the
+        check and the journaled intent in one transaction, the call, the outcome and the round
+        in another. A thread reports into its own ``GenerationReport``; they are merged here, in
+        the run's order, and progress counts contracts finished in that order. 中止 stops
+        submitting; the contracts already started finish.
+        """
+        total = len(due)
+        done = 0
+
+        def work(contract: _DueContract) -> GenerationReport:
+            own = GenerationReport()
+            self._generate_contract(contract, until, own)
+            return own
+
+        window: deque[tuple[str, Future[GenerationReport] | None]] = deque()
+        with ThreadPoolExecutor(max_workers=GENERATION_THREADS, thread_name_prefix="subs-generate") as pool:
             try:
-                info = order_client(self._gateway(), environment).get_charge_permission(cp_id)
+                for start in range(0, total, _DUE_BATCH):
+                    chunk = due[start : start + _DUE_BATCH]
+                    batch = self._due_batch([contract_id for contract_id, _number in chunk])
+                    for contract_id, number in chunk:
+                        if cancelled is not None and cancelled():
+                            report.cancelled = True
+                            break
+                        contract = batch.get(contract_id)
+                        window.append((number, pool.submit(work, contract) if contract is not None else None))
+                        while len(window) >= GENERATION_THREADS:
+                            done += 1
+                            yield self._merge(window.popleft(), done, total, report, progress)
+                    if report.cancelled:
+                        break
+                while window:
+                    done += 1
+                    yield self._merge(window.popleft(), done, total, report, progress)
+            finally:
+                for _number, future in window:  # the caller stopped early: started contracts finish
+                    if future is not None:
+                        future.cancel()
+
+    @staticmethod
+    def _merge(
+        item: tuple[str, Future[GenerationReport] | None],
+        done: int,
+        total: int,
+        report: GenerationReport,
+        progress: Callable[[Progress], None] | None,
+    ) -> Progress:
+        number, future = item
+        if future is not None:
+            own = future.result()
+            report.generated += own.generated
+            report.authorized += own.authorized
+            report.held.extend(own.held)
+            report.skipped += own.skipped
+            report.notices.extend(own.notices)
+        step = Progress(done, total, number)
+        if progress is not None:
+            progress(step)
+        return step
+
+    def _due_batch(self, contract_ids: list[int]) -> dict[int, _DueContract]:
+        """The contracts of one batch with their source orders, in three queries."""
+        with self._sessions() as session:
+            contracts = list(session.scalars(select(Subscription).where(Subscription.id.in_(contract_ids))))
+            sources = {
+                o.number: o
+                for o in session.scalars(
+                    select(Order)
+                    .where(Order.number.in_([c.order_number for c in contracts]))
+                    .options(selectinload(Order.items))
+                )
+            }
+            out: dict[int, _DueContract] = {}
+            for contract in contracts:
+                source = sources.get(contract.order_number)
+                if source is None:
+                    continue
+                out[contract.id] = _DueContract(
+                    id=contract.id,
+                    order_number=contract.order_number,
+                    charge_permission_id=contract.charge_permission_id,
+                    facts=_facts(contract),
+                    environment=source.environment or "",
+                    source=_SourceOrder.of(source),
+                )
+            return out
+
+    def _generate_contract(self, contract: _DueContract, until: date, report: GenerationReport) -> None:
+        cp_id = contract.charge_permission_id
+        for round_number in due_rounds(contract.facts, until):
+            try:
+                info = order_client(self._gateway(), contract.environment).get_charge_permission(cp_id)
             except (GatewayError, UserError) as exc:
                 report.skipped += 1
                 report.notices.append(f"{cp_id}: {exc.message}")
                 return
-            if self._permission_closed(contract_id, info, report):
+            if self._permission_closed(contract.id, info, report):
                 return
-            outcome = self._generate_round(contract_id, round_number, info, report)
+            outcome = self._generate_round(contract, round_number, info, report)
             if outcome is None:
                 return
 
@@ -539,30 +673,25 @@ class SubscriptionService:
         return True
 
     def _generate_round(
-        self, contract_id: int, round_number: int, info: ChargePermissionInfo, report: GenerationReport
+        self, due: _DueContract, round_number: int, info: ChargePermissionInfo, report: GenerationReport
     ) -> str | None:
         now = self._clock.now()
         today = tokyo_date(now)
-        with self._sessions() as session:
-            source_number = self._contract(session, contract_id).order_number
+        source_number = due.order_number
         number = generated_order_number(source_number, round_number)
         ids: list[int] = []
         with self._sessions.begin() as session:
             lock_order(session, number)
-            contract = self._contract(session, contract_id)
-            if contract.state != ContractState.ACTIVE.value or contract.rounds_done >= round_number:
+            # The check under the lock: the contract as committed now, not as the batch read it.
+            contract = session.get(Subscription, due.id)
+            if contract is None or contract.state != ContractState.ACTIVE.value or contract.rounds_done >= round_number:
                 return None  # another run got here first
             if session.scalar(select(Order.id).where(Order.number == number)) is not None:
                 report.skipped += 1
                 report.notices.append(f"受注番号 {number} はすでに使われているため、生成できません。")
                 return None
-            source = session.scalar(
-                select(Order).where(Order.number == source_number).options(selectinload(Order.items))
-            )
-            if source is None:
-                raise NotFound(f"定期購入の最初の受注 {source_number} が見つかりません。")
             amount = contract.item_amount + contract.shipping_fee
-            order = _generated_order(source, number, contract, now)
+            order = _generated_order(due.source, number, contract, now)
             session.add(order)
             row = SubscriptionRound(
                 subscription_id=contract.id,
@@ -579,7 +708,6 @@ class SubscriptionService:
             contract.rounds_done = round_number
             contract.next_date = next_date_after(_facts(contract), round_number)
             contract.updated_at = now
-            session.flush()
             allowance = monthly_allowance(amount, info.amount_balance, today)
             self._journal.event(
                 session,
@@ -588,12 +716,14 @@ class SubscriptionService:
                 order_number=number,
                 amount=amount,
                 message=f"定期購入 {source_number} の第{round_number}回の受注を生成しました(R17)。",
+                flush=False,
             )
             if not allowance.allowed:
                 _hold(order, row, HoldKind.MONTHLY_LIMIT, allowance.reason, allowance.first_day, now)
                 refresh_order(order, now)
                 held_reason = allowance.reason
             else:
+                refresh_order(order, now)  # before the first flush: the order is inserted as it will stay
                 ids = self._begin_authorize(session, order, row, cp_id=contract.charge_permission_id)
                 held_reason = ""
             round_id = row.id
@@ -601,9 +731,34 @@ class SubscriptionService:
         if held_reason:
             report.held.append({"order_number": number, "reason": held_reason})
             return RoundState.HELD.value
-        self._engine.run_all(number, "authorize", ids)
+        settled: list[tuple[str, list[int]]] = []
+
+        def on_settled(session: Session, order: Order, outcome: str, message: str) -> None:
+            # In the transaction that journals the authorization's outcome: the round follows it.
+            if outcome not in SETTLED_OUTCOMES:
+                return
+            row = session.get(SubscriptionRound, round_id)
+            assert row is not None
+            settled.append(
+                self._apply_round_outcome(
+                    session,
+                    row,
+                    order,
+                    outcome,
+                    message,
+                    report,
+                    last_round=is_last_round(due.facts.rounds_total, round_number),
+                )
+            )
+
+        self._engine.run_all(number, "authorize", ids, on_settled=on_settled)
         crashpoint("generation:before_settle")  # the crash tests kill the run here too
-        return self._settle_round(round_id, report)
+        if not settled:  # 結果不明 (or settled by another path): the next run or recovery settles it
+            return self._settle_round(round_id, report)
+        state, close_ids = settled[0]
+        if close_ids:
+            self._engine.run_all(number, "close", close_ids)
+        return state
 
     def _begin_authorize(self, session: Session, order: Order, row: SubscriptionRound, *, cp_id: str) -> list[int]:
         row.attempts += 1
@@ -650,9 +805,11 @@ class SubscriptionService:
         self._settle_round(round_id, report)
 
     def _settle_round(self, round_id: int, report: GenerationReport) -> str:
-        """Apply the journaled outcome of a round's authorization to the round (R18)."""
-        now = self._clock.now()
-        close_ids: list[int] = []
+        """Apply the journaled outcome of a round's authorization to the round (R18).
+
+        For a round whose outcome was journaled without it (a run killed in between, a resend
+        by recovery); a round sent by the run is settled in the outcome's own transaction.
+        """
         with self._sessions.begin() as session:
             row = session.get(SubscriptionRound, round_id)
             assert row is not None
@@ -671,39 +828,67 @@ class SubscriptionService:
             # status and the round change, so the order is read without its charges.
             order = session.scalar(select(Order).where(Order.number == row.order_number))
             assert order is not None
-            contract = session.get(Subscription, row.subscription_id)
-            assert contract is not None
-            if outcome == SUCCEEDED:
-                row.state = RoundState.AUTHORIZED.value
-                row.hold_kind = row.hold_reason = None
-                row.retry_from = None
-                if order.order_status == OrderStatus.ON_HOLD.value:
-                    order.order_status = OrderStatus.NEW.value
-                report.authorized += 1
-                if is_last_round(contract.rounds_total, row.round) and contract.state == ContractState.ACTIVE.value:
-                    # R15: a 頒布会 that finished all its rounds closes its permission.
-                    contract.state = ContractState.COMPLETED.value
-                    contract.updated_at = now
-                    close_ids = self._close_steps(session, order, "頒布会の全回完了")
-            else:
-                code = order.reauth_reason_code or ""
-                if code == "PeriodicAmountExceeded":
-                    first = _first_of_next_month(tokyo_date(now))
-                    reason = (
-                        f"今月の定期購入の上限{MONTHLY_LIMIT:,}円を超えるため与信できませんでした(R53)。"
-                        f"{first.year}年{first.month}月{first.day}日から与信できます。"
-                    )
-                    _hold(order, row, HoldKind.MONTHLY_LIMIT, reason, first, now)
-                else:
-                    reason = order.reauth_message or _last_message(session, row.intent_id) or "与信できませんでした。"
-                    _hold(order, row, HoldKind.DECLINED, reason, None, now)
-                report.held.append({"order_number": row.order_number, "reason": row.hold_reason or ""})
-            row.updated_at = now
-            state = row.state
+            message = _last_message(session, row.intent_id)
+            state, close_ids = self._apply_round_outcome(session, row, order, outcome, message, report)
             number = order.number
         if close_ids:
             self._engine.run_all(number, "close", close_ids)
         return state
+
+    def _apply_round_outcome(
+        self,
+        session: Session,
+        row: SubscriptionRound,
+        order: Order,
+        outcome: str,
+        message: str,
+        report: GenerationReport,
+        *,
+        last_round: bool | None = None,
+    ) -> tuple[str, list[int]]:
+        """The round (and the order status) after its authorization's settled outcome (R15, R17, R18).
+
+        Returns the round's state and the intents of the permission's close when a 頒布会 ends.
+        ``last_round``: whether this is the contract's last round, when the caller knows it (a
+        contract's number of rounds never changes); the contract is then read only for that one.
+        """
+        now = self._clock.now()
+        close_ids: list[int] = []
+        if outcome == SUCCEEDED:
+            row.state = RoundState.AUTHORIZED.value
+            row.hold_kind = row.hold_reason = None
+            row.retry_from = None
+            if order.order_status == OrderStatus.ON_HOLD.value:
+                order.order_status = OrderStatus.NEW.value
+            report.authorized += 1
+            contract = None
+            if last_round is None or last_round:
+                contract = session.get(Subscription, row.subscription_id)
+                assert contract is not None
+            if (
+                contract is not None
+                and is_last_round(contract.rounds_total, row.round)
+                and contract.state == ContractState.ACTIVE.value
+            ):
+                # R15: a 頒布会 that finished all its rounds closes its permission.
+                contract.state = ContractState.COMPLETED.value
+                contract.updated_at = now
+                close_ids = self._close_steps(session, order, "頒布会の全回完了")
+        else:
+            code = order.reauth_reason_code or ""
+            if code == "PeriodicAmountExceeded":
+                first = _first_of_next_month(tokyo_date(now))
+                reason = (
+                    f"今月の定期購入の上限{MONTHLY_LIMIT:,}円を超えるため与信できませんでした(R53)。"
+                    f"{first.year}年{first.month}月{first.day}日から与信できます。"
+                )
+                _hold(order, row, HoldKind.MONTHLY_LIMIT, reason, first, now)
+            else:
+                reason = order.reauth_message or message or "与信できませんでした。"
+                _hold(order, row, HoldKind.DECLINED, reason, None, now)
+            report.held.append({"order_number": row.order_number, "reason": row.hold_reason or ""})
+        row.updated_at = now
+        return row.state, close_ids
 
     # --- holds and retries (R18, R42, R53) -------------------------------------------------------
 
@@ -1023,7 +1208,7 @@ def _last_message(session: Session, intent_id: int | None) -> str:
     )
 
 
-def _generated_order(source: Order, number: str, contract: Subscription, now: datetime) -> Order:
+def _generated_order(source: _SourceOrder, number: str, contract: Subscription, now: datetime) -> Order:
     """The generated order: the contract's buyer, address and items, its own number (R17).
 
     No payment-method line in the shop memo (R20, R23).
@@ -1052,17 +1237,18 @@ def _generated_order(source: Order, number: str, contract: Subscription, now: da
         created_at=now,
         updated_at=now,
     )
-    items = list(source.items)
-    if items and sum(i.unit_price * i.quantity for i in items) == contract.item_amount:
+    # A new order has no money rows yet: set, so that nothing reads them back from the store.
+    order.charges = []
+    order.refunds = []
+    items = source.items
+    if items and sum(unit * quantity for _pos, _name, unit, _cost, quantity in items) == contract.item_amount:
         order.items = [
-            OrderItem(
-                position=i.position, name=i.name, unit_price=i.unit_price, cost_price=i.cost_price, quantity=i.quantity
-            )
-            for i in items
+            OrderItem(position=pos, name=name, unit_price=unit, cost_price=cost, quantity=quantity)
+            for pos, name, unit, cost, quantity in items
         ]
     else:  # the amount was edited: one line for the round
-        name = items[0].name if items else "定期購入商品"
-        cost = items[0].cost_price if items else 0
+        name = items[0][1] if items else "定期購入商品"
+        cost = items[0][3] if items else 0
         order.items = [OrderItem(position=0, name=name, unit_price=contract.item_amount, cost_price=cost, quantity=1)]
     return order
 

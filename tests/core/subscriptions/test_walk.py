@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+import core.subscriptions.service as subscriptions_service
 from core.app import Kanjo
 from core.clock import FixedClock, add_months, to_jst
 from core.db.schema import ChargePermission, Order
@@ -132,14 +133,23 @@ def test_thirteen_months_of_generations(app: Kanjo, clock: FixedClock) -> None:
     assert datetime(2027, 1, 1, tzinfo=UTC) < clock.now()
 
 
-def test_a_cancelled_run_stops_between_contracts_and_the_next_run_finishes(app: Kanjo, clock: FixedClock) -> None:
+def test_a_cancelled_run_stops_between_contracts_and_the_next_run_finishes(
+    app: Kanjo, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for number in ("K1", "K2", "K3"):
         place_order(app, number, 2_000, kind=OrderKind.SUBSCRIPTION)
         app.subscriptions.create(number, "1m")
     clock.advance(timedelta(days=30))
+    # 中止 before anything started: no contract is generated, on any number of threads.
+    nothing = app.subscriptions.generate(cancelled=lambda: True)
+    assert nothing.cancelled and nothing.generated == 0
+    # On one thread, 中止 after the first contract stops right there; with more, the contracts
+    # already under way (at most GENERATION_THREADS) finish and no other one starts.
+    monkeypatch.setattr(subscriptions_service, "GENERATION_THREADS", 1)
     steps: list[int] = []
     report = app.subscriptions.generate(progress=lambda p: steps.append(p.done), cancelled=lambda: len(steps) >= 1)
     assert report.cancelled and report.generated == 1 and steps == [1]
+    monkeypatch.undo()
     rest = app.subscriptions.generate()
     assert rest.generated == 2 and rest.authorized == 2 and not rest.cancelled
     # Deleting a contract asks for the named confirmation, then closes its permission (R15).
