@@ -231,6 +231,9 @@ class MainWindow(QMainWindow):
         self.change_feed: ChangeFeed | None = None
         self.live_interval = LIVE_INTERVAL_S  # seconds between change checks (tests shorten it)
         self._own_numbers: dict[str, float] = {}
+        # Until when the changes the feed reports are this window's own bulk work (demo orders,
+        # an import): while it runs, and OWN_CHANGE_S after, no 「他の担当者が…」 for them.
+        self._own_bulk_until = 0.0
         self.live_refresh_timer = QTimer(self)
         self.live_refresh_timer.setSingleShot(True)
         self.live_refresh_timer.setInterval(LIVE_SETTLE_MS)
@@ -751,8 +754,10 @@ class MainWindow(QMainWindow):
         self.job_progress.setValue(0)
         self.job_progress.show()
         relay = self.runner.progress_callback(self._on_demo_progress)
+        self._own_bulk_work(running=True)
 
         def seeded(made: list[object]) -> None:
+            self._own_bulk_work(running=False)
             self.app.settings.save(demo_seeded=True)
             self.settings = self.app.settings.load()
             self.job_progress.hide()
@@ -765,6 +770,7 @@ class MainWindow(QMainWindow):
             )
 
         def failed(exc: BaseException) -> None:
+            self._own_bulk_work(running=False)
             self.job_progress.hide()
             self.job_label.setText("")
             if isinstance(exc, UserError):
@@ -775,6 +781,10 @@ class MainWindow(QMainWindow):
         from core.demo import seed_demo  # with the sandbox's modules: after the first paint
 
         self.runner.run(lambda: seed_demo(self.app, orders=self.demo_orders, progress=relay), seeded, failed)
+
+    def _own_bulk_work(self, *, running: bool) -> None:
+        """This window starts (or ended) writing many orders itself: their echoes are not news."""
+        self._own_bulk_until = float("inf") if running else time.monotonic() + OWN_CHANGE_S
 
     def _on_demo_progress(self, done: int, total: int) -> None:
         self.job_progress.setRange(0, total)
@@ -842,7 +852,7 @@ class MainWindow(QMainWindow):
 
     def _others(self, numbers: Iterable[str] | None) -> set[str] | None:
         """The changed orders this window did not itself just operate on (None: not known)."""
-        if self.operations.bulk_running:
+        if self.operations.bulk_running or time.monotonic() < self._own_bulk_until:
             return set()  # a bulk action here changes many orders: their echoes are ours
         if numbers is None:
             return None
@@ -1359,6 +1369,8 @@ class MainWindow(QMainWindow):
 
         dialog = ImportDialog(self.app.imports, self.runner, path, parent=self)
         dialog.imported.connect(self._on_import_dialog_imported)
+        self._own_bulk_work(running=True)  # the import writes from this window, until the dialog closes
+        dialog.finished.connect(lambda _result: self._own_bulk_work(running=False))
         self.import_dialog = dialog
         dialog.open()
         dialog.start()
