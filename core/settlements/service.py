@@ -10,6 +10,8 @@ a report twice — or a Seller Central download of a report already fetched — 
 from __future__ import annotations
 
 import codecs
+import contextlib
+import gc
 import hashlib
 import io
 import json
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 LIVE_REPORT_TYPE = "_GET_FLAT_FILE_OFFAMAZONPAYMENTS_SETTLEMENT_DATA_"
 SANDBOX_REPORT_TYPE = "_SANDBOX_SETTLEMENT_DATA_"
 BATCH = 5_000
+ROWS_PER_STATEMENT = 200
 PART_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 2 * 1024 * 1024 * 1024
 REPORT_DAYS = 90  # R60: Amazon keeps reports this long
@@ -194,32 +197,61 @@ class _BulkInsert:
         else:
             marks = ", ".join(["?"] * len(columns))
             self._sql = f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES ({marks})"
+            self._head = f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES "
+            self._one = f"({marks})"
+            self._per = max(1, min(ROWS_PER_STATEMENT, 999 // len(columns)))  # any SQLite allows 999 values
+            self._full = self._head + ", ".join([self._one] * self._per)
+        # sqlite3's executemany counts the rows it changed; other drivers may give the last one's
+        self._tells = dialect.name == "sqlite"
         self._processors = [
             (position, processor)
             for position, name in enumerate(columns)
             if (processor := table.c[name].type._cached_bind_processor(dialect)) is not None
         ]
 
-    def __call__(self, rows: list[tuple[Any, ...]]) -> None:
+    def __call__(self, rows: list[tuple[Any, ...]]) -> int:
+        """Inserts ``rows``; the number added (rows already there are skipped), -1 if the driver
+        does not tell."""
         if not rows:
-            return
+            return 0
         if self._processors:
+            # The converted value of each distinct input (a report's rows share their posting
+            # times), computed once; bounded, so memory stays flat on rows that all differ.
+            caches: list[dict[Any, Any]] = [{} for _ in self._processors]
             changed = []
             for row in rows:
                 values = list(row)
-                for position, processor in self._processors:
-                    if values[position] is not None:
-                        values[position] = processor(values[position])
+                for (position, processor), cache in zip(self._processors, caches, strict=True):
+                    value = values[position]
+                    if value is None:
+                        continue
+                    converted = cache.get(value, _MISSING)
+                    if converted is _MISSING:
+                        converted = processor(value)
+                        if len(cache) < 4096:
+                            cache[value] = converted
+                    values[position] = converted
                 changed.append(values)
             rows = changed  # type: ignore[assignment]
         connection = self._session.connection()
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(self._sql, rows)
+            if not self._tells:
+                cursor.executemany(self._sql, rows)
+                return int(cursor.rowcount) if self._tells else -1
+            added = 0
+            per = self._per
+            for start in range(0, len(rows), per):
+                part = rows[start : start + per]
+                sql = self._full if len(part) == per else self._head + ", ".join([self._one] * len(part))
+                cursor.execute(sql, [value for row in part for value in row])
+                added += cursor.rowcount
+            return added
         finally:
             cursor.close()
 
 
+_MISSING = object()
 _ROW_COLUMNS = (
     "settlement_id", "key", "transaction_type", "transaction_id", "posted_at", "charge_permission_id",
     "seller_reference_id", "order_number", "amount", "fee", "net", "order_id", "charge_id", "refund_id", "extra",
@@ -236,6 +268,21 @@ def _batches(items: Iterable[tuple[str, SettlementRow]], size: int) -> Iterator[
             batch = []
     if batch:
         yield batch
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a report is read: its rows make millions of short-lived
+    objects (freed as each batch is written, none in a cycle), and each collection the allocations
+    trigger walks every object of the process — a sixth of the import's time. Back on after,
+    as it was."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def detect_encoding(handle: IO[bytes]) -> tuple[str, str]:
@@ -304,7 +351,7 @@ class SettlementService:
     ) -> ImportResult:
         codec, digest = detect_encoding(handle)
         now = self._clock.now()
-        with self._sessions.begin() as session:
+        with _collector_paused(), self._sessions.begin() as session:
             kept = session.scalar(select(SettlementReport).where(SettlementReport.sha256 == digest))
             if kept is not None:
                 if report_id and kept.report_id is None:
@@ -318,12 +365,15 @@ class SettlementService:
             try:
                 reader = ReportReader(text)
                 header = reader.header
-                counts = self._counts(session)
+                counts = None if session.get_bind().dialect.name == "sqlite" else self._counts(session)
+                added = 0
                 seen: dict[str, None] = {}
                 read = problems = 0
                 known_cache = _Lookups(session)
                 for batch in _batches(rc.row_keys(reader.rows()), BATCH):
-                    problems += self._write_batch(session, batch, known_cache)
+                    found, inserted = self._write_batch(session, batch, known_cache)
+                    problems += found
+                    added += inserted
                     for _key, row in batch:
                         seen.setdefault(row.settlement_id, None)
                     read += len(batch)
@@ -341,7 +391,8 @@ class SettlementService:
                     header.end if len(seen) == 1 else None,
                     now,
                 )
-            added = self._counts(session) - counts
+            if counts is not None:  # a driver that does not count what executemany added
+                added = self._counts(session) - counts
             report = SettlementReport(
                 report_id=report_id,
                 sha256=digest,
@@ -372,7 +423,10 @@ class SettlementService:
     def _counts(session: Session) -> int:
         return int(session.scalar(select(func.count()).select_from(SettlementLine)) or 0)
 
-    def _write_batch(self, session: Session, batch: list[tuple[str, SettlementRow]], lookups: _Lookups) -> int:
+    def _write_batch(
+        self, session: Session, batch: list[tuple[str, SettlementRow]], lookups: _Lookups
+    ) -> tuple[int, int]:
+        """Matches and writes one batch: (problems found, rows added)."""
         known = lookups.load(session, [row for _key, row in batch])
         rows: list[tuple[Any, ...]] = []
         problems: list[tuple[Any, ...]] = []
@@ -411,9 +465,9 @@ class SettlementService:
                         problem.message,
                     )
                 )
-        lookups.insert_rows(rows)
+        added = lookups.insert_rows(rows)
         lookups.insert_problems(problems)
-        return len(problems)
+        return len(problems), added
 
     def _rematch(self, session: Session, settlement_ids: tuple[str, ...]) -> int:
         """Rows of these settlements that no order held when they were read, matched again: an
@@ -518,7 +572,7 @@ class SettlementService:
 
     @staticmethod
     def _keep_copy(session: Session, report_id: int, handle: IO[bytes]) -> None:
-        compressor = zlib.compressobj(6)
+        compressor = zlib.compressobj(1)  # 3× faster than 6 for ~15 % more bytes
         seq = 0
         pending = b""
         while chunk := handle.read(PART_BYTES):
@@ -845,24 +899,30 @@ class _Lookups:
         return found
 
     def load(self, session: Session, rows: list[SettlementRow]) -> rc.Known:
-        ids = list({r.transaction_id for r in rows if r.transaction_id})
+        # What ``rc.match_row`` asks: a Refund row's ID is a Refund ID; any other row's a Charge ID.
+        charge_ids = list({r.transaction_id for r in rows if r.transaction_id and r.transaction_type != "Refund"})
+        refund_ids = list({r.transaction_id for r in rows if r.transaction_id and r.transaction_type == "Refund"})
         charges: dict[str, rc.ChargeFact] = {}
         refunds: dict[str, rc.RefundFact] = {}
         by_permission: dict[str, rc.OrderRef] = {}
         by_number: dict[str, rc.OrderRef] = {}
-        if ids:
+        orders: dict[tuple[int, str], rc.OrderRef] = {}  # one OrderRef per order in the batch
+        if charge_ids:
             for charge_id, captured, order_id, number in self._query(
                 "SELECT c.id, c.captured_amount, o.id, o.number FROM charges c JOIN orders o ON o.id = c.order_id"
                 " WHERE c.id IN ({marks})",
-                ids,
+                charge_ids,
             ):
-                charges[charge_id] = rc.ChargeFact(charge_id, rc.OrderRef(order_id, number), int(captured))
+                order = orders.setdefault((order_id, number), rc.OrderRef(order_id, number))
+                charges[charge_id] = rc.ChargeFact(charge_id, order, int(captured))
+        if refund_ids:
             for refund_id, amount, order_id, number in self._query(
                 "SELECT r.id, r.amount, o.id, o.number FROM refunds r JOIN orders o ON o.id = r.order_id"
                 " WHERE r.id IN ({marks})",
-                ids,
+                refund_ids,
             ):
-                refunds[refund_id] = rc.RefundFact(refund_id, rc.OrderRef(order_id, number), int(amount))
+                order = orders.setdefault((order_id, number), rc.OrderRef(order_id, number))
+                refunds[refund_id] = rc.RefundFact(refund_id, order, int(amount))
         # Orders by permission or number only for the rows their transaction ID did not place.
         rest = [r for r in rows if r.transaction_id not in charges and r.transaction_id not in refunds]
         permissions = list({r.charge_permission_id for r in rest if r.charge_permission_id})
