@@ -32,22 +32,21 @@ MISSING_CAPTURE = "missing_capture"  # captured here, in no settlement after its
 ORDER_TYPES = ("Capture", "Refund", "Chargeback", "A-to-z Guarantee Claim", "Adjustment")
 
 
-@dataclass(frozen=True)
-class OrderRef:
+# The facts are named tuples rather than frozen dataclasses: a large report reads one per row,
+# and a named tuple is built three times faster.
+class OrderRef(NamedTuple):
     id: int
     number: str
 
 
-@dataclass(frozen=True)
-class ChargeFact:
+class ChargeFact(NamedTuple):
     id: str
     order: OrderRef
     captured: int
     captured_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class RefundFact:
+class RefundFact(NamedTuple):
     id: str
     order: OrderRef
     amount: int
@@ -72,8 +71,7 @@ class Problem:
 
 
 class Match(NamedTuple):
-    """A row's order, charge or refund, and its problems (a named tuple: a report of a million
-    rows makes a million of them, and a frozen dataclass costs three times as much to build)."""
+    """A row's order, charge or refund, and its problems (one per row, hence a named tuple)."""
 
     order: OrderRef | None
     charge_id: str | None = None

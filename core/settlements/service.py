@@ -16,10 +16,13 @@ import hashlib
 import io
 import json
 import os
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -182,12 +185,18 @@ class OrderMoney:
 
 
 class _BulkInsert:
-    """One plain DBAPI ``executemany`` per batch that skips rows already there (the unique key):
-    SQLAlchemy's ORM insert runs an ``ON CONFLICT`` insert row by row, 10× slower here.
-    Values go through their columns' bind processors, as SQLAlchemy would send them."""
+    """Plain DBAPI inserts per batch that skip rows already there (the unique key): SQLAlchemy's
+    ORM insert runs an ``ON CONFLICT`` insert row by row, 10× slower here. On SQLite many rows per
+    statement (``INSERT OR IGNORE … VALUES (…), (…)``: one statement per row costs a third more),
+    elsewhere ``executemany``. Values go through their columns' bind processors, as SQLAlchemy
+    would send them. Statements run on ``driver`` (the transaction's DBAPI connection) under
+    ``lock``: the writer thread and the lookups share it."""
 
-    def __init__(self, session: Session, table: Any, columns: tuple[str, ...]) -> None:
-        self._session = session
+    def __init__(
+        self, session: Session, driver: Any, lock: threading.Lock, table: Any, columns: tuple[str, ...]
+    ) -> None:
+        self._driver = driver
+        self._lock = lock
         dialect = session.get_bind().dialect
         self._columns = columns
         names = ", ".join(f'"{name}"' for name in columns)
@@ -214,44 +223,43 @@ class _BulkInsert:
         does not tell."""
         if not rows:
             return 0
-        if self._processors:
-            # The converted value of each distinct input (a report's rows share their posting
-            # times), computed once; bounded, so memory stays flat on rows that all differ.
-            caches: list[dict[Any, Any]] = [{} for _ in self._processors]
-            changed = []
-            for row in rows:
-                values = list(row)
-                for (position, processor), cache in zip(self._processors, caches, strict=True):
-                    value = values[position]
-                    if value is None:
-                        continue
-                    converted = cache.get(value, _MISSING)
-                    if converted is _MISSING:
-                        converted = processor(value)
-                        if len(cache) < 4096:
-                            cache[value] = converted
-                    values[position] = converted
-                changed.append(values)
-            rows = changed  # type: ignore[assignment]
-        connection = self._session.connection()
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        width = len(self._columns)
+        flat = list(chain.from_iterable(rows))  # row after row, as the multi-row statements take them
+        for position, processor in self._processors:
+            # Column by column; the converted value of each distinct input computed once (a
+            # report's rows share their posting times), the memo bounded so memory stays flat.
+            memo: dict[Any, Any] = {None: None}
+
+            def convert(value: Any, memo: dict[Any, Any] = memo, processor: Any = processor) -> Any:
+                converted = processor(value)
+                if len(memo) < 4096:
+                    memo[value] = converted
+                return converted
+
+            flat[position::width] = [
+                memo[value] if value in memo else convert(value) for value in flat[position::width]
+            ]
+        with self._lock:
+            return self._execute(flat, width)
+
+    def _execute(self, flat: list[Any], width: int) -> int:
+        cursor = self._driver.cursor()
         try:
             if not self._tells:
-                cursor.executemany(self._sql, rows)
-                return int(cursor.rowcount) if self._tells else -1
+                cursor.executemany(self._sql, [flat[start : start + width] for start in range(0, len(flat), width)])
+                return -1
             added = 0
-            per = self._per
-            for start in range(0, len(rows), per):
-                part = rows[start : start + per]
-                sql = self._full if len(part) == per else self._head + ", ".join([self._one] * len(part))
-                cursor.execute(sql, [value for row in part for value in row])
+            step = self._per * width
+            for start in range(0, len(flat), step):
+                part = flat[start : start + step]
+                sql = self._full if len(part) == step else self._head + ", ".join([self._one] * (len(part) // width))
+                cursor.execute(sql, part)
                 added += cursor.rowcount
             return added
         finally:
             cursor.close()
 
 
-_MISSING = object()
 _ROW_COLUMNS = (
     "settlement_id", "key", "transaction_type", "transaction_id", "posted_at", "charge_permission_id",
     "seller_reference_id", "order_number", "amount", "fee", "net", "order_id", "charge_id", "refund_id", "extra",
@@ -366,32 +374,39 @@ class SettlementService:
                 reader = ReportReader(text)
                 header = reader.header
                 counts = None if session.get_bind().dialect.name == "sqlite" else self._counts(session)
-                added = 0
-                seen: dict[str, None] = {}
+                seen: dict[str, _Running] = {}  # each settlement of the file, its rows' sums
                 read = problems = 0
-                known_cache = _Lookups(session)
-                for batch in _batches(rc.row_keys(reader.rows()), BATCH):
-                    found, inserted = self._write_batch(session, batch, known_cache)
-                    problems += found
-                    added += inserted
-                    for _key, row in batch:
-                        seen.setdefault(row.settlement_id, None)
-                    read += len(batch)
-                    if progress is not None:
-                        progress(read)
+                lookups = _Lookups(session)
+                with _Writer(lookups) as writer:
+                    for batch in _batches(rc.row_keys(reader.rows()), BATCH):
+                        rows, found = self._match_batch(batch, lookups)
+                        writer.write(rows, found)  # while the next batch is read and matched
+                        problems += len(found)
+                        for _key, row in batch:
+                            running = seen.get(row.settlement_id)
+                            if running is None:
+                                running = seen[row.settlement_id] = _Running()
+                            running.add(row)
+                        read += len(batch)
+                        if progress is not None:
+                            progress(read)
+                added = writer.added
             finally:
                 text.detach()
             if not seen and header.fields.get("SettlementId"):
-                seen[header.fields["SettlementId"]] = None
-            for settlement_id in seen:
+                seen[header.fields["SettlementId"]] = _Running()
+            for settlement_id, running in seen.items():
                 self._refresh(
                     session,
                     settlement_id,
                     header.start if len(seen) == 1 else None,
                     header.end if len(seen) == 1 else None,
                     now,
+                    # Every row of the file was new: the stored sums plus the file's are the sums
+                    # of all rows. Else (a re-read, a row twice in the file) they are summed again.
+                    running if added == read else None,
                 )
-            if counts is not None:  # a driver that does not count what executemany added
+            if counts is not None:  # a driver that does not count what it added
                 added = self._counts(session) - counts
             report = SettlementReport(
                 report_id=report_id,
@@ -423,11 +438,12 @@ class SettlementService:
     def _counts(session: Session) -> int:
         return int(session.scalar(select(func.count()).select_from(SettlementLine)) or 0)
 
-    def _write_batch(
-        self, session: Session, batch: list[tuple[str, SettlementRow]], lookups: _Lookups
-    ) -> tuple[int, int]:
-        """Matches and writes one batch: (problems found, rows added)."""
-        known = lookups.load(session, [row for _key, row in batch])
+    @staticmethod
+    def _match_batch(
+        batch: list[tuple[str, SettlementRow]], lookups: _Lookups
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """One batch matched: the values of its rows and of its problems, for ``_Writer``."""
+        known = lookups.load([row for _key, row in batch])
         rows: list[tuple[Any, ...]] = []
         problems: list[tuple[Any, ...]] = []
         extras = lookups.extras
@@ -465,9 +481,7 @@ class SettlementService:
                         problem.message,
                     )
                 )
-        added = lookups.insert_rows(rows)
-        lookups.insert_problems(problems)
-        return len(problems), added
+        return rows, problems
 
     def _rematch(self, session: Session, settlement_ids: tuple[str, ...]) -> int:
         """Rows of these settlements that no order held when they were read, matched again: an
@@ -502,7 +516,7 @@ class SettlementService:
                 )
                 for r in part
             ]
-            known = lookups.load(session, rows)
+            known = lookups.load(rows)
             for line, row in zip(part, rows, strict=True):
                 match = rc.match_row(row, known)
                 if match.order is None:
@@ -533,9 +547,36 @@ class SettlementService:
         return placed
 
     def _refresh(
-        self, session: Session, settlement_id: str, start: datetime | None, end: datetime | None, now: datetime
+        self,
+        session: Session,
+        settlement_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        now: datetime,
+        added: _Running | None = None,
     ) -> None:
-        """The settlement's sums, from all its rows (so a re-read never counts twice)."""
+        """The settlement's sums, from all its rows (so a re-read never counts twice); ``added``:
+        the sums of rows just added, all new, to add to the stored sums instead of reading all."""
+        if added is not None:
+            settlement = session.get(Settlement, settlement_id)
+            if settlement is None:
+                settlement = Settlement(
+                    id=settlement_id, captured=0, refunded=0, fees=0, chargebacks=0, other=0, rows=0, updated_at=now
+                )
+                session.add(settlement)
+            totals = added.totals
+            settlement.start_at = start or settlement.start_at or added.first
+            settlement.end_at = end or settlement.end_at or added.last
+            settlement.captured += totals.captured
+            settlement.refunded += totals.refunded
+            settlement.fees += totals.fees
+            settlement.chargebacks += totals.chargebacks
+            settlement.other += totals.adjustments + totals.debts + totals.carryover
+            if totals.deposit is not None:
+                settlement.deposit = (settlement.deposit or 0) + totals.deposit
+            settlement.rows += totals.rows
+            settlement.updated_at = now
+            return
         totals = rc.Totals()
         sums = session.execute(
             select(
@@ -863,13 +904,78 @@ class SettlementService:
             return OrderMoney(-int(fee), int(net), problems)
 
 
+class _Running:
+    """A settlement's sums over the rows of the file being read (``_refresh`` adds them)."""
+
+    __slots__ = ("first", "last", "totals")
+
+    def __init__(self) -> None:
+        self.totals = rc.Totals()
+        self.first: datetime | None = None
+        self.last: datetime | None = None
+
+    def add(self, row: SettlementRow) -> None:
+        self.totals.add(row)
+        posted = row.posted_at
+        if posted is not None:
+            if self.first is None or posted < self.first:
+                self.first = posted
+            if self.last is None or posted > self.last:
+                self.last = posted
+
+
+class _Writer:
+    """Writes each matched batch on a thread of its own while the next batch is read and matched:
+    the database works (without Python's lock) while Python parses. One batch in flight at most,
+    so memory stays flat; an error of the writer surfaces at the next batch or at the end, and the
+    import's transaction, still open, is rolled back as for any other error."""
+
+    def __init__(self, lookups: _Lookups) -> None:
+        self._lookups = lookups
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kanjo-settlements-writer")
+        self._pending: Future[int] | None = None
+        self.added = 0
+
+    def _write(self, rows: list[tuple[Any, ...]], problems: list[tuple[Any, ...]]) -> int:
+        added = self._lookups.insert_rows(rows)
+        self._lookups.insert_problems(problems)
+        return added
+
+    def write(self, rows: list[tuple[Any, ...]], problems: list[tuple[Any, ...]]) -> None:
+        self.wait()
+        self._pending = self._pool.submit(self._write, rows, problems)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            added = pending.result()
+            self.added = -1 if added < 0 or self.added < 0 else self.added + added
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, kind: object, *_rest: object) -> None:
+        try:
+            if kind is None:
+                self.wait()
+            elif self._pending is not None:  # already failing: let the write end, keep that error
+                self._pending.exception()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
 class _Lookups:
     """The batch's charges, refunds and orders, read with one query each (IN lists)."""
 
     def __init__(self, session: Session) -> None:
-        self._session = session
-        self.insert_rows = _BulkInsert(session, SettlementLine.__table__, _ROW_COLUMNS)
-        self.insert_problems = _BulkInsert(session, SettlementProblem.__table__, _PROBLEM_COLUMNS)
+        connection = session.connection()  # the transaction's: the writer thread uses it too
+        self._driver: Any = connection.connection.driver_connection
+        self._mark = "%s" if connection.dialect.name == "postgresql" else "?"
+        self.lock = threading.Lock()  # one statement at a time on the connection
+        self.insert_rows = _BulkInsert(session, self._driver, self.lock, SettlementLine.__table__, _ROW_COLUMNS)
+        self.insert_problems = _BulkInsert(
+            session, self._driver, self.lock, SettlementProblem.__table__, _PROBLEM_COLUMNS
+        )
         self._extras: dict[tuple[tuple[str, str], ...], str] = {}
 
     def extras(self, extra: dict[str, str]) -> str:
@@ -885,10 +991,14 @@ class _Lookups:
 
     def _query(self, sql: str, values: list[str]) -> list[tuple[Any, ...]]:
         """``sql`` with ``IN ({marks})`` over ``values``, in chunks, through the DBAPI cursor."""
-        connection = self._session.connection()
-        mark = "%s" if connection.dialect.name == "postgresql" else "?"
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        mark = self._mark
         found: list[tuple[Any, ...]] = []
+        with self.lock:
+            self._fetch(sql, values, mark, found)
+        return found
+
+    def _fetch(self, sql: str, values: list[str], mark: str, found: list[tuple[Any, ...]]) -> None:
+        cursor = self._driver.cursor()
         try:
             for start in range(0, len(values), 900):
                 part = values[start : start + 900]
@@ -896,9 +1006,8 @@ class _Lookups:
                 found.extend(cursor.fetchall())
         finally:
             cursor.close()
-        return found
 
-    def load(self, session: Session, rows: list[SettlementRow]) -> rc.Known:
+    def load(self, rows: list[SettlementRow]) -> rc.Known:
         # What ``rc.match_row`` asks: a Refund row's ID is a Refund ID; any other row's a Charge ID.
         charge_ids = list({r.transaction_id for r in rows if r.transaction_id and r.transaction_type != "Refund"})
         refund_ids = list({r.transaction_id for r in rows if r.transaction_id and r.transaction_type == "Refund"})
@@ -906,23 +1015,20 @@ class _Lookups:
         refunds: dict[str, rc.RefundFact] = {}
         by_permission: dict[str, rc.OrderRef] = {}
         by_number: dict[str, rc.OrderRef] = {}
-        orders: dict[tuple[int, str], rc.OrderRef] = {}  # one OrderRef per order in the batch
         if charge_ids:
             for charge_id, captured, order_id, number in self._query(
                 "SELECT c.id, c.captured_amount, o.id, o.number FROM charges c JOIN orders o ON o.id = c.order_id"
                 " WHERE c.id IN ({marks})",
                 charge_ids,
             ):
-                order = orders.setdefault((order_id, number), rc.OrderRef(order_id, number))
-                charges[charge_id] = rc.ChargeFact(charge_id, order, int(captured))
+                charges[charge_id] = rc.ChargeFact(charge_id, rc.OrderRef(order_id, number), int(captured))
         if refund_ids:
             for refund_id, amount, order_id, number in self._query(
                 "SELECT r.id, r.amount, o.id, o.number FROM refunds r JOIN orders o ON o.id = r.order_id"
                 " WHERE r.id IN ({marks})",
                 refund_ids,
             ):
-                order = orders.setdefault((order_id, number), rc.OrderRef(order_id, number))
-                refunds[refund_id] = rc.RefundFact(refund_id, order, int(amount))
+                refunds[refund_id] = rc.RefundFact(refund_id, rc.OrderRef(order_id, number), int(amount))
         # Orders by permission or number only for the rows their transaction ID did not place.
         rest = [r for r in rows if r.transaction_id not in charges and r.transaction_id not in refunds]
         permissions = list({r.charge_permission_id for r in rest if r.charge_permission_id})
