@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from core.app import Kanjo
 from core.settlements import reconcile as rc
 from core.settlements.service import service_for
@@ -26,6 +28,12 @@ def capture(i: int, minutes: int) -> str:
 
 def report(lines: list[str]) -> bytes:
     return (HEADER + COLUMNS + "".join(lines)).encode()
+
+
+@pytest.fixture
+def store_url(any_store_url: str) -> str:
+    """SQLite (many rows per statement) and PostgreSQL (``executemany``, rows added counted)."""
+    return any_store_url
 
 
 def captured(upto: int) -> int:
