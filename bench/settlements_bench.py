@@ -13,7 +13,8 @@ In one process, under a temporary folder:
    settlements (the store holds fewer orders than the report rows), never twice in one.
 2. **Kanjo**: ``SettlementService.import_file`` — detect the encoding, parse the stream, match
    every row in batches of 5,000 (one query each for charges, refunds and orders), write rows and
-   problems, sum each settlement, keep the compressed copy; one transaction.
+   problems (on a writer thread, many rows per statement, while the next batch is parsed and
+   matched), sum each settlement, keep the compressed copy; one transaction.
 3. **Baseline**, same run: a plain ``csv`` read of the same file summing the amounts.
 4. **Memory**: the process's resident set sampled every 50 ms during Kanjo's run, at 10 % of the
    rows and at all of them (flat: the growth does not scale with the rows).
