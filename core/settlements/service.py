@@ -278,6 +278,18 @@ def _batches(items: Iterable[tuple[str, SettlementRow]], size: int) -> Iterator[
         yield batch
 
 
+def _may_share_connection(session: Session) -> bool:
+    """Whether another thread may use the session's connection: PostgreSQL's, and a SQLite file's
+    (SQLAlchemy opens those without check_same_thread); not an in-memory SQLite store's."""
+    url = session.connection().engine.url
+    if url.get_backend_name() != "sqlite":
+        return True
+    database = url.database or ""
+    if not database or database == ":memory:" or "mode=memory" in database:
+        return False
+    return str(url.query.get("check_same_thread", "false")).lower() in ("false", "0")
+
+
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
     """Python's cycle collector off while a report is read: its rows make millions of short-lived
@@ -377,7 +389,7 @@ class SettlementService:
                 seen: dict[str, _Running] = {}  # each settlement of the file, its rows' sums
                 read = problems = 0
                 lookups = _Lookups(session)
-                with _Writer(lookups) as writer:
+                with _Writer(lookups, threaded=_may_share_connection(session)) as writer:
                     for batch in _batches(rc.row_keys(reader.rows()), BATCH):
                         rows, found = self._match_batch(batch, lookups)
                         writer.write(rows, found)  # while the next batch is read and matched
@@ -930,9 +942,11 @@ class _Writer:
     so memory stays flat; an error of the writer surfaces at the next batch or at the end, and the
     import's transaction, still open, is rolled back as for any other error."""
 
-    def __init__(self, lookups: _Lookups) -> None:
+    def __init__(self, lookups: _Lookups, *, threaded: bool = True) -> None:
         self._lookups = lookups
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kanjo-settlements-writer")
+        # Without a thread (an in-memory SQLite store, or one opened with check_same_thread: its
+        # connection may not leave the thread that made it) the batches are written in turn.
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="kanjo-settlements-writer") if threaded else None
         self._pending: Future[int] | None = None
         self.added = 0
 
@@ -943,6 +957,10 @@ class _Writer:
 
     def write(self, rows: list[tuple[Any, ...]], problems: list[tuple[Any, ...]]) -> None:
         self.wait()
+        if self._pool is None:
+            added = self._write(rows, problems)
+            self.added = -1 if added < 0 or self.added < 0 else self.added + added
+            return
         self._pending = self._pool.submit(self._write, rows, problems)
 
     def wait(self) -> None:
@@ -961,7 +979,8 @@ class _Writer:
             elif self._pending is not None:  # already failing: let the write end, keep that error
                 self._pending.exception()
         finally:
-            self._pool.shutdown(wait=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 class _Lookups:

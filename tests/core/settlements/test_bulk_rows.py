@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.orm import sessionmaker
 
 from core.app import Kanjo
+from core.clock import FixedClock
+from core.db.engine import make_engine, migrate
 from core.settlements import reconcile as rc
-from core.settlements.service import service_for
+from core.settlements.service import SettlementService, service_for
 from tests.helpers import place_order
 
 HEADER = '"SellerId","A1BULK"\r\n"SettlementStartDate","2026-11-01T00:00:00Z"\r\n\r\n'
@@ -74,3 +77,17 @@ def test_overlapping_reports_add_each_row_once(app: Kanjo) -> None:
     assert len(unmatched) == 189  # every capture but the one of X-0003, once each
     money = service.order_money("X-0003")
     assert (money.amazon_fee, money.net) == (40, 963)
+
+
+def test_in_memory_store_writes_without_a_thread() -> None:
+    """An in-memory SQLite store's connection may not leave its thread: the batches are written
+    in turn there, with the same result."""
+    engine = make_engine("sqlite://")
+    migrate(engine)
+    service = SettlementService(sessionmaker(engine), FixedClock(START + timedelta(days=20)))
+    transfer = "2026-11-02T00:00:00Z,7001,,,,,Transfer,-1000,0,-1000\r\n"
+    result = service.import_bytes(report([capture(i, i % 7) for i in range(80)] + [transfer]), name="m.csv")
+    assert (result.rows_read, result.rows_added) == (81, 81)
+    (summary,) = service.summaries()
+    assert (summary.rows, summary.captured, summary.deposit) == (81, captured(80), 1000)
+    engine.dispose()
