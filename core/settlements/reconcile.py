@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from core.money import format_yen
 from core.settlements.report import SettlementRow
@@ -31,22 +32,21 @@ MISSING_CAPTURE = "missing_capture"  # captured here, in no settlement after its
 ORDER_TYPES = ("Capture", "Refund", "Chargeback", "A-to-z Guarantee Claim", "Adjustment")
 
 
-@dataclass(frozen=True)
-class OrderRef:
+# The facts are named tuples rather than frozen dataclasses: a large report reads one per row,
+# and a named tuple is built three times faster.
+class OrderRef(NamedTuple):
     id: int
     number: str
 
 
-@dataclass(frozen=True)
-class ChargeFact:
+class ChargeFact(NamedTuple):
     id: str
     order: OrderRef
     captured: int
     captured_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class RefundFact:
+class RefundFact(NamedTuple):
     id: str
     order: OrderRef
     amount: int
@@ -70,12 +70,16 @@ class Problem:
         }
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
+    """A row's order, charge or refund, and its problems (one per row, hence a named tuple)."""
+
     order: OrderRef | None
     charge_id: str | None = None
     refund_id: str | None = None
     problems: tuple[Problem, ...] = ()
+
+
+_NO_ORDER = Match(None)  # Debt, Carryover, Transfer, an account-level adjustment
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ def match_row(row: SettlementRow, known: Known) -> Match:
     """The charge, refund and order a row belongs to, and what is wrong with it."""
     kind = row.transaction_type
     if kind not in ORDER_TYPES:  # Debt, Carryover, Transfer: the settlement's, not an order's
-        return Match(order=None)
+        return _NO_ORDER
     if kind == "Capture":
         charge = known.charge(row.transaction_id) if row.transaction_id else None
         if charge is not None:
@@ -107,7 +111,7 @@ def match_row(row: SettlementRow, known: Known) -> Match:
                         row.transaction_id,
                     ),
                 )
-            return Match(order=charge.order, charge_id=charge.id, problems=problems)
+            return Match(charge.order, charge.id, None, problems)
         order = _order(row, known)
         if order is None:
             return _unmatched(row)
@@ -137,7 +141,7 @@ def match_row(row: SettlementRow, known: Known) -> Match:
                         row.transaction_id,
                     ),
                 )
-            return Match(order=refund.order, refund_id=refund.id, problems=problems)
+            return Match(refund.order, None, refund.id, problems)
         order = _order(row, known)
         if order is None:
             return _unmatched(row)
@@ -156,7 +160,7 @@ def match_row(row: SettlementRow, known: Known) -> Match:
     order = _order(row, known)
     if order is None:
         if kind == "Adjustment" and not (row.charge_permission_id or row.order_number):
-            return Match(order=None)  # an account-level adjustment
+            return _NO_ORDER  # an account-level adjustment
         return _unmatched(row)
     if kind == "Chargeback":
         return Match(
@@ -184,7 +188,7 @@ def match_row(row: SettlementRow, known: Known) -> Match:
                 ),
             ),
         )
-    return Match(order=order)  # Adjustment on an order: counted in its net, not a problem
+    return Match(order)  # Adjustment on an order: counted in its net, not a problem
 
 
 def _order(row: SettlementRow, known: Known) -> OrderRef | None:

@@ -196,6 +196,9 @@ class SettlementReport:
             at(name) for name in KNOWN_COLUMNS
         )
         types: dict[str, str] = {}  # the few type spellings of the file, checked once each
+        # A report's rows share their posting times (a settlement's rows are often posted at the
+        # same moment): each text is parsed once, up to a few thousand distinct ones.
+        dates: dict[str, datetime | None] = {}
         first_line = self._line_number + 1
         reader = csv.reader(self._lines, delimiter=self.delimiter)
         for offset, cells in enumerate(reader):
@@ -220,12 +223,19 @@ class SettlementReport:
                 if not any(c.strip() for c in cells):
                     continue
                 raise BadInput(f"精算レポートの{line}行目に SettlementId がありません。")
+            posted_text = cells[posted_i]
+            if posted_text in dates:
+                posted = dates[posted_text]
+            else:
+                posted = parse_date(posted_text, line=line, column="TransactionPostedDate")
+                if len(dates) < 4096:
+                    dates[posted_text] = posted
             yield SettlementRow(
                 line,
                 settlement_id,
                 kind,
                 cells[txid_i].strip(),
-                parse_date(cells[posted_i], line=line, column="TransactionPostedDate"),
+                posted,
                 cells[permission_i].strip(),
                 cells[reference_i].strip(),
                 cells[number_i].strip(),
