@@ -11,6 +11,7 @@ import zipfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select, update
 
@@ -176,6 +177,18 @@ def test_exports_round_trip_cp932_utf8_bom_and_xlsx(two_periods: Kanjo, tmp_path
     orders = read_xlsx(tmp_path / "orders.xlsx")
     assert isinstance(orders[1][1], datetime) and isinstance(orders[1][6], int)
     assert any(row[3] == "𠮷田 髙子" for row in orders[1:])  # xlsx holds every character
+    # And as Excel's own readers see them: openpyxl, not the module that wrote them.
+    book = openpyxl.load_workbook(tmp_path / "settlements.xlsx", read_only=True)
+    sheet = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    book.close()
+    assert sheet[0][0] == "精算ID" and len(sheet) == 3
+    assert all(type(row[8]) is int for row in sheet[1:]) and sum(row[8] for row in sheet[1:]) == 19_067
+    assert isinstance(sheet[1][2], datetime)
+    book = openpyxl.load_workbook(tmp_path / "orders.xlsx", read_only=True)
+    rows_seen = [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+    book.close()
+    assert isinstance(rows_seen[1][1], datetime) and type(rows_seen[1][6]) is int
+    assert any(row[3] == "𠮷田 髙子" for row in rows_seen[1:])
 
 
 def test_rows_for_an_order_imported_later_are_placed_on_the_next_read(app: Kanjo) -> None:
