@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from core.sandbox.backend import SandboxBackend
 
 PERIOD = timedelta(days=14)
+FIRST_PERIOD = timedelta(days=16)  # R60: the first settlement 16 days after the account begins
 DOCUMENT_LIFETIME = timedelta(seconds=30)  # R60: a report document's URL lives 30 seconds
 DISBURSEMENT_DELAY = timedelta(days=3)
 REPORT_TYPE = "_SANDBOX_SETTLEMENT_DATA_"
@@ -216,11 +217,13 @@ def _close(backend: SandboxBackend, db: sqlite3.Connection, period: sqlite3.Row,
 
 
 def roll(backend: SandboxBackend, db: sqlite3.Connection) -> None:
-    """Close every period whose 14 days have passed (lazily, against the shared clock)."""
+    """Close every period whose days have passed (lazily, against the shared clock): 16 for the
+    first (R60: the sandbox account begins with its first money movement), 14 after."""
     now = backend.now()
     while True:
         period = _open_period(backend, db)
-        end = _dt(period["start"]) + PERIOD
+        first = db.execute("SELECT 1 FROM sb_periods WHERE end IS NOT NULL LIMIT 1").fetchone() is None
+        end = _dt(period["start"]) + (FIRST_PERIOD if first else PERIOD)
         if end > now:
             return
         _close(backend, db, period, end)

@@ -12,7 +12,7 @@ import pytest
 from core.cli import main
 
 NOW = "2026-11-21T12:00:00+09:00"
-LATER = "2026-12-06T12:00:00+09:00"  # past the first 14-day period
+LATER = "2026-12-08T12:00:00+09:00"  # past the first period of 16 days (R60)
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

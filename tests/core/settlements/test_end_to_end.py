@@ -42,7 +42,7 @@ def two_periods(app: Kanjo, clock: FixedClock) -> Kanjo:
         assert app.payments.capture(number).ok
     assert app.payments.refund("E-1", 2_000, "返品").ok
     control.seller_central("refund", "E-2", 1_000)  # made in Seller Central: Kanjo never hears of it
-    clock.advance(timedelta(days=14, hours=1))  # the period's 14 days pass: it closes by itself
+    clock.advance(timedelta(days=16, hours=1))  # the first period's 16 days pass (R60): it closes by itself
     # Period 2, closed at once by the operator of the sandbox.
     place_order(app, "E-4", 8_000)
     assert app.payments.capture("E-4").ok
@@ -206,3 +206,17 @@ def test_rows_for_an_order_imported_later_are_placed_on_the_next_read(app: Kanjo
     detail = service.show("77")
     assert [p.kind for p in detail.problems] == [rc.SELLER_CENTRAL_REFUND]
     assert detail.rows[0].matched and service.order_money("L-1").net == -672
+
+
+def test_the_sandbox_settles_16_days_after_the_account_begins_then_every_14_r60(app: Kanjo, clock: FixedClock) -> None:
+    service = service_for(app)
+    place_order(app, "P-1", 5_000)
+    assert app.payments.capture("P-1").ok
+    clock.advance(timedelta(days=15))  # the period began at midnight (Japan) before the capture
+    assert service.fetch().reports_seen == 0  # over 14 days have passed, the first period runs 16
+    clock.advance(timedelta(days=1))
+    assert service.fetch().reports_seen == 1
+    clock.advance(timedelta(days=13))
+    assert service.fetch().reports_seen == 1
+    clock.advance(timedelta(days=1, hours=1))  # then every 14 days
+    assert service.fetch().reports_seen == 2
