@@ -46,6 +46,7 @@ from sqlalchemy import (
     any_,
     case,
     column,
+    exists,
     func,
     literal_column,
     or_,
@@ -683,10 +684,17 @@ def _needs_action(now: datetime, days: int) -> ColumnElement[bool]:
         Order.id.in_(select(CancellationRequest.order_id).where(CancellationRequest.state.in_(DESK_ACTION_STATES))),
         # Issue 12: a reservation whose authorization lapses before its planned shipping day (R9, R12;
         # core.subscriptions.rules.reservation_check says what to do and when).
-        Order.number.in_(
-            select(ReservationPlan.order_number)
-            .join(Order, Order.number == ReservationPlan.order_number)
-            .where(Order.auth_expires_at < tokyo_day_start(ReservationPlan.planned_ship))
+        # Reservations only, checked before the plan is looked up (one row's test, not a join
+        # of the whole list: 330 ms at 1,000,000 orders as an IN over a join).
+        and_(
+            Order.kind == OrderKind.RESERVATION.value,
+            Order.auth_expires_at.is_not(None),
+            exists(
+                select(ReservationPlan.order_number).where(
+                    ReservationPlan.order_number == Order.number,
+                    Order.auth_expires_at < tokyo_day_start(ReservationPlan.planned_ship),
+                )
+            ),
         ),
     )
 
