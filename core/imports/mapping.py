@@ -10,7 +10,7 @@ from core.errors import BadInput
 from core.imports.formats.base import FIELD_LABELS, FIELDS, FormatSpec
 
 REQUIRED_FIELDS: Final = ("number", "ordered_at", "total")
-ITEM_FIELDS: Final = ("item_sku", "item_name", "item_price", "item_quantity")
+ITEM_FIELDS: Final = ("item_sku", "item_name", "item_price", "item_quantity", "item_cost")
 ITEM_NEEDS: Final = ("item_price", "item_quantity")  # an item is read only with both
 BUILTIN_NAMES: Final = ("auto", "futureshop", "eccube", "shopify", "amazon-orders")
 

@@ -15,6 +15,7 @@ class ImportedItem:
     name: str
     unit_price: int  # yen
     quantity: int
+    cost_price: int = 0  # yen a unit, when the file has a cost column (R47's calculator); 0: not given
 
 
 @dataclass(frozen=True)

@@ -442,6 +442,7 @@ def _build(
         if not (name or sku or price_text or quantity_text):
             continue
         price = amount(line, row, "item_price", required=True)
+        cost = amount(line, row, "item_cost", required=False) or 0  # issue 15: when the file has one
         quantity = None
         if not quantity_text:
             problems.append(RefusedRow(line, header("item_quantity"), empty("item_quantity")))
@@ -456,9 +457,9 @@ def _build(
             # item-price is the line's amount; the unit price shown is its share (floored).
             line_sum += price
             shipping_fee += amount(line, row, "shipping_fee", required=False) or 0
-            items.append(ImportedItem(sku, name, price // quantity, quantity))
+            items.append(ImportedItem(sku, name, price // quantity, quantity, cost))
         else:
-            items.append(ImportedItem(sku, name, price, quantity))
+            items.append(ImportedItem(sku, name, price, quantity, cost))
     if spec.line_amounts:
         total = line_sum + shipping_fee
         if not problems:

@@ -591,7 +591,10 @@ class ImportService:
         for name in ("ship_name", "ship_postal_code", "ship_prefecture", "ship_address", "ship_phone"):
             if getattr(existing, name) != getattr(order, name):
                 changed.append(name)
-        if _items_of(existing) != _file_items(order.items):
+        if _items_of(existing) != _file_items(order.items) or any(
+            item.cost_price and item.cost_price != kept.cost_price  # a cost the file gives, changed
+            for item, kept in zip(order.items, existing.items, strict=False)
+        ):
             changed.append("items")
         if order.tracking_number is not None and (existing.tracking_number or None) != (order.tracking_number or None):
             changed.append("tracking_number")
@@ -1055,7 +1058,7 @@ class ImportService:
                 "position": position,
                 "name": item.name,
                 "unit_price": item.unit_price,
-                "cost_price": 0,
+                "cost_price": item.cost_price,
                 "quantity": item.quantity,
                 "sku": item.sku[:64],  # issue 15: `orders set-cost --sku`
             }
@@ -1128,6 +1131,8 @@ class ImportService:
 
     @staticmethod
     def _set_items(session: Session, row: Order, items: Iterable[ImportedItem], *, new: bool = False) -> None:
+        # A cost entered in Kanjo (orders set-cost) stays with its item when the file gives none.
+        kept = {} if new else {(i.sku or i.name): i.cost_price for i in row.items if i.cost_price}
         if not new:
             row.items.clear()
             session.flush()
@@ -1137,7 +1142,7 @@ class ImportService:
                     position=position,
                     name=item.name,
                     unit_price=item.unit_price,
-                    cost_price=0,
+                    cost_price=item.cost_price or kept.get(item.sku[:64] or item.name, 0),
                     quantity=item.quantity,
                     sku=item.sku[:64],
                 )

@@ -27,6 +27,7 @@ FIELDS: Final = (
     "item_name",
     "item_price",
     "item_quantity",
+    "item_cost",
     "shipping_fee",
     "total",
     "payment_label",
@@ -54,6 +55,7 @@ FIELD_LABELS: Final = {
     "item_name": "商品名",
     "item_price": "単価",
     "item_quantity": "数量",
+    "item_cost": "原価",
     "shipping_fee": "送料",
     "total": "合計金額",
     "payment_label": "支払方法",
@@ -72,6 +74,11 @@ LINK_COLUMNS: Final[dict[str, Alternatives]] = {
 # The order's kind (R2: 通常商品 / 予約商品 / 定期・頒布会), read by every format but the Amazon
 # order report (always マーケットプレイス) when the shop's export has such a column; the first
 # header is what ``sandbox shop-export`` writes.
+# An item's cost price a unit (issue 15: the cancellation calculator and the net result), when
+# the shop's export or the operator's own sheet carries one; the first header is what a writer uses.
+COST_COLUMNS: Final[dict[str, Alternatives]] = {
+    "item_cost": (("原価",), ("原価単価",), ("仕入単価",), ("仕入価格",), ("item_cost",), ("Lineitem cost",)),
+}
 KIND_COLUMNS: Final[dict[str, Alternatives]] = {
     "order_kind": (("注文種別",), ("受注種別",), ("order_kind",), ("Order Kind",)),
 }
@@ -107,7 +114,7 @@ class FormatSpec:
 
     def all_columns(self) -> dict[str, Alternatives]:
         merged = dict(self.columns)
-        for key, alternatives in LINK_COLUMNS.items():
+        for key, alternatives in (*LINK_COLUMNS.items(), *COST_COLUMNS.items()):
             merged[key] = merged.get(key, ()) + alternatives
         if self.kind != "marketplace":
             for key, alternatives in KIND_COLUMNS.items():
