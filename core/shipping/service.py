@@ -89,6 +89,10 @@ B2_MARKERS: Final = ("送り状種類", "お届け予定日", "クール区分")
 EHIDEN_MARKERS: Final = ("お問合せ送り状no", "お問い合わせ送り状no", "便種", "e飛伝")  # 佐川 e飛伝
 
 
+class AlreadyShipped(RuleViolation):
+    """The order has its shipment already (R24): a shipping file skips it instead of refusing it."""
+
+
 @dataclass(frozen=True)
 class ShipResult:
     number: str
@@ -435,7 +439,7 @@ class ShippingService:
         if not checked.ok:
             raise BadInput(checked.error or "")
         if session.scalar(select(Shipment.id).where(Shipment.order_id == order.id)) is not None:
-            raise RuleViolation(
+            raise AlreadyShipped(
                 f"受注 {order.number} はすでに発送済みです(送り状番号 {order.tracking_number})。", code="R24"
             )
         if order.order_status == OrderStatus.CANCELED.value:
@@ -477,7 +481,7 @@ class ShippingService:
             lock_order(session, number)
             order = load_order(session, number)
             if session.scalar(select(Shipment.id).where(Shipment.order_id == order.id)) is not None:
-                raise RuleViolation(f"受注 {order.number} はすでに発送済みです。", code="R24")
+                raise AlreadyShipped(f"受注 {order.number} はすでに発送済みです。", code="R24")
             session.add(
                 Shipment(
                     order_id=order.id,
@@ -591,15 +595,8 @@ class ShippingService:
                 with self._sessions() as session:
                     _order, clean, needs = self._preflight(session, row.number, row.carrier, row.tracking)
                 self._shipped_at(row.shipped_on)
-            except RuleViolation as exc:
-                if "発送済み" in exc.message:
-                    result.skipped += 1
-                    result.skipped_numbers.append(row.number)
-                else:
-                    result.refused.append({"line": row.line, "number": row.number, "reason": exc.message})
-                continue
             except UserError as exc:
-                result.refused.append({"line": row.line, "number": row.number, "reason": exc.message})
+                _skip_or_refuse(result, row, exc)
                 continue
             result.planned.append(
                 {
@@ -620,15 +617,8 @@ class ShippingService:
                 break
             try:
                 shipped = self.ship(row.number, carrier.value, row.tracking, shipped_on=row.shipped_on, notify=False)
-            except RuleViolation as exc:
-                if "発送済み" in exc.message:
-                    result.skipped += 1
-                    result.skipped_numbers.append(row.number)
-                else:
-                    result.refused.append({"line": row.line, "number": row.number, "reason": exc.message})
-                continue
             except UserError as exc:
-                result.refused.append({"line": row.line, "number": row.number, "reason": exc.message})
+                _skip_or_refuse(result, row, exc)
                 continue
             result.shipped += 1
             result.captured += int(shipped.captured)
@@ -1306,3 +1296,13 @@ def _recorded_refunds(session: Session, order: Order) -> int:
         )
         or 0
     )
+
+
+def _skip_or_refuse(result: BulkResult, row: ShipLine, exc: UserError) -> None:
+    """A shipping file's line that cannot ship: an order shipped already is skipped, not shipped
+    twice; anything else is refused with its line and reason."""
+    if isinstance(exc, AlreadyShipped):
+        result.skipped += 1
+        result.skipped_numbers.append(row.number)
+    else:
+        result.refused.append({"line": row.line, "number": row.number, "reason": exc.message})
