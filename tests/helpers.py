@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
+
+import pytest
 
 from core.app import Kanjo
 from core.domain import OrderKind
@@ -58,3 +62,20 @@ def table_counts(url: str) -> dict[str, int]:
             }
     finally:
         engine.dispose()
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``kanjo ARGS`` in process: its exit code, and what it printed on stdout and stderr."""
+    from core.cli import main
+
+    capsys.readouterr()  # only this command's output
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_cli_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
+    """``kanjo ARGS --json``, which must succeed: its parsed output."""
+    code, out, err = run_cli(capsys, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)

@@ -7,13 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.helpers import run_cli as run
 
 
 def test_a_total_of_0_without_yes_is_refused_on_stderr_and_changes_nothing(

@@ -20,8 +20,8 @@ from sqlalchemy import update
 
 from core.amazonpay.signing import generate_key_pair
 from core.app import open_app
-from core.cli import main
 from core.db.schema import Customer, Order
+from tests.helpers import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = "2026-11-21T12:00:00+09:00"
@@ -31,12 +31,6 @@ NOW = "2026-11-21T12:00:00+09:00"
 def cli_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("KANJO_NOW", NOW)
     return home
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str) -> str:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from core.app import Kanjo
-from core.cli import main
 from tests.core.test_messages import SETTINGS, place
 from tests.core.test_messages_smtp import (  # noqa: F401 - fixtures
     PASSWORD,
@@ -22,14 +21,9 @@ from tests.core.test_messages_smtp import (  # noqa: F401 - fixtures
     memory_keyring,
     smtp_server,
 )
+from tests.helpers import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

@@ -16,19 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from core.app import Kanjo, open_app
-from core.cli import main
 from core.clock import FixedClock
 from core.db.schema import JournalEntry, Message, Setting
 from core.operator import OPERATOR_FILE
 from tests.helpers import place_order
+from tests.helpers import run_cli as run
 
 NOW = "2026-11-21T12:00:00+09:00"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

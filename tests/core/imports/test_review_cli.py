@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from core.cli import main
+from tests.helpers import run_cli as run
+from tests.helpers import run_cli_json as run_json
 
 NOW_TEXT = "2026-11-21T12:00:00+09:00"
 HEAD = "注文番号,支払合計,送料,支払方法,受注日,商品名,価格,個数"
@@ -18,19 +19,6 @@ HEAD = "注文番号,支払合計,送料,支払方法,受注日,商品名,価格
 @pytest.fixture(autouse=True)
 def _now(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KANJO_NOW", NOW_TEXT)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> Any:
-    code, out, err = run(capsys, *args, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def test_import_json_with_refused_rows_prints_the_summary_and_one_line(

@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
+from tests.helpers import run_cli as run
 
 NOW = "2026-11-21T12:00:00+09:00"
 LATER = "2026-12-08T12:00:00+09:00"  # past the first period of 16 days (R60)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture
