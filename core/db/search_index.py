@@ -58,17 +58,13 @@ def folded_name_pairs(name: str | None, reading: str | None) -> str:
     return name_pairs(fold(name)) + " " + name_pairs(fold(reading))
 
 
-PAIRS_FUNCTION: Final = "kanjo_name_pairs"
-
-
-def index_rows_sql(where: str, *, pairs_function: bool = False, version: int = SEARCH_INDEX_VERSION) -> list[str]:
+def index_rows_sql(where: str, *, version: int = SEARCH_INDEX_VERSION) -> list[str]:
     """INSERT … SELECT statements indexing the orders matched by ``… WHERE {where}`` (o, c).
 
-    ``pairs_function`` (version 1): the name pairs come from :func:`name_pairs`, registered on
-    the connection (:func:`index_new_orders`), a tenth of the SQL expression's time: the SQL
-    evaluates the name's compaction again for each of its 40 pairs. ``version`` 1 is kept for
-    migrations 0002 and 0007, which ran before 0014; version 2 always calls the functions that
-    core/db/engine.py registers on each connection.
+    ``version`` 1 (plain SQL) is kept for migrations 0002 and 0007, which ran before 0014;
+    version 2 calls the functions core/db/engine.py registers on each connection, among them
+    the name pairs in Python (:func:`folded_name_pairs`): a tenth of the SQL expression's time,
+    which evaluates the name's compaction again for each of its 40 pairs.
     """
     if version >= 2:
         name, reading = "kanjo_fold(c.name)", "kanjo_fold(c.name_reading)"
@@ -81,12 +77,11 @@ def index_rows_sql(where: str, *, pairs_function: bool = False, version: int = S
             "SELECT o.id, kanjo_pairs(c.name, c.name_reading) "
             f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
         ]
-    pairs = f"{PAIRS_FUNCTION}(c.name)" if pairs_function else _pairs("c.name")
     return [
         "INSERT INTO order_search(rowid, number, name, name_compact, email) "
         f"SELECT o.id, o.number, c.name, {_compact('c.name')}, c.email "
         f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
-        f"INSERT INTO order_search_bigram(rowid, pairs) SELECT o.id, {pairs} "
+        f"INSERT INTO order_search_bigram(rowid, pairs) SELECT o.id, {_pairs('c.name')} "
         f"FROM orders o JOIN customers c ON c.id = o.customer_id WHERE {where}",
     ]
 
@@ -122,8 +117,6 @@ def index_new_orders(session: Session, after_id: int | None) -> None:
     if after_id is None:
         return
     session.flush()
-    driver = session.connection().connection.driver_connection
-    driver.create_function(PAIRS_FUNCTION, 1, name_pairs, deterministic=True)  # type: ignore[union-attr]
-    for statement in index_rows_sql("o.id > :after", pairs_function=True):
+    for statement in index_rows_sql("o.id > :after"):
         session.execute(text(statement), {"after": after_id})
     session.execute(text(f"DELETE FROM {PAUSE_TABLE}"))
