@@ -15,6 +15,7 @@ Elsewhere (PostgreSQL) it is SQLAlchemy's executemany (insertmanyvalues batches 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
 
@@ -58,14 +59,20 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
         values.extend(value)
     quote = dialect.identifier_preparer.quote
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) VALUES "
-    one = "(" + ", ".join("?" for _ in names) + ")"
     per = max(1, min(ROWS_PER_STATEMENT, _variable_limit(connection) // len(names)))
-    width = per * len(names)
-    full = head + ", ".join([one] * per)
-    for start in range(0, len(values), width):
-        part = values[start : start + width]
-        statement = full if len(part) == width else head + ", ".join([one] * (len(part) // len(names)))
+    for statement, part in multi_row_statements(head, len(names), values, per):
         connection.exec_driver_sql(statement, tuple(part))
+
+
+def multi_row_statements(head: str, width: int, values: list[Any], per: int) -> Iterator[tuple[str, list[Any]]]:
+    """SQLite statements ``head (?, …), (?, …) …`` over ``values`` (``width`` a row, row after row),
+    ``per`` rows each (the last may hold fewer), with the values each one takes."""
+    one = "(" + ", ".join("?" * width) + ")"
+    step = per * width
+    full = head + ", ".join([one] * per)
+    for start in range(0, len(values), step):
+        part = values[start : start + step]
+        yield (full if len(part) == step else head + ", ".join([one] * (len(part) // width))), part
 
 
 def insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:

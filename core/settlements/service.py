@@ -30,6 +30,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clock import JST, Clock, to_utc
+from core.db.bulk import multi_row_statements
 from core.db.schema import (
     Charge,
     Order,
@@ -207,9 +208,7 @@ class _BulkInsert:
             marks = ", ".join(["?"] * len(columns))
             self._sql = f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES ({marks})"
             self._head = f"INSERT OR IGNORE INTO {table.name} ({names}) VALUES "
-            self._one = f"({marks})"
             self._per = max(1, min(ROWS_PER_STATEMENT, 999 // len(columns)))  # any SQLite allows 999 values
-            self._full = self._head + ", ".join([self._one] * self._per)
         # sqlite3's executemany counts the rows it changed; other drivers may give the last one's
         self._tells = dialect.name == "sqlite"
         self._processors = [
@@ -249,10 +248,7 @@ class _BulkInsert:
                 cursor.executemany(self._sql, [flat[start : start + width] for start in range(0, len(flat), width)])
                 return -1
             added = 0
-            step = self._per * width
-            for start in range(0, len(flat), step):
-                part = flat[start : start + step]
-                sql = self._full if len(part) == step else self._head + ", ".join([self._one] * (len(part) // width))
+            for sql, part in multi_row_statements(self._head, width, flat, self._per):
                 cursor.execute(sql, part)
                 added += cursor.rowcount
             return added
