@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.cli.groups import CommandGroup
+from core.cli.command_group import CommandGroup
 from core.cli.output import emit, line_text
 
 if TYPE_CHECKING:

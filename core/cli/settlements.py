@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from core.cli.groups import CommandGroup
+from core.cli.command_group import CommandGroup
 from core.cli.output import Parser, emit, line_text
 from core.clock import format_jst
 from core.errors import BadInput

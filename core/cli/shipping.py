@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.cli.groups import CommandGroup
+from core.cli.command_group import CommandGroup
 from core.cli.output import Parser, emit, line_text, print_json
 from core.clock import format_jst, parse_iso
 from core.domain import OrderStatus

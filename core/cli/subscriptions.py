@@ -6,7 +6,7 @@ import argparse
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from core.cli.groups import CommandGroup
+from core.cli.command_group import CommandGroup
 from core.cli.output import Parser, emit, line_text, out, print_json
 from core.errors import BadInput
 from core.money import format_yen, parse_yen
