@@ -42,6 +42,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     Select,
+    String,
     and_,
     any_,
     case,
@@ -673,7 +674,8 @@ def _pg_search(terms: str, folded: str, phone: str | None) -> ColumnElement[bool
     if len(folded) >= 3:
         pattern = _like_pattern(folded)
         by_number: ColumnElement[bool] = Order.number.ilike(pattern, escape="\\")
-        searched = func.kanjo_search_text(Customer.name, Customer.email, Customer.name_reading, Customer.phone)
+        # customers.search_text: the stored kanjo_search_text(name, email, name_reading, phone) of 0016.
+        searched = literal_column("customers.search_text", String)
         matches = [searched.ilike(pattern, escape="\\")]
         if phone:
             matches.append(searched.ilike(_like_pattern(phone), escape="\\"))

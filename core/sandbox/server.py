@@ -128,6 +128,10 @@ class SandboxServer:
         self, backend: SandboxBackend, host: str = "127.0.0.1", port: int = 0, *, secret: str | None = None
     ) -> None:
         self.backend = backend
+        # How long each Amazon Pay API answer takes, as the network and Amazon's own work would
+        # (the control endpoints answer at once). 0 by default; benchmarks set it to compare
+        # against a gateway whose latency, not this process, sets the pace (bench/subscriptions_bench.py).
+        self.latency_seconds = 0.0
         self.secret_path = control_secret_path(backend.path)
         self.secret = secret or ensure_control_secret(backend.path)
         self._connections: set[socket.socket] = set()
@@ -278,6 +282,8 @@ class _Handler(BaseHTTPRequestHandler):
             if is_control:
                 status, payload = self._control(self.command, split.path, self._query(split.query), body)
             else:
+                if self.registry.latency_seconds > 0:
+                    time.sleep(self.registry.latency_seconds)
                 status, payload = self._api(self.command, split.path, split.query, body)
         except _Hang:
             time.sleep(self.backend.settings()["hang_seconds"])
