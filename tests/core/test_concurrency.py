@@ -234,7 +234,9 @@ def test_the_command_line_loser_is_told_another_operation_is_in_progress(world: 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_hundreds_of_races(world: World) -> None:
-    run_rounds(world, rounds=150, processes=4, operations=4)
+    """1,600 operations in 100 races on SQLite, 960 in 60 on PostgreSQL (a round costs twice as
+    long there; CI runs both within its 30 minutes)."""
+    run_rounds(world, rounds=100 if world.kind == "sqlite" else 60, processes=4, operations=4)
 
 
 @pytest.mark.slow
