@@ -116,7 +116,9 @@ class PgCluster:
     # --- lifecycle -----------------------------------------------------------------------
 
     @classmethod
-    def start(cls, bindir: Path) -> PgCluster:
+    def start(cls, bindir: Path, *, shared_buffers: str = "32MB") -> PgCluster:
+        """A fresh cluster; ``shared_buffers`` small for the tests' many clusters, larger for the
+        list benchmark (bench/orders_bench.py), as a server holding a shop's orders would have."""
         base = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
         root = Path(tempfile.mkdtemp(prefix="kanjo-pg-", dir=base))
         user = _run_as()
@@ -152,7 +154,7 @@ class PgCluster:
                     "listen_addresses = '127.0.0.1'\n"
                     "unix_socket_directories = ''\n"
                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-                    "max_connections = 100\nshared_buffers = 32MB\n"
+                    f"max_connections = 100\nshared_buffers = {shared_buffers}\n"
                 )
             with (cluster.data / "pg_hba.conf").open("w", encoding="utf-8") as hba:
                 hba.write("host all all 127.0.0.1/32 trust\n")

@@ -207,6 +207,8 @@ def test_a_budgeted_read_is_stopped_by_sqlite_and_the_connection_stays_usable(tm
     assert len(full.rows) == 100
     assert pages.page_within(far, 2_000, 100, BENCH_NOW, budget_ms=60_000.0) == full
     assert pages.count(OrderQuery(), BENCH_NOW) == 3_000
+    # A search is left to the worker however large the budget: an FTS5 match is one SQLite step.
+    assert pages.page_within(OrderQuery(filter=OrderFilter(text="田中")), 0, 10, BENCH_NOW, budget_ms=60_000.0) is None
     engine.dispose()
 
 
