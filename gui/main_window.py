@@ -832,6 +832,8 @@ class MainWindow(QMainWindow):
         orders and orders whose sorted column changed; that resets only if rows really moved,
         and the selection is then restored by order number and the scroll position kept.
         """
+        if self.change_feed is None:  # arrived after stop_live_updates (the window is closing)
+            return
         if changed == ALL or not isinstance(changed, frozenset):
             numbers: frozenset[str] | None = None
         else:

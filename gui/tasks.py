@@ -86,6 +86,7 @@ class TaskRunner(QObject):
             WORK: work or ThreadPoolExecutor(max_workers=1, thread_name_prefix="kanjo-work"),
             READ: read or ThreadPoolExecutor(max_workers=1, thread_name_prefix="kanjo-read"),
         }
+        self._shut_down = False
         self._pending = 0
         self.default_failure = default_failure
         self._done.connect(self._on_done)
@@ -107,7 +108,14 @@ class TaskRunner(QObject):
         *,
         lane: str = WORK,
     ) -> Future[Any]:
-        """Run ``fn()`` on ``lane``; then ``on_success(result)`` or ``on_failure(exc)`` on the GUI thread."""
+        """Run ``fn()`` on ``lane``; then ``on_success(result)`` or ``on_failure(exc)`` on the GUI thread.
+
+        After :meth:`shutdown` (the window is closing) nothing runs: a timer or a queued signal
+        that fires late gets a cancelled future, and neither callback is called."""
+        if self._shut_down:
+            late: Future[Any] = Future()
+            late.cancel()
+            return late
         callbacks = _Callbacks(on_success, on_failure)
         self._pending += 1
         if self._pending == 1:
@@ -125,6 +133,7 @@ class TaskRunner(QObject):
         return relay
 
     def shutdown(self, *, wait: bool = True) -> None:
+        self._shut_down = True
         for executor in self._executors.values():
             executor.shutdown(wait=wait, cancel_futures=True)
 

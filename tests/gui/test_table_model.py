@@ -291,3 +291,16 @@ def test_the_pages_beside_a_far_jump_are_prefetched_on_the_worker(big_store: Ord
     assert model.sync_reads == sync_before  # all three were held
     assert len(reads.queue) == 2  # the view moved onto pages 21 and 23: pages 20 and 24 come next
     runner.shutdown()
+
+
+def test_a_task_started_after_shutdown_is_cancelled_not_an_error(qtbot: QtBot) -> None:
+    """A late timer or queued signal after the window closed (its runner shut down) starts
+    nothing and raises nothing (an everyday-suite failure: the live refresh timer fired late)."""
+    from gui.tasks import TaskRunner as Runner
+
+    late = Runner()
+    late.shutdown()
+    called: list[object] = []
+    future = late.run(lambda: called.append("ran"), called.append, called.append)
+    qtbot.wait(20)
+    assert future.cancelled() and called == []
