@@ -121,7 +121,7 @@ def measure(count: int, folder: Path, latency_ms: float = 0.0) -> dict[str, Any]
         log("Kanjo: one day's generation run…")
         kanjo_s, report = kanjo_run(app)
         log(f"  Kanjo: {kanjo_s:.1f} s for {count:,} contracts ({count / kanjo_s:.1f}/s)")
-        log("baseline: the same gateway calls in a plain loop…")
+        log(f"baseline: the same gateway calls on {subscriptions_service.GENERATION_THREADS} threads…")
         threads = subscriptions_service.GENERATION_THREADS
         base_s = baseline(app, permissions, threads)
     finally:

@@ -532,10 +532,9 @@ class OrderPages:
         (see :meth:`_walks`) instead of looking the matches up one by one."""
         if self._pg_search:
             return _pg_search(terms, walk=walk)
-        folded = fold(terms)
-        phone = phone_query(terms)
         if not self._fts:
-            pattern = _like_pattern(folded)
+            pattern = _like_pattern(fold(terms))
+            phone = phone_query(terms)
             customers = select(Customer.id).where(
                 or_(
                     Customer.name.ilike(pattern, escape="\\"),
@@ -557,8 +556,7 @@ class OrderPages:
             return found
         if walk:  # as a set of ids too, so the walk stays inside the sort's index (no row reads)
             numbered = aliased(Order)
-            prefix = and_(numbered.number >= terms, numbered.number < terms + "\U0010ffff")
-            return or_(found, order_id.in_(select(numbered.id).where(prefix)))
+            return or_(found, order_id.in_(select(numbered.id).where(_number_prefix(terms, numbered))))
         return or_(found, _number_prefix(terms))
 
     @staticmethod
@@ -740,8 +738,9 @@ def _text_only(flt: OrderFilter) -> str | None:
     return terms
 
 
-def _number_prefix(terms: str) -> ColumnElement[bool]:
-    return and_(Order.number >= terms, Order.number < terms + "\U0010ffff")
+def _number_prefix(terms: str, orders: type[Order] = Order) -> ColumnElement[bool]:
+    """The order number starts with ``terms`` (an index range); ``orders``: Order or an alias of it."""
+    return and_(orders.number >= terms, orders.number < terms + "\U0010ffff")
 
 
 def _fts_match(terms: str) -> tuple[str, str] | None:
