@@ -26,38 +26,58 @@ ROWS_PER_STATEMENT = 500
 _DEFAULT_VARIABLE_LIMIT = 32766  # SQLite's since 3.32; 999 before
 
 
+class RowShape:
+    """How SQLAlchemy's insert would bind a row of ``table`` given the columns ``given``: the
+    columns in order (the given ones, then those with a scalar default), and each value passed
+    through its column type's own bind processor (e.g. UTC times to SQLite's text)."""
+
+    def __init__(self, table: Table, dialect: Any, given: list[str], defaults: dict[str, Any]) -> None:
+        self.table = table
+        self.given = list(given)
+        self.defaults = defaults
+        self.names = self.given + list(defaults)
+        processors = [table.c[name].type._cached_bind_processor(dialect) for name in self.names]
+        self._converted = [(index, process) for index, process in enumerate(processors) if process is not None]
+        self._pick = itemgetter(*self.given)
+        self._tail = list(defaults.values())
+
+    @classmethod
+    def of(cls, table: Table, dialect: Any, given: list[str]) -> RowShape | None:
+        """None when a column left out has a callable default (SQLAlchemy must call it)."""
+        defaults: dict[str, Any] = {}
+        for column in table.c:  # what SQLAlchemy's insert would fill in for a column left out
+            if column.name in given or column.default is None:
+                continue
+            default = column.default
+            if not getattr(default, "is_scalar", False):
+                return None
+            defaults[column.name] = default.arg  # type: ignore[attr-defined]
+        return cls(table, dialect, given, defaults)
+
+    def values(self, row: dict[str, Any]) -> list[Any]:
+        """The row's bound values, in :attr:`names` order."""
+        value = (list(self._pick(row)) if len(self.given) > 1 else [self._pick(row)]) + self._tail
+        for index, process in self._converted:
+            if value[index] is not None:
+                value[index] = process(value[index])
+        return value
+
+
 def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys) into ``table`` in the session's transaction."""
     if not rows:
         return
     connection = session.connection()
     dialect = connection.dialect
-    if dialect.name != "sqlite":
+    shape = RowShape.of(table, dialect, list(rows[0])) if dialect.name == "sqlite" else None
+    if shape is None:
         session.execute(insert(table), rows)
         return
-    names = list(rows[0])
-    defaults: dict[str, Any] = {}
-    for column in table.c:  # what SQLAlchemy's insert would fill in for a column left out
-        if column.name in rows[0] or column.default is None:
-            continue
-        default = column.default
-        if not getattr(default, "is_scalar", False):  # a callable default: let SQLAlchemy call it
-            session.execute(insert(table), rows)
-            return
-        defaults[column.name] = default.arg  # type: ignore[attr-defined]
-    names += list(defaults)
-    rows = [{**row, **defaults} for row in rows] if defaults else rows
-    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
-    converted = [(index, process) for index, process in enumerate(processors) if process is not None]
-    pick = itemgetter(*names)
     values: list[Any] = []  # flat, row after row
     for row in rows:
-        value = list(pick(row)) if len(names) > 1 else [pick(row)]
-        for index, process in converted:
-            if value[index] is not None:
-                value[index] = process(value[index])
-        values.extend(value)
+        values.extend(shape.values(row))
     quote = dialect.identifier_preparer.quote
+    names = shape.names
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) VALUES "
     per = max(1, min(ROWS_PER_STATEMENT, _variable_limit(connection) // len(names)))
     for statement, part in multi_row_statements(head, len(names), values, per):

@@ -48,7 +48,8 @@ def name_pairs(name: str) -> str:
     (``tests/core/test_search_index_pairs.py``). SQLite's ``substr`` counts characters, as
     Python's slices do; its ``trim`` removes spaces only."""
     marked = name.replace(" ", "").replace("　", "") + END_MARK
-    return " ".join(marked[i : i + 2] for i in range(MAX_NAME_CHARS)).strip(" ")
+    # Pairs past the end are empty in SQL and trimmed away, so they are never built here.
+    return " ".join([marked[i : i + 2] for i in range(min(len(marked), MAX_NAME_CHARS))])
 
 
 def folded_name_pairs(name: str | None, reading: str | None) -> str:

@@ -18,10 +18,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
+from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import clock_from_env
 from core.errors import BadInput
 from core.imports.formats import BUILTIN
-from core.imports.formats.base import FIELD_LABELS, FormatSpec, Layout, resolve
+from core.imports.formats.base import FormatSpec, Layout, resolve
 from core.imports.mapping import ColumnMapping
 from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, RefusedRow
 from core.imports.values import (
@@ -357,6 +358,9 @@ def _missing_message(spec: FormatSpec, missing: list[str]) -> str:
 # --- one order ---------------------------------------------------------------------------
 
 
+_PLAIN_AMOUNT_DIGITS: Final = len(str(MAX_ORDER_TOTAL))
+
+
 def _cell(layout: Layout, row: list[str], key: str) -> str:
     index = layout.single.get(key)
     if index is not None:  # the common case, without building a list (hot: ~25 calls a line)
@@ -366,17 +370,28 @@ def _cell(layout: Layout, row: list[str], key: str) -> str:
     return " ".join(parts)
 
 
+def _row_values(layout: Layout, row: list[str]) -> dict[str, str]:
+    """Every field of ``row`` at once, as :func:`_cell` reads each (an order's first row gives
+    most of its fields: one pass instead of a call per field)."""
+    size = len(row)
+    values = {key: (row[index].strip() if index < size else "") for key, index in layout.single.items()}
+    for key, indices in layout.multi.items():
+        values[key] = " ".join(part for part in (row[i].strip() for i in indices if i < size) if part)
+    return values
+
+
 def _build(
     layout: Layout, number: str, group: list[tuple[int, list[str]]], now: datetime
 ) -> Iterator[ImportedOrder | RefusedRow]:
     spec = layout.spec
     problems: list[RefusedRow] = []
     first_line, first = group[0]
+    head = _row_values(layout, first)
 
-    names = layout.header_names
+    labels = layout.labels
 
     def header(key: str) -> str:
-        return names.get(key) or FIELD_LABELS.get(key, key)
+        return labels.get(key, key)
 
     def empty(key: str) -> str:
         if key in layout.fields:
@@ -384,8 +399,13 @@ def _build(
         # A saved mapping that names no column for it (a stale one: saving checks this now).
         return f"{header(key)}の列がありません(列のマッピングで{header(key)}の列を指定してください)。"
 
-    def amount(line: int, row: list[str], key: str, *, required: bool) -> int | None:
-        text = _cell(layout, row, key)
+    def amount(line: int, row: list[str], key: str, *, required: bool, text: str | None = None) -> int | None:
+        if text is None:
+            text = _cell(layout, row, key)
+        if text.isdigit() and text.isascii() and len(text) <= _PLAIN_AMOUNT_DIGITS:
+            plain = int(text)  # the common cell; anything else is read (or refused) below
+            if plain <= MAX_ORDER_TOTAL:
+                return plain
         if not text:
             if required:
                 problems.append(RefusedRow(line, header(key), empty(key)))
@@ -397,7 +417,7 @@ def _build(
             return None
 
     ordered_at = None
-    text = _cell(layout, first, "ordered_at")
+    text = head.get("ordered_at", "")
     if not text:
         problems.append(RefusedRow(first_line, header("ordered_at"), empty("ordered_at")))
     else:
@@ -407,7 +427,7 @@ def _build(
             problems.append(RefusedRow(first_line, header("ordered_at"), exc.message))
 
     kind = spec.kind
-    kind_text = _cell(layout, first, "order_kind") if spec.kind != "marketplace" else ""
+    kind_text = head.get("order_kind", "") if spec.kind != "marketplace" else ""
     if kind_text:
         try:
             kind = parse_kind(kind_text, header("order_kind"))
@@ -417,8 +437,8 @@ def _build(
     total: int | None = None
     shipping_fee = 0
     if not spec.line_amounts:
-        total = amount(first_line, first, "total", required=True)
-        shipping_fee = amount(first_line, first, "shipping_fee", required=False) or 0
+        total = amount(first_line, first, "total", required=True, text=head.get("total", ""))
+        shipping_fee = amount(first_line, first, "shipping_fee", required=False, text=head.get("shipping_fee", "")) or 0
         for line, row in group[1:]:
             if spec.order_fields_first_line_only and not _cell(layout, row, "total"):
                 continue
@@ -441,7 +461,7 @@ def _build(
         quantity_text = _cell(layout, row, "item_quantity")
         if not (name or sku or price_text or quantity_text):
             continue
-        price = amount(line, row, "item_price", required=True)
+        price = amount(line, row, "item_price", required=True, text=price_text)
         cost = amount(line, row, "item_cost", required=False) or 0  # issue 15: when the file has one
         quantity = None
         if not quantity_text:
@@ -469,7 +489,7 @@ def _build(
                 problems.append(RefusedRow(first_line, header("item_price"), exc.message))
 
     # Issue 11 item 11: an ID without Amazon's shape is refused here, before any call.
-    charge_permission_id = _cell(layout, first, "charge_permission_id") or None
+    charge_permission_id = head.get("charge_permission_id", "") or None
     if charge_permission_id is not None:
         try:
             check_charge_permission_id(charge_permission_id)
@@ -491,9 +511,9 @@ def _build(
         return
     assert ordered_at is not None and total is not None
 
-    label = _cell(layout, first, "payment_label")
+    label = head.get("payment_label", "")
     if charge_permission_id is None:
-        reference = _cell(layout, first, "payment_reference")
+        reference = head.get("payment_reference", "")
         if CHARGE_PERMISSION_RE.fullmatch(reference):
             charge_permission_id = reference
     method = payment_method(label)
@@ -505,15 +525,15 @@ def _build(
         line=first_line,
         ordered_at=ordered_at,
         kind=kind,
-        customer_name=_cell(layout, first, "customer_name"),
-        customer_reading=_cell(layout, first, "customer_reading"),
-        customer_email=_cell(layout, first, "customer_email"),
-        customer_phone=_cell(layout, first, "customer_phone"),
-        ship_name=_cell(layout, first, "ship_name"),
-        ship_postal_code=_cell(layout, first, "ship_postal_code"),
-        ship_prefecture=_cell(layout, first, "ship_prefecture"),
-        ship_address=_cell(layout, first, "ship_address"),
-        ship_phone=_cell(layout, first, "ship_phone"),
+        customer_name=head.get("customer_name", ""),
+        customer_reading=head.get("customer_reading", ""),
+        customer_email=head.get("customer_email", ""),
+        customer_phone=head.get("customer_phone", ""),
+        ship_name=head.get("ship_name", ""),
+        ship_postal_code=head.get("ship_postal_code", ""),
+        ship_prefecture=head.get("ship_prefecture", ""),
+        ship_address=head.get("ship_address", ""),
+        ship_phone=head.get("ship_phone", ""),
         items=tuple(items),
         shipping_fee=shipping_fee,
         total=total,
@@ -521,7 +541,7 @@ def _build(
         payment_label=label,
         charge_permission_id=charge_permission_id,
         charge_ids=tuple(charge_ids),
-        tracking_number=_cell(layout, first, "tracking_number") or None,
-        order_status=_cell(layout, first, "order_status") or None,
+        tracking_number=head.get("tracking_number", "") or None,
+        order_status=head.get("order_status", "") or None,
         extra={layout.headers[i]: (first[i] if i < len(first) else "") for i in layout.extra},
     )

@@ -35,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from core.amazonpay.errors import ResourceNotFoundError
@@ -43,6 +43,7 @@ from core.amazonpay.models import ChargeInfo, ChargePermissionInfo
 from core.clock import Clock
 from core.db import search_index
 from core.db.bulk import bulk_insert, insert_returning_ids
+from core.db.checkpoints import BackgroundCheckpoints
 from core.db.engine import sqlite_path
 from core.db.locks import lock_order
 from core.db.schema import (
@@ -59,9 +60,18 @@ from core.domain import ChargePurpose, ChargeState, OrderKind, OrderStatus
 from core.environment import NO_ENVIRONMENT, connection_environment
 from core.errors import BadInput, GatewayError, NotFound, RuleViolation
 from core.gateway import Gateway
-from core.imports import reader
+from core.imports import reader, staging
 from core.imports.mapping import ColumnMapping
-from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, ImportNotice, RefusedRow
+from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, ImportNotice, RefusedRow, pickled_by_fields
+from core.imports.rows import (
+    customer_values,
+    imported_detail,
+    item_rows,
+    order_status_of,
+    order_values,
+    plain_order_row,
+)
+from core.imports.staging import StagedOrders
 from core.imports.values import CHARGE_EXAMPLE, check_charge_id, check_charge_permission_id
 from core.journal import Journal
 from core.ledger import (
@@ -73,7 +83,7 @@ from core.ledger import (
 )
 from core.order_numbers import validate_order_number
 from core.settings import SettingsStore
-from core.status import auth_expiry_of, charge_permission_expiry, order_label
+from core.status import charge_permission_expiry
 
 CHUNK_ORDERS = 2000  # orders per write transaction (about a second of the write lock)
 PROGRESS_EVERY = 200  # orders between two progress reports while checking (and one check batch)
@@ -87,25 +97,6 @@ NOTICE_SAMPLE = 1_000
 READ_THREADS = 4  # Amazon Pay reads of one check batch run on this many threads; writes stay here
 Rows = Iterable[ImportedOrder | RefusedRow] | Callable[[], Iterable[ImportedOrder | RefusedRow]]
 
-# The shop's status text → our order status (labels of R10's list and common shop wordings).
-_STATUS_WORDS: dict[str, OrderStatus] = {
-    **{status.label: status for status in OrderStatus},
-    **{status.value: status for status in OrderStatus},
-    "新規": OrderStatus.NEW,
-    "新規受付": OrderStatus.NEW,
-    "入金待ち": OrderStatus.NEW,
-    "入金済み": OrderStatus.PROCESSING,
-    "対応中": OrderStatus.PROCESSING,
-    "処理中": OrderStatus.PROCESSING,
-    "発送済み": OrderStatus.SHIPPED,
-    "発送済": OrderStatus.SHIPPED,
-    "fulfilled": OrderStatus.SHIPPED,
-    "完了": OrderStatus.DONE,
-    "取消": OrderStatus.CANCELED,
-    "キャンセル": OrderStatus.CANCELED,
-    "cancelled": OrderStatus.CANCELED,
-    "保留": OrderStatus.ON_HOLD,
-}
 SHOP_FIELDS = (
     "order_status",
     "ship_name",
@@ -118,6 +109,7 @@ SHOP_FIELDS = (
 )
 
 
+@pickled_by_fields
 @dataclass(frozen=True)
 class PlannedOrder:
     number: str
@@ -240,19 +232,21 @@ class _Scratch:
 
     def __init__(self, *, keep_reads: bool, folder: Path | None = None) -> None:
         self.keep_reads = keep_reads
+        self.accepted = 0  # orders kept by ``keep_orders`` so far
+        self.staged: StagedOrders | None = None  # set by ``apply`` on a SQLite store
         try:
             fd, name = tempfile.mkstemp(prefix=".kanjo-import-", suffix=".sqlite3", dir=folder)
         except OSError:  # a folder we may read but not write: the system's temporary folder
             fd, name = tempfile.mkstemp(prefix=".kanjo-import-", suffix=".sqlite3")
         os.close(fd)
-        self._path = Path(name)
+        self.path = Path(name)
         self._db = sqlite3.connect(name, isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
             "CREATE TABLE seen (number TEXT PRIMARY KEY) WITHOUT ROWID;"
             "CREATE TABLE claims (id TEXT PRIMARY KEY, number TEXT NOT NULL) WITHOUT ROWID;"
             "CREATE TABLE readings (number TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;"
-            "CREATE TABLE orders (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+            "CREATE TABLE orders (first INTEGER PRIMARY KEY, n INTEGER NOT NULL, data BLOB NOT NULL);"
             "BEGIN;"
         )
 
@@ -262,11 +256,25 @@ class _Scratch:
     def __exit__(self, *_exc: object) -> None:
         self._db.close()
         with contextlib.suppress(OSError):
-            self._path.unlink()
+            self.path.unlink()
 
-    def first_time(self, number: str) -> bool:
-        """True the first time an order number is seen in this file."""
-        return self._db.execute("INSERT OR IGNORE INTO seen VALUES (?)", (number,)).rowcount == 1
+    def first_times(self, numbers: Sequence[str]) -> list[bool]:
+        """For each of ``numbers``, in turn: True the first time it is seen in this file (in an
+        earlier batch or earlier in this one). Two statements for the batch, not one a row."""
+        unique = list(dict.fromkeys(numbers))
+        before: set[str] = set()
+        for start in range(0, len(unique), 500):
+            part = unique[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            before.update(n for (n,) in self._db.execute(f"SELECT number FROM seen WHERE number IN ({marks})", part))
+        fresh = [n for n in unique if n not in before]
+        self._db.executemany("INSERT INTO seen VALUES (?)", [(n,) for n in fresh])
+        firsts: list[bool] = []
+        new = set(fresh)
+        for number in numbers:
+            firsts.append(number in new)
+            new.discard(number)
+        return firsts
 
     def claim(self, order: ImportedOrder, number: str, *, check_only: bool = False) -> str | None:
         """The reason to refuse ``order`` when an earlier row of the file has its Charge
@@ -289,17 +297,41 @@ class _Scratch:
             self._db.executemany("INSERT OR IGNORE INTO claims VALUES (?, ?)", [(key, number) for key, _ in wanted])
         return None
 
-    def keep_orders(self, accepted: Sequence[tuple[ImportedOrder, PlannedOrder]]) -> None:
+    def keep_orders(self, accepted: Sequence[tuple[ImportedOrder, PlannedOrder]]) -> int:
         """The check pass's accepted orders and their plans, in file order, for the write pass
-        (``apply`` only): reading them back costs a tenth of parsing the file a second time."""
+        (``apply`` only): reading them back costs a fraction of parsing the file a second time.
+        Returns the first one's position (``seq``) among all the accepted orders."""
+        first = self.accepted
         if self.keep_reads and accepted:  # one blob a batch: a third of pickling order by order
-            self._db.execute("INSERT INTO orders (data) VALUES (?)", (pickle.dumps(list(accepted), protocol=5),))
+            self._db.execute(
+                "INSERT INTO orders VALUES (?, ?, ?)", (first, len(accepted), pickle.dumps(list(accepted), protocol=5))
+            )
+        self.accepted += len(accepted)
+        return first
 
-    def orders(self) -> Iterator[tuple[ImportedOrder, PlannedOrder]]:
-        """The orders and plans kept by ``keep_orders``, in file order, streamed."""
-        cursor = self._db.cursor()  # its own cursor: ``reading`` runs between two of these rows
-        for (data,) in cursor.execute("SELECT data FROM orders ORDER BY seq"):
-            yield from cast(list[tuple[ImportedOrder, PlannedOrder]], pickle.loads(data))
+    def orders_between(self, lo: int, hi: int) -> list[tuple[ImportedOrder, PlannedOrder]]:
+        """The kept orders ``lo`` ≤ seq < ``hi``, in file order."""
+        found: list[tuple[ImportedOrder, PlannedOrder]] = []
+        query = "SELECT first, data FROM orders WHERE first < ? AND first + n > ? ORDER BY first"
+        for first, data in self._db.execute(query, (hi, lo)).fetchall():
+            batch = cast(list[tuple[ImportedOrder, PlannedOrder]], pickle.loads(data))
+            found.extend(batch[max(0, lo - first) : hi - first])
+        return found
+
+    def chunks(self, size: int) -> Iterator[tuple[int, int]]:
+        """The accepted orders in consecutive ranges ``(lo, hi)`` of at most ``size``."""
+        for lo in range(0, self.accepted, size):
+            yield lo, min(lo + size, self.accepted)
+
+    def stage_new_orders(self, dialect: Any, *, source: str, actor: str, operator: str) -> None:
+        """The check pass stages its plain adds as the store's rows (SQLite stores)."""
+        self.staged = StagedOrders(self._db, dialect, source=source, actor=actor, operator=operator)
+
+    def finish_checking(self) -> None:
+        """What the check pass wrote becomes readable to other connections (the store's, with
+        the scratch attached); the write pass only reads it."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
 
     def keep(self, number: str, reading: _Amazon) -> None:
         if self.keep_reads:
@@ -308,6 +340,19 @@ class _Scratch:
     def reading(self, number: str) -> _Amazon | None:
         row = self._db.execute("SELECT data FROM readings WHERE number = ?", (number,)).fetchone()
         return None if row is None else cast(_Amazon, pickle.loads(row[0]))
+
+
+@dataclass(frozen=True)
+class _Writer:
+    """The write pass's one connection, and its checkpoint thread on SQLite."""
+
+    connection: Connection
+    checkpoints: BackgroundCheckpoints | None
+
+
+def _plain_add(order: ImportedOrder, plan: PlannedOrder) -> bool:
+    """A new order with nothing at Amazon Pay to read or link: written from the file alone."""
+    return plan.action == "add" and not plan.linked and not order.charge_permission_id and not order.charge_ids
 
 
 @dataclass
@@ -339,6 +384,15 @@ class _Counts:
         if len(self.mismatches) < MISMATCH_SAMPLE:
             self.mismatches.append(number)
 
+    def count_plain(self, staged: StagedOrders, lo: int, hi: int) -> None:
+        """Staged orders ``lo`` ≤ seq < ``hi``, all added: each is counted as ``count`` would."""
+        if self.total < ORDER_SAMPLE:
+            for number, line, amazon_pay in staged.plans(lo, hi):
+                self.count(PlannedOrder(number, line, "add", (), False, amazon_pay))
+            return
+        self.added += hi - lo
+        self.unlinked += staged.amazon_pay_count(lo, hi)  # not linked: an Amazon Pay one is 未連携
+
     def count(self, plan: PlannedOrder) -> None:
         if self.total < ORDER_SAMPLE:
             self.orders.append(plan)
@@ -356,12 +410,6 @@ class _Counts:
                 self.linked += 1
             elif plan.amazon_pay:  # 未連携: an Amazon Pay order without its Charge Permission
                 self.unlinked += 1
-
-
-def order_status_of(text: str | None, default: OrderStatus) -> OrderStatus:
-    if text is None or not text.strip():
-        return default
-    return _STATUS_WORDS.get(text.strip(), _STATUS_WORDS.get(text.strip().lower(), default))
 
 
 def _items_of(order: Order) -> tuple[tuple[str, int, int], ...]:
@@ -420,49 +468,6 @@ def reference_problem(number: str, amazon: _Amazon) -> str | None:
         f"Charge Permission {amazon.cp.id} はAmazon Payでは受注 {reference} のものです"
         f"(この行の受注番号は {number})。別の受注の決済とは連携しません。"
     )
-
-
-def _customer_values(order: ImportedOrder) -> dict[str, Any]:
-    """The customer row of an imported order: a guest, who records no consent (R7)."""
-    return {
-        "name": order.customer_name,
-        "name_reading": order.customer_reading,
-        "email": order.customer_email,
-        "phone": order.customer_phone,
-        "is_member": False,
-        "newsletter_consent": None,
-    }
-
-
-def _order_values(order: ImportedOrder, source: str, environment: str, now: datetime) -> dict[str, Any]:
-    """The columns a new order takes from the shop's file, for the ORM and the bulk path alike."""
-    kind = OrderKind(order.kind) if order.kind in set(OrderKind) else OrderKind.NORMAL
-    default = OrderStatus.RESERVED if kind is OrderKind.RESERVATION else OrderStatus.NEW
-    return {
-        "number": order.number.strip(),
-        "kind": kind.value,
-        "ordered_at": order.ordered_at,
-        "ship_name": order.ship_name,
-        "ship_postal_code": order.ship_postal_code,
-        "ship_prefecture": order.ship_prefecture,
-        "ship_address": order.ship_address,
-        "ship_phone": order.ship_phone,
-        "shipping_fee": order.shipping_fee,
-        "fees": 0,
-        "discount": 0,
-        "adjustment": 0,
-        "total": order.total,
-        "original_total": order.total,
-        "order_status": order_status_of(order.order_status, default).value,
-        "tracking_number": order.tracking_number or None,
-        "shop_memo": "",
-        "payment_method": order.payment_method if kind is not OrderKind.MARKETPLACE else "other",
-        "payment_label": order.payment_label[:64] or None,
-        "created_at": now,
-        "updated_at": now,
-        "source": source,
-        "environment": environment,
-    }
 
 
 class ImportService:
@@ -762,10 +767,11 @@ class ImportService:
         self, session: Session, batch: list[ImportedOrder | RefusedRow], scratch: _Scratch, counts: _Counts
     ) -> None:
         orders: list[ImportedOrder] = []
+        firsts = iter(scratch.first_times([row.number for row in batch if not isinstance(row, RefusedRow)]))
         for row in batch:
             if isinstance(row, RefusedRow):
                 counts.refused.append(row)
-            elif not scratch.first_time(row.number):
+            elif not next(firsts):
                 counts.refused.append(
                     RefusedRow(row.line, None, f"受注番号 {row.number} がファイル内で離れた行に2回以上あります。")
                 )
@@ -816,7 +822,16 @@ class ImportService:
                 counts.notice(order.line, plan.number, plan.notice)
             counts.count(plan)
             accepted.append((order, plan))
-        scratch.keep_orders(accepted)
+        first = scratch.keep_orders(accepted)
+        if scratch.staged is not None:  # SQLite: the plain adds as the store's rows (core.imports.staging)
+            scratch.staged.add(
+                [
+                    (first + index, order, plan.line, plan.amazon_pay)
+                    for index, (order, plan) in enumerate(accepted)
+                    if _plain_add(order, plan)
+                ],
+                self._clock.now(),
+            )
 
     @staticmethod
     def _summary(
@@ -865,6 +880,11 @@ class ImportService:
         """Check every row, then write whole orders chunk by chunk; a cancel stops between chunks."""
         source = self._rows(rows)
         with _Scratch(keep_reads=True, folder=self._scratch_folder()) as scratch:
+            dialect = self._sessions.kw["bind"].dialect
+            if dialect.name == "sqlite":
+                scratch.stage_new_orders(
+                    dialect, source=detected.format, actor=self._operator, operator=self._journal.operator
+                )
             first, stopped = self._plan(source(), scratch, progress=progress, cancel=cancel)
             if stopped:  # cancelled while checking: nothing was written
                 summary = self._summary(
@@ -898,36 +918,74 @@ class ImportService:
             environment = connection_environment(self._settings.load())  # issue 11 item 8
             done = 0
             cancelled = False
-            chunk: list[tuple[ImportedOrder, PlannedOrder]] = []
-            for row in scratch.orders():  # the accepted orders, not the file parsed again
-                chunk.append(row)
-                if len(chunk) >= CHUNK_ORDERS:
+            scratch.finish_checking()
+            with self._writer(scratch) as writer:
+                for chunk in scratch.chunks(CHUNK_ORDERS):  # the accepted orders, not the file parsed again
                     if cancel is not None and cancel():
                         cancelled = True
                         break
-                    done += self._write_chunk(chunk, counts, detected.format, environment, scratch)
-                    chunk = []
-                    if progress is not None:
-                        progress(ImportProgress("write", done, total))
-            if chunk and not cancelled:
-                if cancel is not None and cancel():
-                    cancelled = True
-                else:
-                    done += self._write_chunk(chunk, counts, detected.format, environment, scratch)
+                    done += self._write_chunk(chunk, counts, detected.format, environment, scratch, writer)
                     if progress is not None:
                         progress(ImportProgress("write", done, total))
         self._record(detected, counts, file_name=file_name, sha256=sha256, completed=not cancelled)
         return self._summary(detected, counts, dry_run=False, cancelled=cancelled, file_name=file_name, sha256=sha256)
 
+    @contextlib.contextmanager
+    def _writer(self, scratch: _Scratch) -> Iterator[_Writer]:
+        """One connection for the whole write pass. On SQLite the scratch file is attached to it
+        (the staged orders are copied from there) and the write-ahead log is checkpointed on a
+        thread beside it (core.db.checkpoints)."""
+        engine = self._sessions.kw["bind"]
+        with engine.connect() as connection:
+            store = sqlite_path(str(engine.url)) if connection.dialect.name == "sqlite" else None
+            if store is None:
+                yield _Writer(connection, None)
+                return
+            driver = connection.connection.driver_connection
+            driver.execute(f"ATTACH DATABASE ? AS {staging.SCHEMA}", (str(scratch.path),))
+            try:
+                with BackgroundCheckpoints(store, driver) as checkpoints:
+                    yield _Writer(connection, checkpoints)
+            finally:
+                try:
+                    driver.execute(f"DETACH DATABASE {staging.SCHEMA}")
+                except sqlite3.Error:
+                    connection.invalidate()  # never handed out again with the scratch attached
+
     def _write_chunk(
         self,
+        chunk: tuple[int, int],
+        counts: _Counts,
+        source: str,
+        environment: str,
+        scratch: _Scratch,
+        writer: _Writer,
+    ) -> int:
+        """Accepted orders ``lo`` ≤ seq < ``hi`` (``chunk``), whole, in one transaction under their
+        locks; staged ones are copied by SQLite itself (core.imports.staging)."""
+        lo, hi = chunk
+        now = self._clock.now()
+        staged = scratch.staged if scratch.staged is not None and scratch.staged.covers(lo, hi) else None
+        with self._sessions(bind=writer.connection) as session, session.begin():
+            if staged is not None and staged.copy(session, lo, hi, now):
+                counts.count_plain(staged, lo, hi)
+            else:
+                self._write_checked(session, scratch.orders_between(lo, hi), counts, source, environment, scratch, now)
+        if writer.checkpoints is not None:
+            writer.checkpoints.committed()
+        return hi - lo
+
+    def _write_checked(
+        self,
+        session: Session,
         checked: list[tuple[ImportedOrder, PlannedOrder]],
         counts: _Counts,
         source: str,
         environment: str,
         scratch: _Scratch,
-    ) -> int:
-        """One transaction of whole orders under their locks.
+        now: datetime,
+    ) -> None:
+        """The orders of one chunk, whole, in ``session``'s transaction under their locks.
 
         Amazon Pay was read by the check pass (the readings kept in ``scratch``); nothing is
         sent while the transaction holds the lock. An order that now needs a reading the check
@@ -940,49 +998,46 @@ class ImportService:
                 kept = scratch.reading(order.number)
                 if kept is not None:
                     reads[order.number] = kept
-        now = self._clock.now()
-        with self._sessions.begin() as session:
-            self._lock_chunk(session, [order.number for order in chunk])
-            # The search index is filled once for the chunk, not by a trigger per order (0007).
-            paused = search_index.pause(session)
-            plans = self._still_planned(session, checked) or self._plan_batch(session, chunk)  # under the locks
-            plain: list[ImportedOrder] = []  # new orders without a reading, written together
-            for order, plan in zip(chunk, plans, strict=True):
-                if (
-                    isinstance(plan, PlannedOrder)
-                    and plan.action == "add"
-                    and order.number not in reads
-                    and not self._needs_read(plan)
-                ):
-                    plain.append(order)
-                    counts.count(plan)
-                    continue
-                if plain and isinstance(plan, PlannedOrder) and plan.action != "unchanged":
-                    self._insert_plain(session, plain, source, now)  # file order kept
-                    plain = []
-                if isinstance(plan, RefusedRow):
-                    counts.refused.append(plan)
-                    continue
-                amazon = reads.get(order.number)
-                if amazon is None and self._needs_read(plan):
-                    counts.refused.append(
-                        RefusedRow(
-                            order.line,
-                            "charge_permission_id",
-                            f"受注 {plan.number} が取込中に変わったため取り込みませんでした。もう一度取り込んでください。",
-                        )
-                    )
-                    continue
-                if plan.action == "add":
-                    self._insert(session, order, amazon, source, environment, now, counts, batched=True)
-                elif plan.action == "update":
-                    existing = session.scalar(select(Order).where(Order.number == plan.number))
-                    assert existing is not None
-                    self._update(session, existing, order, plan.fields, amazon, now, counts)
+        self._lock_chunk(session, [order.number for order in chunk])
+        # The search index is filled once for the chunk, not by a trigger per order (0007).
+        paused = search_index.pause(session)
+        plans = self._still_planned(session, checked) or self._plan_batch(session, chunk)  # under the locks
+        plain: list[ImportedOrder] = []  # new orders without a reading, written together
+        for order, plan in zip(chunk, plans, strict=True):
+            if (
+                isinstance(plan, PlannedOrder)
+                and plan.action == "add"
+                and order.number not in reads
+                and not self._needs_read(plan)
+            ):
+                plain.append(order)
                 counts.count(plan)
-            self._insert_plain(session, plain, source, now)
-            search_index.index_new_orders(session, paused)
-        return len(chunk)
+                continue
+            if plain and isinstance(plan, PlannedOrder) and plan.action != "unchanged":
+                self._insert_plain(session, plain, source, now)  # file order kept
+                plain = []
+            if isinstance(plan, RefusedRow):
+                counts.refused.append(plan)
+                continue
+            amazon = reads.get(order.number)
+            if amazon is None and self._needs_read(plan):
+                counts.refused.append(
+                    RefusedRow(
+                        order.line,
+                        "charge_permission_id",
+                        f"受注 {plan.number} が取込中に変わったため取り込みませんでした。もう一度取り込んでください。",
+                    )
+                )
+                continue
+            if plan.action == "add":
+                self._insert(session, order, amazon, source, environment, now, counts, batched=True)
+            elif plan.action == "update":
+                existing = session.scalar(select(Order).where(Order.number == plan.number))
+                assert existing is not None
+                self._update(session, existing, order, plan.fields, amazon, now, counts)
+            counts.count(plan)
+        self._insert_plain(session, plain, source, now)
+        search_index.index_new_orders(session, paused)
 
     @staticmethod
     def _still_planned(
@@ -994,10 +1049,7 @@ class ImportService:
         since the check pass is that another process added the same order number; one query
         tells. Any other chunk is planned again (None).
         """
-        if not all(
-            plan.action == "add" and not plan.linked and not order.charge_permission_id and not order.charge_ids
-            for order, plan in checked
-        ):
+        if not all(_plain_add(order, plan) for order, plan in checked):
             return None
         numbers = [plan.number for _, plan in checked]
         if session.scalar(select(Order.id).where(Order.number.in_(numbers)).limit(1)) is not None:
@@ -1032,41 +1084,20 @@ class ImportService:
         """
         if not orders:
             return
-        no_charges = order_label([], [], now, sync_failed=False)
-        expiry = auth_expiry_of([], now)
-        customer_ids = insert_returning_ids(session, Customer, [_customer_values(o) for o in orders])
-        rows: list[dict[str, Any]] = []
-        for order, customer_id in zip(orders, customer_ids, strict=True):
-            # No Charge Permission: in no Amazon Pay environment (issue 11 item 8).
-            values = _order_values(order, source, NO_ENVIRONMENT, now)
-            status = no_charges if values["payment_method"] == "amazon_pay" else None  # R34 without charges
-            rows.append(
-                {
-                    **values,
-                    "customer_id": customer_id,
-                    "payment_status": status.value if status else None,
-                    "auth_expires_at": expiry,
-                    "authorized_amount": 0,
-                    "captured_amount": 0,
-                    "refunded_amount": 0,
-                }
-            )
+        customer_ids = insert_returning_ids(session, Customer, [customer_values(o) for o in orders])
+        rows = [
+            {**plain_order_row(order, source, now), "customer_id": customer_id}
+            for order, customer_id in zip(orders, customer_ids, strict=True)
+        ]
         order_ids = insert_returning_ids(session, Order, rows)
         items = [
-            {
-                "order_id": order_id,
-                "position": position,
-                "name": item.name,
-                "unit_price": item.unit_price,
-                "cost_price": item.cost_price,
-                "quantity": item.quantity,
-                "sku": item.sku[:64],  # issue 15: `orders set-cost --sku`
-            }
+            {**item, "order_id": order_id}
             for order, order_id in zip(orders, order_ids, strict=True)
-            for position, item in enumerate(order.items)
+            for item in item_rows(order)
         ]
         if items:
             bulk_insert(session, cast(Table, OrderItem.__table__), items)
+        detail = imported_detail(source)
         bulk_insert(
             session,
             cast(Table, JournalEntry.__table__),
@@ -1079,7 +1110,7 @@ class ImportService:
                     "phase": "event",
                     "order_number": row["number"],
                     "amount": row["total"],
-                    "detail": f"受注を取り込みました(取込元: {source})。",
+                    "detail": detail,
                 }
                 for row in rows
             ],
@@ -1100,10 +1131,10 @@ class ImportService:
         """A new order. ``batched``: nothing is flushed here; the chunk's commit writes all its
         orders in a few multi-row statements (the payment status is computed before the flush:
         a new order's charges are the ones attached here)."""
-        customer = Customer(**_customer_values(order))
+        customer = Customer(**customer_values(order))
         session.add(customer)
         # Without a reading it has no Charge Permission: in no Amazon Pay environment (issue 11 item 8).
-        values = _order_values(order, source, environment if amazon is not None else NO_ENVIRONMENT, now)
+        values = order_values(order, source, environment if amazon is not None else NO_ENVIRONMENT, now)
         row = Order(customer=customer, **values)
         session.add(row)
         self._set_items(session, row, order.items, new=True)
@@ -1124,7 +1155,7 @@ class ImportService:
             order_number=row.number,
             amount=row.total,
             actor=self._operator,
-            message=f"受注を取り込みました(取込元: {source})。",
+            message=imported_detail(source),
             flush=not batched,
         )
         return row

@@ -73,6 +73,8 @@ def parse_amount(text: str, column: str) -> int:
 
 
 def parse_quantity(text: str, column: str) -> int:
+    if text.isdigit() and text.isascii() and len(text) <= len(str(MAX_QUANTITY)) and 1 <= int(text) <= MAX_QUANTITY:
+        return int(text)  # the common cell; anything else is read (or refused) below
     normalized = unicodedata.normalize("NFKC", text).strip().replace(",", "")
     normalized = re.sub(r"\.0+$", "", normalized)
     if not normalized.isascii() or not normalized.isdigit() or int(normalized) < 1:
@@ -114,8 +116,11 @@ def parse_datetime(text: str, column: str) -> datetime:
     ``2026/11/21 12:34:56``, ``2026-11-21 12:34``, ``2026-11-21T03:34:56+00:00``,
     ``2026-11-21 12:34:56 +0900`` (Shopify), ``2026年11月21日 12:34``.
     """
-    normalized = unicodedata.normalize("NFKC", text).strip()
-    normalized = normalized.replace("年", "-").replace("月", "-").replace("日", " ").strip()
+    if text.isascii():  # NFKC and the kanji units change nothing in ASCII
+        normalized = text.strip()
+    else:
+        normalized = unicodedata.normalize("NFKC", text).strip()
+        normalized = normalized.replace("年", "-").replace("月", "-").replace("日", " ").strip()
     match = _DATE_RE.fullmatch(normalized)
     if match is not None:
         year, month, day, hour, minute, second, fraction, offset = match.groups()

@@ -143,6 +143,16 @@ class Layout:
         return {key: indices[0] for key, indices in self.fields.items() if len(indices) == 1}
 
     @cached_property
+    def multi(self) -> dict[str, tuple[int, ...]]:
+        """The fields read from several columns (joined by a space), e.g. an address."""
+        return {key: indices for key, indices in self.fields.items() if len(indices) > 1}
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        """field → what the reader's messages call it: its header text, else its label."""
+        return {**FIELD_LABELS, **{key: name for key, name in self.header_names.items() if name}}
+
+    @cached_property
     def header_names(self) -> dict[str, str]:
         """field → the header text of its (first) column, for the reader's messages."""
         return {key: self.headers[indices[0]] for key, indices in self.fields.items() if indices}

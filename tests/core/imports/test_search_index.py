@@ -78,16 +78,26 @@ def test_orders_written_outside_an_import_are_still_indexed_by_the_trigger(app: 
     assert trigger == insert_trigger_sql(pausable=True)
 
 
-def test_a_failed_chunk_leaves_no_pause_behind(app: Kanjo, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("path", ["staged", "bulk"])
+def test_a_failed_chunk_leaves_no_pause_behind(app: Kanjo, monkeypatch: pytest.MonkeyPatch, path: str) -> None:
+    """Either write path failing after the pause: the staged copy (core.imports.staging) or the
+    bulk insert of orders that were not staged."""
     import core.imports.service as imports
+    from core.imports.staging import StagedOrders
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(imports.ImportService, "_insert_plain", broken)
+    if path == "staged":
+        monkeypatch.setattr(StagedOrders, "_journal", broken)  # after the orders' rows, before the index
+    else:
+        monkeypatch.setattr(StagedOrders, "covers", lambda *_args: False)
+        monkeypatch.setattr(imports.ImportService, "_insert_plain", broken)
     with pytest.raises(OSError):
         app.imports.apply(FILE, [shop_order("PF-1", 2)])
     with app.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM search_index_paused")).scalar_one() == 0
+        assert connection.execute(text("SELECT count(*) FROM orders")).scalar_one() == 0
+        assert connection.execute(text("SELECT count(*) FROM customers")).scalar_one() == 0
     place_order(app, "PF-2", 1_000)  # the trigger indexes again
     assert found(app, "PF-2") == {"PF-2"}
