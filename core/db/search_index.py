@@ -18,7 +18,7 @@ from typing import Final
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from core.search_text import fold
+from core.search_text import fold, phone_digits
 
 END_MARK: Final = "〆"  # a CJK letter, so unicode61 keeps it inside the pair token
 MAX_NAME_CHARS: Final = 40  # pairs beyond this many characters of a name are not indexed
@@ -57,6 +57,28 @@ def folded_name_pairs(name: str | None, reading: str | None) -> str:
     ``order_search_bigram``; registered on every SQLite connection as ``kanjo_pairs``
     (core/db/engine.py), so an order costs one call, not one fold per pair."""
     return name_pairs(fold(name)) + " " + name_pairs(fold(reading))
+
+
+SEARCH_COLUMNS: Final = ("number", "name", "name_compact", "email", "reading", "phone")
+
+
+def search_row(
+    number: str, name: str | None, email: str | None, reading: str | None, phone: str | None
+) -> tuple[str, ...]:
+    """What :func:`index_rows_sql` (version 2) puts in ``order_search``'s :data:`SEARCH_COLUMNS`
+    for one order, computed in Python: an import stages it while checking the file, so its
+    write pass calls no Python function from SQL (``tests/core/imports/test_staging.py``
+    compares the stored index with the one the SQL writes)."""
+    folded_name = fold(name)
+    compact = folded_name.replace(" ", "").replace("　", "")
+    return (
+        fold(number),
+        folded_name,
+        compact,
+        fold(email),
+        fold(reading).replace(" ", "").replace("　", ""),
+        phone_digits(phone),
+    )
 
 
 def index_rows_sql(where: str, *, version: int = SEARCH_INDEX_VERSION) -> list[str]:
@@ -111,6 +133,11 @@ def pause(session: Session) -> int | None:
     before = session.execute(text("SELECT coalesce(max(id), 0) FROM orders")).scalar_one()
     session.execute(text(f"INSERT INTO {PAUSE_TABLE}(id) VALUES (1)"))
     return int(before)
+
+
+def resume(session: Session) -> None:
+    """Lift :func:`pause` without indexing: the writer indexed its orders itself (same transaction)."""
+    session.execute(text(f"DELETE FROM {PAUSE_TABLE}"))
 
 
 def index_new_orders(session: Session, after_id: int | None) -> None:

@@ -15,6 +15,10 @@ pass attaches that file to the store's connection and copies a chunk with one
 - Times that belong to the write (``created_at``, ``updated_at``, the journal's ``at``) are
   bound when the chunk is written, not when it was staged.
 - The columns come from ``core.imports.rows``, the one place every write path takes them from.
+- The order list's search index rows are staged too, folded in Python
+  (``core.db.search_index.search_row``, ``folded_name_pairs``): the copy calls no Python function
+  from SQL, and its index is the one ``index_rows_sql`` would write (compared row for row in
+  ``tests/core/imports/test_staging.py``).
 
 PostgreSQL has no ``ATTACH``: there the write pass writes the accepted orders as before.
 """
@@ -76,6 +80,7 @@ class StagedOrders:
                 f"{_quoted(row.names)})",
                 f"CREATE TABLE staged_items (seq INTEGER, {_quoted(item.names)}, PRIMARY KEY (seq, position))"
                 " WITHOUT ROWID",
+                f"CREATE TABLE staged_search (seq INTEGER PRIMARY KEY, {_quoted(search_index.SEARCH_COLUMNS)}, pairs)",
             ):
                 self._db.execute(statement)
         return self._shapes
@@ -88,9 +93,20 @@ class StagedOrders:
         customers: list[list[Any]] = []
         orders: list[list[Any]] = []
         items: list[list[Any]] = []
+        search: list[tuple[Any, ...]] = []
         for seq, order, line, amazon_pay in staged:
-            customers.append([seq, *customer.values(customer_values(order))])
+            person = customer_values(order)
+            customers.append([seq, *customer.values(person)])
             values = plain_order_row(order, self._source, now)
+            search.append(
+                (
+                    seq,
+                    *search_index.search_row(
+                        values["number"], person["name"], person["email"], person["name_reading"], person["phone"]
+                    ),
+                    search_index.folded_name_pairs(person["name"], person["name_reading"]),
+                )
+            )
             values.update(_UNSET_TIMES)  # bound when the chunk is written (``copy``), not here
             orders.append([seq, line, int(amazon_pay), *row.values(values)])
             items.extend([seq, *item.values(one)] for one in item_rows(order))
@@ -99,6 +115,7 @@ class StagedOrders:
         self._db.executemany(f"INSERT INTO staged_orders VALUES ({', '.join('?' * len(orders[0]))})", orders)
         if items:
             self._db.executemany(f"INSERT INTO staged_items VALUES ({', '.join('?' * len(items[0]))})", items)
+        self._db.executemany(f"INSERT INTO staged_search VALUES ({', '.join('?' * len(search[0]))})", search)
         self.count += len(staged)
 
     def covers(self, lo: int, hi: int) -> bool:
@@ -127,7 +144,7 @@ class StagedOrders:
         )
         if taken.rowcount:  # type: ignore[attr-defined]
             return False
-        paused = search_index.pause(session)  # indexed below, once for the chunk (0007)
+        paused = search_index.pause(session)  # indexed below from the staged rows (0007)
         assert paused is not None  # SQLite
         customer_base = int(session.execute(text("SELECT coalesce(max(id), 0) FROM customers")).scalar_one()) + 1
         order_base = paused + 1
@@ -158,7 +175,23 @@ class StagedOrders:
             ids,
         )
         self._journal(session, span, now)
-        search_index.index_new_orders(session, paused)
+        # The search index, as index_rows_sql would fill it, from the rows staged with the order.
+        columns = _quoted(search_index.SEARCH_COLUMNS)
+        session.execute(
+            text(
+                f"INSERT INTO order_search (rowid, {columns}) "
+                f"SELECT :order_base + seq - :lo, {columns} FROM {SCHEMA}.staged_search {within}"
+            ),
+            ids,
+        )
+        session.execute(
+            text(
+                "INSERT INTO order_search_bigram (rowid, pairs) "
+                f"SELECT :order_base + seq - :lo, pairs FROM {SCHEMA}.staged_search {within}"
+            ),
+            ids,
+        )
+        search_index.resume(session)
         return True
 
     def _journal(self, session: Session, span: dict[str, int], now: datetime) -> None:

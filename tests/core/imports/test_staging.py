@@ -41,7 +41,7 @@ def varied_orders() -> list[ImportedOrder]:
             shipping_fee=600,
             customer_name="ｻｻｷ　花子",
             customer_reading="ササキ ハナコ",
-            customer_email="",
+            customer_email="ＳＡＳＡＫＩ@example.jp",
             customer_phone="０９０（１２３４）５６７８",
             items=(
                 ImportedItem("SKU-" + "9" * 80, "急須 ②", 3_000, 2, 1_200),
