@@ -15,6 +15,7 @@ Pure Python: no database here.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Final
 
@@ -24,12 +25,15 @@ HIRAGANA: Final = "".join(chr(c - 0x60) for c in range(0x30A1, 0x30F7))
 _TO_HIRAGANA: Final = str.maketrans(KATAKANA, HIRAGANA)
 PHONE_MARKS: Final = frozenset("-‐‑‒–—―−ー() +.")  # what separates a phone number's digits
 MIN_PHONE_DIGITS: Final = 3
+_NOT_DIGIT: Final = re.compile("[^0-9]")
 
 
 def fold(value: str | None) -> str:
     """The text as the index keeps it and the search matches it."""
     if not value:
         return ""
+    if value.isascii():  # NFKC and the kana table change nothing in ASCII (numbers, e-mail)
+        return value
     return unicodedata.normalize("NFKC", value).translate(_TO_HIRAGANA)
 
 
@@ -37,7 +41,7 @@ def phone_digits(value: str | None) -> str:
     """The digits of a phone number (NFKC first: full-width digits count)."""
     if not value:
         return ""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", value) if "0" <= ch <= "9")
+    return _NOT_DIGIT.sub("", value if value.isascii() else unicodedata.normalize("NFKC", value))
 
 
 def phone_query(value: str) -> str | None:

@@ -65,19 +65,19 @@ SEARCH_COLUMNS: Final = ("number", "name", "name_compact", "email", "reading", "
 def search_row(
     number: str, name: str | None, email: str | None, reading: str | None, phone: str | None
 ) -> tuple[str, ...]:
-    """What :func:`index_rows_sql` (version 2) puts in ``order_search``'s :data:`SEARCH_COLUMNS`
-    for one order, computed in Python: an import stages it while checking the file, so its
-    write pass calls no Python function from SQL (``tests/core/imports/test_staging.py``
-    compares the stored index with the one the SQL writes)."""
-    folded_name = fold(name)
-    compact = folded_name.replace(" ", "").replace("　", "")
+    """What :func:`index_rows_sql` (version 2) writes for one order, computed in Python: its
+    ``order_search`` :data:`SEARCH_COLUMNS`, then its ``order_search_bigram`` pairs. An import
+    stages these while checking the file, so its write pass calls no Python function from SQL
+    (``tests/core/imports/test_staging.py`` compares the stored index with the one SQL writes)."""
+    folded_name, folded_reading = fold(name), fold(reading)
     return (
         fold(number),
         folded_name,
-        compact,
+        folded_name.replace(" ", "").replace("　", ""),
         fold(email),
-        fold(reading).replace(" ", "").replace("　", ""),
+        folded_reading.replace(" ", "").replace("　", ""),
         phone_digits(phone),
+        name_pairs(folded_name) + " " + name_pairs(folded_reading),  # folded_name_pairs
     )
 
 

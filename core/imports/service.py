@@ -348,6 +348,7 @@ class _Writer:
 
     connection: Connection
     checkpoints: BackgroundCheckpoints | None
+    attached: bool = False  # the scratch file is attached (SQLite): staged orders can be copied
 
 
 def _plain_add(order: ImportedOrder, plan: PlannedOrder) -> bool:
@@ -937,15 +938,15 @@ class ImportService:
         thread beside it (core.db.checkpoints)."""
         engine = self._sessions.kw["bind"]
         with engine.connect() as connection:
-            store = sqlite_path(str(engine.url)) if connection.dialect.name == "sqlite" else None
-            if store is None:
+            if connection.dialect.name != "sqlite":
                 yield _Writer(connection, None)
                 return
             driver = connection.connection.driver_connection
             driver.execute(f"ATTACH DATABASE ? AS {staging.SCHEMA}", (str(scratch.path),))
             try:
-                with BackgroundCheckpoints(store, driver) as checkpoints:
-                    yield _Writer(connection, checkpoints)
+                store = sqlite_path(str(engine.url))  # None: a store in memory, without a log to checkpoint
+                with BackgroundCheckpoints(store, driver) if store is not None else contextlib.nullcontext() as points:
+                    yield _Writer(connection, points, attached=True)
             finally:
                 try:
                     driver.execute(f"DETACH DATABASE {staging.SCHEMA}")
@@ -965,7 +966,9 @@ class ImportService:
         locks; staged ones are copied by SQLite itself (core.imports.staging)."""
         lo, hi = chunk
         now = self._clock.now()
-        staged = scratch.staged if scratch.staged is not None and scratch.staged.covers(lo, hi) else None
+        staged = scratch.staged if writer.attached and scratch.staged is not None else None
+        if staged is not None and not staged.covers(lo, hi):
+            staged = None
         with self._sessions(bind=writer.connection) as session, session.begin():
             if staged is not None and staged.copy(session, lo, hi, now):
                 counts.count_plain(staged, lo, hi)

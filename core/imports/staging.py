@@ -16,7 +16,7 @@ pass attaches that file to the store's connection and copies a chunk with one
   bound when the chunk is written, not when it was staged.
 - The columns come from ``core.imports.rows``, the one place every write path takes them from.
 - The order list's search index rows are staged too, folded in Python
-  (``core.db.search_index.search_row``, ``folded_name_pairs``): the copy calls no Python function
+  (``core.db.search_index.search_row``): the copy calls no Python function
   from SQL, and its index is the one ``index_rows_sql`` would write (compared row for row in
   ``tests/core/imports/test_staging.py``).
 
@@ -104,7 +104,6 @@ class StagedOrders:
                     *search_index.search_row(
                         values["number"], person["name"], person["email"], person["name_reading"], person["phone"]
                     ),
-                    search_index.folded_name_pairs(person["name"], person["name_reading"]),
                 )
             )
             values.update(_UNSET_TIMES)  # bound when the chunk is written (``copy``), not here
