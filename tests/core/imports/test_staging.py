@@ -178,6 +178,30 @@ def test_checkpoints_run_beside_the_writer_and_the_setting_comes_back(tmp_path: 
     writer.close()
 
 
+def test_a_long_log_makes_a_commit_wait_so_the_log_starts_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the wait the next chunk's write always finds the last round still copying, and
+    the log (the -wal file, left at its longest on disk) grows by every chunk: 20 MB here."""
+    import core.db.checkpoints as module
+
+    monkeypatch.setattr(module, "RESTART_FRAMES", 100)
+    path = tmp_path / "wal.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE t (x TEXT)")
+    longest = 0
+    with BackgroundCheckpoints(path, writer) as checkpoints:
+        for _ in range(20):
+            writer.execute("BEGIN")
+            writer.executemany("INSERT INTO t VALUES (?)", [("y" * 500,)] * 2_000)  # about 1 MB
+            writer.execute("COMMIT")
+            checkpoints.committed()
+            longest = max(longest, (tmp_path / "wal.sqlite3-wal").stat().st_size)
+    assert checkpoints.waits >= 1
+    assert longest < 5_000_000, longest
+    assert writer.execute("SELECT count(*) FROM t").fetchone()[0] == 40_000
+    writer.close()
+
+
 def test_the_write_pass_on_either_store(
     any_store_url: str, home: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
