@@ -62,7 +62,6 @@ class StagedOrders:
         self._actor = actor
         self._operator = operator
         self._shapes: tuple[RowShape, RowShape, RowShape] | None = None
-        self.count = 0
 
     def _shape(self, order: ImportedOrder, now: datetime) -> tuple[RowShape, RowShape, RowShape]:
         """The three tables' shapes, from the first staged order's rows (every row has the same
@@ -115,7 +114,6 @@ class StagedOrders:
         if items:
             self._db.executemany(f"INSERT INTO staged_items VALUES ({', '.join('?' * len(items[0]))})", items)
         self._db.executemany(f"INSERT INTO staged_search VALUES ({', '.join('?' * len(search[0]))})", search)
-        self.count += len(staged)
 
     def covers(self, lo: int, hi: int) -> bool:
         """Every accepted order ``lo`` ≤ seq < ``hi`` is staged."""
@@ -126,7 +124,7 @@ class StagedOrders:
 
     def copy(self, session: Session, lo: int, hi: int, now: datetime) -> bool:
         """Write staged orders ``lo`` ≤ seq < ``hi`` into the store, in ``session``'s transaction,
-        its first statement (it takes the write lock). False, with nothing written, when one of
+        its first statement (it takes the write lock). False, with nothing added, when one of
         their numbers is in the store by now (another import or desk added it since the check):
         the caller then plans those orders again under the lock."""
         assert self._shapes is not None
