@@ -32,9 +32,7 @@ class RowShape:
     through its column type's own bind processor (e.g. UTC times to SQLite's text)."""
 
     def __init__(self, table: Table, dialect: Any, given: list[str], defaults: dict[str, Any]) -> None:
-        self.table = table
         self.given = list(given)
-        self.defaults = defaults
         self.names = self.given + list(defaults)
         processors = [table.c[name].type._cached_bind_processor(dialect) for name in self.names]
         self._converted = [(index, process) for index, process in enumerate(processors) if process is not None]

@@ -47,7 +47,7 @@ def name_pairs(name: str) -> str:
     """What :func:`_pairs` computes in SQL, in Python: the same text for every name
     (``tests/core/test_search_index_pairs.py``). SQLite's ``substr`` counts characters, as
     Python's slices do; its ``trim`` removes spaces only."""
-    marked = name.replace(" ", "").replace("　", "") + END_MARK
+    marked = compact(name) + END_MARK
     # Pairs past the end are empty in SQL and trimmed away, so they are never built here.
     return " ".join([marked[i : i + 2] for i in range(min(len(marked), MAX_NAME_CHARS))])
 
@@ -56,7 +56,16 @@ def folded_name_pairs(name: str | None, reading: str | None) -> str:
     """Version 2's pairs: those of the folded name, then of its folded reading, for
     ``order_search_bigram``; registered on every SQLite connection as ``kanjo_pairs``
     (core/db/engine.py), so an order costs one call, not one fold per pair."""
-    return name_pairs(fold(name)) + " " + name_pairs(fold(reading))
+    return _pairs_of_folded(fold(name), fold(reading))
+
+
+def _pairs_of_folded(folded_name: str, folded_reading: str) -> str:
+    return name_pairs(folded_name) + " " + name_pairs(folded_reading)
+
+
+def compact(text: str) -> str:
+    """What :func:`_compact` computes in SQL: the text without half- or full-width spaces."""
+    return text.replace(" ", "").replace("　", "")
 
 
 SEARCH_COLUMNS: Final = ("number", "name", "name_compact", "email", "reading", "phone")
@@ -73,11 +82,11 @@ def search_row(
     return (
         fold(number),
         folded_name,
-        folded_name.replace(" ", "").replace("　", ""),
+        compact(folded_name),
         fold(email),
-        folded_reading.replace(" ", "").replace("　", ""),
+        compact(folded_reading),
         phone_digits(phone),
-        name_pairs(folded_name) + " " + name_pairs(folded_reading),  # folded_name_pairs
+        _pairs_of_folded(folded_name, folded_reading),
     )
 
 

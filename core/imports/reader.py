@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from core.amount_rules import MAX_ORDER_TOTAL
 from core.clock import clock_from_env
 from core.errors import BadInput
 from core.imports.formats import BUILTIN
@@ -358,9 +357,6 @@ def _missing_message(spec: FormatSpec, missing: list[str]) -> str:
 # --- one order ---------------------------------------------------------------------------
 
 
-_PLAIN_AMOUNT_DIGITS: Final = len(str(MAX_ORDER_TOTAL))
-
-
 def _cell(layout: Layout, row: list[str], key: str) -> str:
     index = layout.single.get(key)
     if index is not None:  # the common case, without building a list (hot: ~25 calls a line)
@@ -402,10 +398,6 @@ def _build(
     def amount(line: int, row: list[str], key: str, *, required: bool, text: str | None = None) -> int | None:
         if text is None:
             text = _cell(layout, row, key)
-        if text.isdigit() and text.isascii() and len(text) <= _PLAIN_AMOUNT_DIGITS:
-            plain = int(text)  # the common cell; anything else is read (or refused) below
-            if plain <= MAX_ORDER_TOTAL:
-                return plain
         if not text:
             if required:
                 problems.append(RefusedRow(line, header(key), empty(key)))

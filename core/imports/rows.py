@@ -123,3 +123,18 @@ def item_rows(order: ImportedOrder) -> list[dict[str, Any]]:
 def imported_detail(source: str) -> str:
     """The journal's words for an order an import added."""
     return f"受注を取り込みました(取込元: {source})。"
+
+
+def imported_event(number: str, amount: int, source: str, now: datetime, actor: str, operator: str) -> dict[str, Any]:
+    """The journal row of an order an import added, as ``Journal.event`` writes it (the bulk and
+    staged paths write it directly); ``operator`` is who imported (issue 14 item 3)."""
+    return {
+        "at": now,
+        "actor": actor,
+        "operator": operator,
+        "action": "order_imported",
+        "phase": "event",
+        "order_number": number,
+        "amount": amount,
+        "detail": imported_detail(source),
+    }

@@ -66,6 +66,8 @@ from core.imports.model import DetectedFile, ImportedItem, ImportedOrder, Import
 from core.imports.rows import (
     customer_values,
     imported_detail,
+    imported_event,
+    item_row,
     item_rows,
     order_status_of,
     order_values,
@@ -1100,21 +1102,11 @@ class ImportService:
         ]
         if items:
             bulk_insert(session, cast(Table, OrderItem.__table__), items)
-        detail = imported_detail(source)
         bulk_insert(
             session,
             cast(Table, JournalEntry.__table__),
             [
-                {
-                    "at": now,
-                    "actor": self._operator,
-                    "operator": self._journal.operator,  # who imported (issue 14 item 3)
-                    "action": "order_imported",
-                    "phase": "event",
-                    "order_number": row["number"],
-                    "amount": row["total"],
-                    "detail": detail,
-                }
+                imported_event(row["number"], row["total"], source, now, self._operator, self._journal.operator)
                 for row in rows
             ],
         )
@@ -1171,16 +1163,9 @@ class ImportService:
             row.items.clear()
             session.flush()
         for position, item in enumerate(items):
-            row.items.append(
-                OrderItem(
-                    position=position,
-                    name=item.name,
-                    unit_price=item.unit_price,
-                    cost_price=item.cost_price or kept.get(item.sku[:64] or item.name, 0),
-                    quantity=item.quantity,
-                    sku=item.sku[:64],
-                )
-            )
+            values = item_row(position, item)
+            values["cost_price"] = item.cost_price or kept.get(values["sku"] or item.name, 0)
+            row.items.append(OrderItem(**values))
 
     def _attach(
         self, session: Session, row: Order, amazon: _Amazon, file_total: int | None, now: datetime, counts: _Counts

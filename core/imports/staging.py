@@ -37,7 +37,7 @@ from core.db import search_index
 from core.db.bulk import RowShape
 from core.db.schema import Customer, JournalEntry, Order, OrderItem
 from core.imports.model import ImportedItem, ImportedOrder
-from core.imports.rows import customer_values, imported_detail, item_row, item_rows, plain_order_row
+from core.imports.rows import customer_values, imported_event, item_row, item_rows, plain_order_row
 
 SCHEMA: Final = "kanjo_import"  # the scratch file's name while attached to the store's connection
 WRITE_TIMES: Final = ("created_at", "updated_at")
@@ -193,16 +193,7 @@ class StagedOrders:
 
     def _journal(self, session: Session, span: dict[str, int], now: datetime) -> None:
         """One ``order_imported`` event per copied order, as ``Journal.event`` writes it."""
-        template = {
-            "at": now,
-            "actor": self._actor,
-            "operator": self._operator,  # who imported (issue 14 item 3)
-            "action": "order_imported",
-            "phase": "event",
-            "order_number": "",
-            "amount": 0,
-            "detail": imported_detail(self._source),
-        }
+        template = imported_event("", 0, self._source, now, self._actor, self._operator)
         shape = RowShape.of(_JOURNAL, self._dialect, list(template))
         assert shape is not None
         from_order = {"order_number": '"number"', "amount": '"total"'}
