@@ -274,9 +274,12 @@ def _detect_encoding(path: Path) -> str:
             position = next((i for i, byte in enumerate(chunk) if byte >= 0x80), -1) if not chunk.isascii() else -1
             if position >= 0:
                 sample = chunk[position : position + _HEAD_BYTES]
+                # Only a sample that runs to the file's end may end in a cut character: a cut
+                # inside the chunk (a file shorter than a chunk, longer than the sample) is not.
+                reaches_chunk_end = position + len(sample) == len(chunk)
                 if len(sample) < _HEAD_BYTES:
                     sample += stream.read(_HEAD_BYTES - len(sample))
-                at_end = not stream.peek(1)
+                at_end = reaches_chunk_end and not stream.peek(1)
                 break
     for candidate in ("utf-8", "cp932"):
         try:

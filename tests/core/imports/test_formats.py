@@ -298,6 +298,28 @@ def test_a_cp932_byte_after_an_ascii_megabyte_is_still_detected(tmp_path: Path) 
     assert isinstance(last, ImportedOrder) and last.items[0].name == "髙"
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "cp932"])
+def test_a_file_whose_sample_ends_inside_a_character_is_detected(tmp_path: Path, encoding: str) -> None:
+    """A file shorter than one read chunk but longer than the sample: the sample cut after
+    64 KiB ends inside a character here (3 bytes in UTF-8, 2 in CP932). That cut is not the
+    file's end, so it must not be read as a truncated last character (a 370 KB UTF-8 export
+    was refused as of unknown encoding)."""
+    rows = "".join(f"{n},1000,0,銀行振込,2026/11/21 10:00,山田花子,1000,1\n" for n in range(1, 6_000))
+    for padding in range(80):  # ASCII padding moves the cut until it falls inside a character
+        data = (ECCUBE_HEAD + "x" * padding + rows).encode(encoding)
+        first = next(i for i, byte in enumerate(data) if byte >= 0x80)
+        try:
+            data[first : first + 65_536].decode(encoding)
+        except UnicodeDecodeError:
+            break
+    else:
+        pytest.fail("no padding put the sample's end inside a character")
+    path = tmp_path / "mid.csv"
+    path.write_bytes(data)
+    assert 65_536 < path.stat().st_size < 1024 * 1024
+    assert detect(path).encoding == encoding
+
+
 def test_forced_encoding_that_does_not_fit_names_the_line(tmp_path: Path) -> None:
     head = "Name,Created at,Total,Lineitem quantity,Lineitem name,Lineitem price\n"
     path = write(tmp_path / "x.csv", head + "#1,2026/11/21,1000,1,髙,1000\n", "cp932")
